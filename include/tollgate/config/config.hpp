@@ -1,0 +1,128 @@
+// The loaded configuration: plain, immutable structs built once by load_config(). A reload builds a
+// new GatewayConfig; in-flight requests keep the one they started with through shared_ptr.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "tollgate/config/reader.hpp"
+
+namespace tollgate::filters {
+class Filter;
+}
+
+namespace tollgate::config {
+
+constexpr std::uint64_t KiB = 1024;
+constexpr std::uint64_t MiB = 1024 * KiB;
+
+struct TlsFiles {
+  std::string certificate;  // PEM chain
+  std::string key;          // PEM private key
+};
+
+struct Listen {
+  std::string host;  // numeric address, e.g. "0.0.0.0", "127.0.0.1", "::"
+  std::uint16_t port = 0;  // 0 = let the kernel pick (tests); the bound port is logged
+  std::optional<TlsFiles> tls;
+};
+
+struct Admin {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8001;
+};
+
+enum class LogFormat { text, json };
+
+struct Log {
+  std::string level = "info";        // trace | debug | info | warn | error | off
+  LogFormat format = LogFormat::text;
+  std::string access_log = "stdout";  // stdout | stderr | off | a file path
+};
+
+struct Limits {
+  std::uint64_t max_header_bytes = 16 * KiB;        // request line + headers → 431
+  std::uint64_t max_body_bytes = 10 * MiB;          // request body → 413; 0 = unlimited
+  std::uint64_t max_response_header_bytes = 64 * KiB;  // upstream response head → 502
+};
+
+struct Timeouts {
+  Duration client_header{10'000};    // first byte to end of headers → 408
+  Duration client_idle{75'000};      // between keep-alive requests → close
+  Duration client_body{60'000};      // between reads of a request body → 408
+  Duration upstream_connect{3'000};  // → 502 (next target tried)
+  Duration upstream_read{60'000};    // between reads of the upstream response → 504
+  Duration upstream_send{60'000};    // between writes to the upstream
+  Duration shutdown_grace{10'000};   // SIGTERM drain deadline
+};
+
+struct Target {
+  bool tls = false;
+  std::string host;  // name or address, as written
+  std::uint16_t port = 0;
+  std::string authority;  // "host:port" (port omitted when default), for Host headers
+  std::string url;        // as written, for logs
+};
+
+enum class Balance { round_robin, least_conn };
+
+struct Upstream {
+  std::string name;
+  std::vector<Target> targets;
+  Balance balance = Balance::round_robin;
+  std::size_t keepalive = 64;     // idle pooled connections per target, per worker
+  Duration fail_timeout{10'000};  // a target that failed to connect is skipped this long
+  bool ssl_verify = true;
+  std::string ca_file;  // empty = system trust store
+};
+
+struct PathMatch {
+  std::string path;    // normalised, no trailing slash unless "/"
+  bool exact = false;  // "= /x" matches only /x; otherwise a segment-boundary prefix
+};
+
+struct HostMatch {
+  std::string host;       // lowercase; for wildcards the suffix including the dot: ".example.com"
+  bool wildcard = false;  // "*.example.com"
+};
+
+struct Route {
+  std::string name;
+  std::vector<HostMatch> hosts;      // empty = any host
+  std::vector<PathMatch> paths;      // empty = "/" prefix
+  std::vector<std::string> methods;  // uppercase; empty = any method
+  std::size_t upstream = 0;          // index into GatewayConfig::upstreams
+  bool strip_path = false;
+  bool preserve_host = false;
+  std::vector<std::shared_ptr<const filters::Filter>> filters;  // in order
+  std::vector<std::string> plugin_names;                         // same order, for logs
+};
+
+struct GatewayConfig {
+  std::string source_file;
+  std::vector<Listen> listens;
+  Admin admin;
+  unsigned workers = 1;  // "auto" resolved at load to the number of cores
+  Log log;
+  Limits limits;
+  Timeouts timeouts;
+  std::vector<Upstream> upstreams;
+  std::vector<Route> routes;
+};
+
+// Reads, validates and builds the whole configuration. Errors carry file:line:col and the key path.
+boost::system::result<std::shared_ptr<const GatewayConfig>, ConfigError> load_config(
+    const std::string& path);
+
+// Same, from text (tests, fuzzing); `file_name` is used in messages.
+boost::system::result<std::shared_ptr<const GatewayConfig>, ConfigError> load_config_text(
+    const std::string& text, const std::string& file_name);
+
+}  // namespace tollgate::config

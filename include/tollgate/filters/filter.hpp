@@ -1,0 +1,80 @@
+// A route's filters run in order before the request is forwarded. Each one either lets the request
+// continue (possibly after changing its headers) or answers it itself. This is Envoy's
+// StopIteration / continueDecoding / sendLocalReply collapsed into one co_await.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/status.hpp>
+
+namespace tollgate::config {
+struct Route;
+}
+
+namespace tollgate::filters {
+
+using RequestHead = boost::beast::http::request_header<>;
+
+// A response a filter sends instead of forwarding. The session adds the request id to the JSON body.
+struct LocalResponse {
+  boost::beast::http::status status = boost::beast::http::status::ok;
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. WWW-Authenticate, Retry-After
+  std::string message;  // goes into {"message": ..., "request_id": ...}
+  std::string error;    // optional RFC 6750 error code for the JSON body ("invalid_token"); may be empty
+};
+
+class Verdict {
+ public:
+  static Verdict proceed() { return Verdict{}; }
+  static Verdict respond(LocalResponse response) { return Verdict{std::move(response)}; }
+
+  bool proceeds() const noexcept { return !response_.has_value(); }
+  const LocalResponse& response() const { return *response_; }
+  LocalResponse& response() { return *response_; }
+
+ private:
+  Verdict() = default;
+  explicit Verdict(LocalResponse response) : response_(std::move(response)) {}
+  std::optional<LocalResponse> response_;
+};
+
+// What a filter sees of one request. Owned by the session, lives for the request.
+struct RequestContext {
+  RequestHead& request;          // filters may add or remove headers; the forwarder sends this head
+  const config::Route& route;
+  std::string_view path;         // normalised path the route was chosen on (before strip_path)
+  std::string_view query;        // raw query string without '?', may be empty
+  std::string_view request_id;
+  boost::asio::ip::address peer;
+  unsigned worker = 0;           // index of the worker thread running this request
+  std::string principal;         // set by auth filters for the access log (e.g. "sub" or hash)
+};
+
+// What a filter needs when the gateway starts: the number of workers, so filters can keep lock-free
+// per-worker state (connection pools) indexed by RequestContext::worker, and an executor per worker.
+struct StartContext {
+  std::vector<boost::asio::any_io_executor> worker_executors;
+};
+
+// One configured plugin instance. Immutable after construction except for what start() sets up;
+// shared by every route that names it and every worker.
+class Filter {
+ public:
+  virtual ~Filter() = default;
+  // Called once per gateway start, before any request, with every worker's executor.
+  virtual void start(const StartContext& context) {}
+  // Called when the gateway stops, so background work (discovery retries) ends.
+  virtual void stop() {}
+  virtual boost::asio::awaitable<Verdict> on_request(RequestContext& context) const = 0;
+};
+
+}  // namespace tollgate::filters

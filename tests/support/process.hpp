@@ -1,0 +1,63 @@
+// Starts a real child process for integration tests and waits for the line it prints when ready.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace tollgate::test {
+
+class Process {
+ public:
+  // Runs `argv` with stdout+stderr captured. `env` entries are added to the environment.
+  explicit Process(std::vector<std::string> argv, std::map<std::string, std::string> env = {});
+  ~Process();  // SIGKILL if still running, then reaps
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Reads output until a line matches `pattern`; returns the first capture group (or whole match).
+  // Throws std::runtime_error with the output so far when the process exits or `timeout` passes.
+  std::string wait_for_line(const std::string& pattern,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Reads output for as long as it keeps coming (stops after `quiet` without new output).
+  void drain_output(std::chrono::milliseconds quiet = std::chrono::milliseconds(0));
+  // All output captured so far.
+  const std::string& output() const { return output_; }
+
+  void signal(int sig);
+  // Waits for exit; returns the exit status (128+signal for a signal), or -1 on timeout.
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  pid_t pid() const { return pid_; }
+  bool running();
+
+ private:
+  bool read_some(std::chrono::milliseconds timeout);
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int exit_status_ = -1;
+  bool exited_ = false;
+  std::string output_;
+  std::size_t scanned_ = 0;
+};
+
+// A temporary directory removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+// Resident set size of a process in KiB (from /proc), and its open file descriptor count.
+long rss_kib(pid_t pid);
+int open_fds(pid_t pid);
+
+}  // namespace tollgate::test
