@@ -118,6 +118,8 @@ class Exchange {
     const bool bodyless = r_.head_request || status == 204 || status == 304;
     http_io::strip_hop_by_hop(head);
     head.insert(http::field::via, "1.1 tollgate");
+    // The client sees the id its request was logged under, whatever the upstream said.
+    head.set(http_io::kXRequestId, r_.parser.get()[http_io::kXRequestId]);
     head.version(11);
     keep_alive_ = r_.keep_alive;
     if (!bodyless && !has_length) {
