@@ -1,5 +1,6 @@
 #include "tollgate/server/session.hpp"
 
+#include <array>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -22,6 +23,8 @@ using RequestParser = upstream::RequestParser;
 
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kMaxRequestIdLength = 200;
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
 
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
@@ -319,13 +322,29 @@ class Session final : public SessionHandle {
   bool idle_ = false;
 };
 
+// Half-close, then read and discard what the client still sends for a moment (nginx's lingering
+// close): closing a socket with unread data makes the kernel send RST, which can destroy the error
+// response the client has not read yet (a 413 during an upload, a 400 after a bad request).
 awaitable<void> close_gracefully(http_io::Stream& stream) {
   error_code ec;
   if (stream.is_tls()) {
     stream.expires_after(std::chrono::seconds(2));
     co_await stream.tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    stream.socket().close(ec);
+    co_return;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec) {
+    std::array<char, 4096> sink;
+    std::size_t discarded = 0;
+    stream.expires_after(kLingerTime);
+    while (discarded < kLingerBytes) {
+      const std::size_t n = co_await stream.tcp().async_read_some(
+          asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      discarded += n;
+    }
+  }
   stream.socket().close(ec);
 }
 

@@ -33,8 +33,8 @@ class HttpConnection {
   Response get(const std::string& target, const std::map<std::string, std::string>& headers = {});
   // Sends raw bytes as they are.
   void send_raw(const std::string& bytes);
-  // Reads one response; throws on timeout or close.
-  Response read_response();
+  // Reads one response; throws on timeout or close. `head` = the request was HEAD (no body follows).
+  Response read_response(bool head = false);
   // True when the peer closed the connection (reads EOF within the timeout).
   bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   boost::asio::ip::tcp::socket& socket() { return socket_; }
