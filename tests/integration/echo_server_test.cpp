@@ -23,6 +23,7 @@
 
 #include "http_client.hpp"
 #include "process.hpp"
+#include "services.hpp"
 #include "tollgate/common/hash.hpp"
 
 namespace tollgate::test {
@@ -35,26 +36,6 @@ using nlohmann::json;
 
 constexpr long kBoundedRssKib = 64 * 1024;  // the server's own footprint is ~10 MiB
 const std::string kEmptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-class EchoServer {
- public:
-  explicit EchoServer(std::vector<std::string> extra_args = {})
-      : process_(arguments(std::move(extra_args))) {
-    port_ = static_cast<std::uint16_t>(
-        std::stoi(process_.wait_for_line(R"(^echo-server listening on 127\.0\.0\.1:(\d+)$)")));
-  }
-  std::uint16_t port() const { return port_; }
-  Process& process() { return process_; }
-
- private:
-  static std::vector<std::string> arguments(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {ECHO_SERVER_BIN, "--listen", "127.0.0.1:0"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
-  }
-  Process process_;
-  std::uint16_t port_ = 0;
-};
 
 // The /bytes pattern as documented: byte i is 'a' + i % 26.
 std::string expected_pattern(std::uint64_t offset, std::size_t length) {
@@ -97,17 +78,17 @@ std::string read_until_closed(tcp::socket& socket) {
 
 class EchoServerTest : public ::testing::Test {
  protected:
-  EchoServer server_;
+  EchoServer server_ = start_echo_server("echo-test");
 };
 
 TEST_F(EchoServerTest, PrintsOnlyTheReadyLine) {
-  http_get(server_.port(), "/ok");
-  EXPECT_EQ(server_.process().output(),
-            "echo-server listening on 127.0.0.1:" + std::to_string(server_.port()) + "\n");
+  http_get(server_.port, "/ok");
+  EXPECT_EQ(server_.process->output(),
+            "echo-server listening on 127.0.0.1:" + std::to_string(server_.port) + "\n");
 }
 
 TEST_F(EchoServerTest, EchoesMethodPathQueryAndHeaders) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   Request request{http::verb::get, "/some/../path;p=1?x=1&y=%2e", 11};
   request.set("X-Test", "a value");
   request.insert("X-Multi", "one");
@@ -120,14 +101,14 @@ TEST_F(EchoServerTest, EchoesMethodPathQueryAndHeaders) {
   EXPECT_EQ(echo["query"], "x=1&y=%2e");
   EXPECT_EQ(echo["headers"]["x-test"], "a value");
   EXPECT_EQ(echo["headers"]["x-multi"], json::array({"one", "two"}));
-  EXPECT_EQ(echo["headers"]["host"], "127.0.0.1:" + std::to_string(server_.port()));
+  EXPECT_EQ(echo["headers"]["host"], "127.0.0.1:" + std::to_string(server_.port));
   EXPECT_EQ(echo["body_size"], 0);
   EXPECT_EQ(echo["body_sha256"], kEmptySha256);
-  EXPECT_FALSE(echo.contains("server"));
+  EXPECT_EQ(echo["server"], "echo-test");
 }
 
 TEST_F(EchoServerTest, EmptyQueryWhenTargetHasNone) {
-  const json echo = body_json(http_get(server_.port(), "/a"));
+  const json echo = body_json(http_get(server_.port, "/a"));
   EXPECT_EQ(echo["path"], "/a");
   EXPECT_EQ(echo["query"], "");
 }
@@ -136,7 +117,7 @@ TEST_F(EchoServerTest, CountsAndHashesRequestBody) {
   // Several times the server's 64 KiB read chunk, so the hash spans many pieces.
   std::string payload;
   for (int i = 0; i < 3 * 1024 * 1024 / 7; ++i) payload += "payload";
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   Request request{http::verb::post, "/upload", 11};
   request.body() = payload;
   const json echo = body_json(connection.send(std::move(request)));
@@ -146,7 +127,7 @@ TEST_F(EchoServerTest, CountsAndHashesRequestBody) {
 }
 
 TEST_F(EchoServerTest, CountsChunkedRequestBody) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   connection.send_raw(
       "POST /chunked HTTP/1.1\r\nHost: echo\r\nTransfer-Encoding: chunked\r\n\r\n"
       "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
@@ -159,7 +140,7 @@ TEST_F(EchoServerTest, CountsChunkedRequestBody) {
 }
 
 TEST_F(EchoServerTest, KeepAliveReusesTheConnection) {
-  HttpConnection first(server_.port());
+  HttpConnection first(server_.port);
   const json a = body_json(first.get("/1"));
   const json b = body_json(first.get("/2"));
   const json c = body_json(first.get("/3"));
@@ -169,14 +150,14 @@ TEST_F(EchoServerTest, KeepAliveReusesTheConnection) {
   EXPECT_EQ(b["request_on_connection"], 2);
   EXPECT_EQ(c["request_on_connection"], 3);
 
-  HttpConnection second(server_.port());
+  HttpConnection second(server_.port);
   const json d = body_json(second.get("/4"));
   EXPECT_NE(d["connection_id"], a["connection_id"]);
   EXPECT_EQ(d["request_on_connection"], 1);
 }
 
 TEST_F(EchoServerTest, ConnectionCloseIsHonoured) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   const Response response = connection.get("/bye", {{"Connection", "close"}});
   EXPECT_EQ(response.result_int(), 200);
   EXPECT_FALSE(response.keep_alive());
@@ -184,7 +165,7 @@ TEST_F(EchoServerTest, ConnectionCloseIsHonoured) {
 }
 
 TEST_F(EchoServerTest, Http10WithoutKeepAliveIsClosed) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   connection.send_raw("GET /old HTTP/1.0\r\n\r\n");
   const Response response = connection.read_response();
   EXPECT_EQ(response.result_int(), 200);
@@ -193,14 +174,14 @@ TEST_F(EchoServerTest, Http10WithoutKeepAliveIsClosed) {
 }
 
 TEST_F(EchoServerTest, OkIsPlainText) {
-  const Response response = http_get(server_.port(), "/ok");
+  const Response response = http_get(server_.port, "/ok");
   EXPECT_EQ(response.result_int(), 200);
   EXPECT_EQ(response[http::field::content_type], "text/plain");
   EXPECT_EQ(response.body(), "ok");
 }
 
 TEST_F(EchoServerTest, BytesSendsExactLengthOfThePattern) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   const Response response = connection.get("/bytes/1000003");
   ASSERT_EQ(response.result_int(), 200);
   EXPECT_EQ(response[http::field::content_length], "1000003");
@@ -212,7 +193,7 @@ TEST_F(EchoServerTest, BytesSendsExactLengthOfThePattern) {
 }
 
 TEST_F(EchoServerTest, BytesCanBeChunked) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   const Response response = connection.get("/bytes/200001?chunked=1");
   ASSERT_EQ(response.result_int(), 200);
   EXPECT_TRUE(response.chunked());
@@ -222,11 +203,11 @@ TEST_F(EchoServerTest, BytesCanBeChunked) {
 }
 
 TEST_F(EchoServerTest, BytesRejectsANonNumber) {
-  EXPECT_EQ(http_get(server_.port(), "/bytes/12x").result_int(), 400);
+  EXPECT_EQ(http_get(server_.port, "/bytes/12x").result_int(), 400);
 }
 
 TEST_F(EchoServerTest, HeadOfBytesHasLengthButNoBody) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   connection.send_raw("HEAD /bytes/100 HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n");
   const std::string raw = read_until_closed(connection.socket());
   EXPECT_EQ(status_of(raw), 200);
@@ -236,7 +217,7 @@ TEST_F(EchoServerTest, HeadOfBytesHasLengthButNoBody) {
 
 TEST_F(EchoServerTest, LargeDownloadStreamsWithBoundedMemory) {
   constexpr std::uint64_t kLength = 512ull * 1024 * 1024;
-  RawConnection connection(server_.port());
+  RawConnection connection(server_.port);
   asio::write(connection.socket, asio::buffer(std::string("GET /bytes/" + std::to_string(kLength) +
                                                           " HTTP/1.1\r\nHost: e\r\n\r\n")));
   http::response_parser<http::buffer_body> parser;
@@ -262,7 +243,7 @@ TEST_F(EchoServerTest, LargeDownloadStreamsWithBoundedMemory) {
                  std::string_view(chunk.data(), checked) == expected_pattern(received, checked);
     received += n;
     if (rss_midway_kib == 0 && received >= kLength / 2) {
-      rss_midway_kib = rss_kib(server_.process().pid());
+      rss_midway_kib = rss_kib(server_.process->pid());
     }
   }
   EXPECT_EQ(received, kLength);
@@ -308,11 +289,11 @@ TEST_F(EchoServerTest, LargeChunkedUploadStreamsWithBoundedMemory) {
   const std::string piece = expected_pattern(0, 1 << 20);
   constexpr std::uint64_t kPieces = 512;
   const std::uint64_t total = kPieces * piece.size();
-  RawConnection connection(server_.port());
+  RawConnection connection(server_.port);
   long rss_midway_kib = 0;
   const json echo = upload_chunked(connection, total, piece, [&](std::uint64_t sent) {
     if (rss_midway_kib == 0 && sent >= total / 2) {
-      rss_midway_kib = rss_kib(server_.process().pid());
+      rss_midway_kib = rss_kib(server_.process->pid());
     }
   });
   EXPECT_EQ(echo["body_size"], total);
@@ -322,7 +303,7 @@ TEST_F(EchoServerTest, LargeChunkedUploadStreamsWithBoundedMemory) {
 }
 
 TEST_F(EchoServerTest, StatusAnswersWithThatStatusAndTheEcho) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   const Response not_found = connection.get("/status/404?q=1");
   EXPECT_EQ(not_found.result_int(), 404);
   const json echo = body_json(not_found);
@@ -335,7 +316,7 @@ TEST_F(EchoServerTest, StatusAnswersWithThatStatusAndTheEcho) {
 }
 
 TEST_F(EchoServerTest, StatusWithoutBodyHasNoBody) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   const Response no_content = connection.get("/status/204");
   EXPECT_EQ(no_content.result_int(), 204);
   EXPECT_EQ(no_content.body(), "");
@@ -344,14 +325,14 @@ TEST_F(EchoServerTest, StatusWithoutBodyHasNoBody) {
 }
 
 TEST_F(EchoServerTest, StatusOutOfRangeIsBadRequest) {
-  EXPECT_EQ(http_get(server_.port(), "/status/101").result_int(), 400);
-  EXPECT_EQ(http_get(server_.port(), "/status/600").result_int(), 400);
-  EXPECT_EQ(http_get(server_.port(), "/status/abc").result_int(), 400);
+  EXPECT_EQ(http_get(server_.port, "/status/101").result_int(), 400);
+  EXPECT_EQ(http_get(server_.port, "/status/600").result_int(), 400);
+  EXPECT_EQ(http_get(server_.port, "/status/abc").result_int(), 400);
 }
 
 TEST_F(EchoServerTest, DelayAnswersNoSooner) {
   const auto start = std::chrono::steady_clock::now();
-  const Response response = http_get(server_.port(), "/delay/150");
+  const Response response = http_get(server_.port, "/delay/150");
   const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(response.result_int(), 200);
   EXPECT_EQ(body_json(response)["path"], "/delay/150");
@@ -359,7 +340,7 @@ TEST_F(EchoServerTest, DelayAnswersNoSooner) {
 }
 
 TEST_F(EchoServerTest, CloseMidBodySendsLessThanPromised) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   connection.send_raw("GET /close-mid-body HTTP/1.1\r\nHost: e\r\n\r\n");
   const std::string raw = read_until_closed(connection.socket());
   EXPECT_EQ(status_of(raw), 200);
@@ -370,7 +351,7 @@ TEST_F(EchoServerTest, CloseMidBodySendsLessThanPromised) {
 }
 
 TEST_F(EchoServerTest, ExpectContinueGetsInterimResponse) {
-  HttpConnection connection(server_.port());
+  HttpConnection connection(server_.port);
   connection.send_raw(
       "POST /continue HTTP/1.1\r\nHost: e\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
   const Response interim = connection.read_response();
@@ -382,49 +363,55 @@ TEST_F(EchoServerTest, ExpectContinueGetsInterimResponse) {
 }
 
 TEST_F(EchoServerTest, OversizedHeaderIs431) {
-  const std::string raw = raw_exchange(
-      server_.port(),
-      "GET / HTTP/1.1\r\nHost: e\r\nX-Big: " + std::string(70 * 1024, 'x') + "\r\n\r\n");
+  const std::string raw = raw_exchange(server_.port, "GET / HTTP/1.1\r\nHost: e\r\nX-Big: " +
+                                                         std::string(70 * 1024, 'x') + "\r\n\r\n");
   EXPECT_EQ(status_of(raw), 431);
 }
 
 TEST_F(EchoServerTest, HeaderUnderTheLimitIsAccepted) {
-  const Response response = http_get(server_.port(), "/", {{"X-Big", std::string(60 * 1024, 'x')}});
+  const Response response = http_get(server_.port, "/", {{"X-Big", std::string(60 * 1024, 'x')}});
   EXPECT_EQ(response.result_int(), 200);
 }
 
 TEST_F(EchoServerTest, MalformedRequestIs400) {
-  EXPECT_EQ(status_of(raw_exchange(server_.port(), "GET / HTTP/1.1\r\nBad Header\r\n\r\n")), 400);
+  EXPECT_EQ(status_of(raw_exchange(server_.port, "GET / HTTP/1.1\r\nBad Header\r\n\r\n")), 400);
 }
 
 TEST(EchoServerOptions, MaxBodyRefusesLargerBodies) {
-  EchoServer server({"--max-body", "10"});
-  HttpConnection within(server.port());
+  const EchoServer server = start_echo_server("limited", {"--max-body", "10"});
+  HttpConnection within(server.port);
   Request fits{http::verb::post, "/", 11};
   fits.body() = std::string(10, 'x');
   EXPECT_EQ(within.send(std::move(fits)).result_int(), 200);
 
-  HttpConnection beyond(server.port());
+  HttpConnection beyond(server.port);
   Request too_big{http::verb::post, "/", 11};
   too_big.body() = std::string(11, 'x');
   EXPECT_EQ(beyond.send(std::move(too_big)).result_int(), 413);
 
   const std::string chunked = raw_exchange(
-      server.port(),
+      server.port,
       "POST / HTTP/1.1\r\nHost: e\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n"
       "8\r\n12345678\r\n0\r\n\r\n");
   EXPECT_EQ(status_of(chunked), 413);
 }
 
 TEST(EchoServerOptions, NameIsReported) {
-  EchoServer alpha({"--name", "alpha"});
-  EchoServer beta({"--name", "beta"});
-  EXPECT_EQ(body_json(http_get(alpha.port(), "/"))["server"], "alpha");
-  EXPECT_EQ(body_json(http_get(beta.port(), "/"))["server"], "beta");
+  const EchoServer alpha = start_echo_server("alpha");
+  const EchoServer beta = start_echo_server("beta");
+  EXPECT_EQ(body_json(http_get(alpha.port, "/"))["server"], "alpha");
+  EXPECT_EQ(body_json(http_get(beta.port, "/"))["server"], "beta");
+}
+
+TEST(EchoServerOptions, NoServerFieldWithoutName) {
+  Process unnamed({ECHO_SERVER_BIN, "--listen", "127.0.0.1:0"});
+  const auto port = static_cast<std::uint16_t>(
+      std::stoi(unnamed.wait_for_line(R"(^echo-server listening on 127\.0\.0\.1:(\d+)$)")));
+  EXPECT_FALSE(body_json(http_get(port, "/")).contains("server"));
 }
 
 TEST(EchoServerOptions, ManyThreadsServeConcurrentConnections) {
-  EchoServer server({"--threads", "4"});
+  const EchoServer server = start_echo_server("threaded", {"--threads", "4"});
   constexpr int kClients = 8;
   constexpr int kRequestsEach = 50;
   std::atomic<int> answered{0};
@@ -432,7 +419,7 @@ TEST(EchoServerOptions, ManyThreadsServeConcurrentConnections) {
   std::vector<std::thread> clients;
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
-      HttpConnection connection(server.port());
+      HttpConnection connection(server.port);
       for (int r = 1; r <= kRequestsEach; ++r) {
         const json echo = json::parse(connection.get("/c" + std::to_string(c)).body());
         if (echo["request_on_connection"] == r && echo["path"] == "/c" + std::to_string(c)) {
@@ -449,8 +436,8 @@ TEST(EchoServerOptions, ManyThreadsServeConcurrentConnections) {
 
 TEST(EchoServerOptions, HelpDescribesSpecialPaths) {
   Process help({ECHO_SERVER_BIN, "--help"});
+  help.wait_for_line(R"(^  /close-mid-body )");  // the last special path listed
   EXPECT_EQ(help.wait_exit(), 0);
-  help.drain_output();
   for (const char* path : {"/bytes/N", "/status/NNN", "/delay/MS", "/close-mid-body", "/ok"}) {
     EXPECT_NE(help.output().find(path), std::string::npos) << path;
   }
@@ -462,10 +449,10 @@ TEST(EchoServerOptions, UnknownOptionFails) {
 }
 
 TEST(EchoServerOptions, StopsOnSigterm) {
-  EchoServer server;
-  HttpConnection idle(server.port());  // an open keep-alive connection must not hold it up
-  server.process().signal(SIGTERM);
-  EXPECT_EQ(server.process().wait_exit(), 0);
+  const EchoServer server = start_echo_server();
+  HttpConnection idle(server.port);  // an open keep-alive connection must not hold it up
+  server.process->signal(SIGTERM);
+  EXPECT_EQ(server.process->wait_exit(), 0);
 }
 
 }  // namespace
