@@ -148,7 +148,6 @@ class Session final : public SessionHandle {
     if (auto sent = head[http_io::kXRequestId]; valid_request_id(sent)) {
       request_id.assign(sent.data(), sent.size());
     }
-    head.set(http_io::kXRequestId, request_id);
     const std::string method(head.method_string());
 
     // Route on the normalised path; forward exactly what was routed.
@@ -185,6 +184,7 @@ class Session final : public SessionHandle {
     const std::string expect(head[http::field::expect]);
     http_io::strip_hop_by_hop(head);
     head.erase(http::field::expect);
+    head.set(http_io::kXRequestId, request_id);  // after the strip: Connection cannot remove it
     if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
       co_await answer(http::status::expectation_failed, "Expectation failed", "", request_id,
                       head.version(), false, {});

@@ -57,6 +57,8 @@ class Exchange {
                                       asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return Attempt{errc::upstream_connect_failed, !body_started_};
 
+    // Beast reads at most the buffer's spare room per call: make room for whole relay pieces.
+    if (!r_.parser.is_done()) r_.client_buffer.reserve(kRelayBufferSize);
     do {
       if (!r_.parser.is_done()) {
         message.body().data = buffer_.data();
@@ -151,6 +153,7 @@ class Exchange {
                                       asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return Attempt{errc::bad_request, false};
 
+    if (!parser->is_done()) lease_.buffer().reserve(kRelayBufferSize);
     do {
       if (!parser->is_done()) {
         message.body().data = buffer_.data();

@@ -135,14 +135,14 @@ TEST(Streaming, LargeUploadAndDownloadPassWithBoundedMemory) {
 }
 
 TEST(Drain, SigtermFinishesInFlightRequestsThenExits) {
-  auto echo = start_echo_server();
+  auto echo = start_echo_server("echo", {"--log-requests"});
   auto gateway = start_tollgate(echo_config(echo));
   HttpConnection busy(gateway.port());
   busy.send_raw("GET /delay/800 HTTP/1.1\r\nHost: x\r\n\r\n");
   HttpConnection idle(gateway.port());
   ASSERT_EQ(idle.get("/x").result_int(), 200);
   // The echo logs each request it receives; once the slow one arrived there, it is in flight.
-  echo.process->wait_for_line("/delay/800");
+  echo.process->wait_for_line("echo-server request GET /delay/800");
   gateway.process->signal(SIGTERM);
   auto r = busy.read_response();
   EXPECT_EQ(r.result_int(), 200);

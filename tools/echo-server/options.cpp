@@ -51,6 +51,7 @@ Options:
   --max-body BYTES     largest request body accepted, larger ones get 413 (default unlimited)
   --name NAME          reported as "server" in every echo (to tell instances apart)
   --timeout SECONDS    limit for every read and write and for the keep-alive idle wait (default 60)
+  --log-requests       print "echo-server request METHOD TARGET" when a request head arrives
   --help               this text
 
 Special paths (matched on the request-target's path, exactly as written):
@@ -72,6 +73,10 @@ std::variant<Options, ShowHelp, UsageError> parse_options(int argc, char** argv)
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") return ShowHelp{};
+    if (flag == "--log-requests") {
+      options.log_requests = true;
+      continue;
+    }
     if (i + 1 >= argc) return UsageError{"missing value for " + std::string(flag)};
     const std::string_view value = argv[++i];
     if (flag == "--listen") {

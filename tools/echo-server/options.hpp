@@ -16,6 +16,7 @@ struct Options {
   std::optional<std::uint64_t> max_body;  // bytes; none = unlimited
   std::string name;                       // reported as "server" in every echo when set
   std::chrono::seconds timeout{60};       // every read and write, and the keep-alive idle wait
+  bool log_requests = false;              // one stdout line per request head received
 };
 
 struct ShowHelp {};

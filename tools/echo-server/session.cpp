@@ -1,5 +1,7 @@
 #include "session.hpp"
 
+#include <cstdio>
+
 #include <array>
 #include <memory>
 #include <optional>
@@ -103,6 +105,12 @@ asio::awaitable<void> run_session(tollgate::tcp::socket socket, const Options& o
       break;
     }
     const RequestHead& head = parser.get();
+    if (options.log_requests) {
+      std::printf("echo-server request %.*s %.*s\n", static_cast<int>(head.method_string().size()),
+                  head.method_string().data(), static_cast<int>(head.target().size()),
+                  head.target().data());
+      std::fflush(stdout);
+    }
     const Endpoint endpoint = choose_endpoint(head.target());
     if (!parser.is_done() && expects_continue(head) &&
         !co_await send_continue(stream, options.timeout)) {
