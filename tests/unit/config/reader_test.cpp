@@ -128,6 +128,15 @@ TEST(DidYouMean, FindsTyposButNotUnrelatedWords) {
   EXPECT_EQ(did_you_mean("x", {}), std::nullopt);
 }
 
+TEST(DidYouMean, FindsAbbreviationsAndLongerForms) {
+  EXPECT_EQ(did_you_mean("conf", {"name", "config"}), "config");
+  EXPECT_EQ(did_you_mean("warning", {"info", "warn", "error"}), "warn");
+  EXPECT_EQ(did_you_mean("max_header", {"max_body_bytes", "max_header_bytes"}), "max_header_bytes");
+  // A real typo beats a prefix.
+  EXPECT_EQ(did_you_mean("paths", {"paths_prefix", "path"}), "path");
+  EXPECT_EQ(did_you_mean("tim", {"timeouts"}), std::nullopt);  // too short to be a prefix
+}
+
 // ---- wrong types
 
 TEST(Reader, WrongTypesSayWhatWasExpected) {
