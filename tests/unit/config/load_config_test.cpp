@@ -397,3 +397,28 @@ TEST(LoadConfigFile, DirectoryIsAnError) {
 
 }  // namespace
 }  // namespace tollgate::config
+
+namespace tollgate::config {
+namespace {
+
+// The example users start from must always load, with the values its comments promise.
+TEST(ShippedExampleConfig, LoadsAsDocumented) {
+  const std::string path = std::string(TOLLGATE_SOURCE_DIR) + "/config/tollgate.yaml";
+  auto loaded = load_config(path);
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  const GatewayConfig& config = **loaded;
+  ASSERT_EQ(config.listens.size(), 1u);
+  EXPECT_EQ(config.listens[0].host, "0.0.0.0");
+  EXPECT_EQ(config.listens[0].port, 8000);
+  EXPECT_TRUE(config.admin.enabled);
+  EXPECT_EQ(config.admin.host, "127.0.0.1");
+  EXPECT_EQ(config.admin.port, 8001);
+  ASSERT_EQ(config.upstreams.size(), 1u);
+  EXPECT_EQ(config.upstreams[0].targets.at(0).authority, "127.0.0.1:9000");
+  ASSERT_EQ(config.routes.size(), 1u);
+  EXPECT_EQ(config.routes[0].paths.at(0).path, "/");
+  EXPECT_TRUE(config.routes[0].filters.empty());
+}
+
+}  // namespace
+}  // namespace tollgate::config
