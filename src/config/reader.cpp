@@ -115,6 +115,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string read_secret_file(const Reader& path_reader) {
+  if (!path_reader.node().IsScalar()) path_reader.fail("expected a file path");
   const std::string path = path_reader.string();
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
