@@ -8,6 +8,8 @@
 
 #include "sections.hpp"
 #include "tollgate/config/config.hpp"
+#include "tollgate/config/plugin_types.hpp"
+#include "tollgate/filters/registry.hpp"
 
 namespace tollgate::config {
 
@@ -52,7 +54,7 @@ void require_sections(const Reader& root) {
   root.fail(std::string("missing required section") + (several ? "s: " : ": ") + missing);
 }
 
-GatewayConfig build(const Reader& root) {
+GatewayConfig build(const Reader& root, const PluginTypes& plugin_types) {
   root.expect_keys({"listen", "admin", "workers", "log", "limits", "timeouts", "upstreams",
                     "plugins", "routes"});
   require_sections(root);
@@ -66,25 +68,39 @@ GatewayConfig build(const Reader& root) {
   config.limits = sections::read_limits(root["limits"]);
   config.timeouts = sections::read_timeouts(root["timeouts"]);
   config.upstreams = sections::read_upstreams(root["upstreams"]);
-  const sections::PluginInstances plugins = sections::read_plugins(root["plugins"]);
+  const sections::PluginInstances plugins = sections::read_plugins(root["plugins"], plugin_types);
   config.routes = sections::read_routes(root["routes"], config.upstreams, plugins);
   return config;
 }
 
 }  // namespace
 
-LoadResult load_config_text(const std::string& text, const std::string& file_name) {
+PluginTypes built_in_plugin_types() {
+  PluginTypes types;
+  for (auto& name : filters::filter_type_names()) {
+    filters::FilterFactory factory = filters::find_filter_factory(name);
+    types.emplace_back(std::move(name), factory);
+  }
+  return types;
+}
+
+LoadResult load_config_text(const std::string& text, const std::string& file_name,
+                            const PluginTypes& plugin_types) {
   try {
     YAML::Node document = parse_document(text, file_name);
     expand_environment(document, file_name);
     Reader root(document, "", std::make_shared<const std::string>(file_name));
-    return std::make_shared<const GatewayConfig>(build(root));
+    return std::make_shared<const GatewayConfig>(build(root, plugin_types));
   } catch (const ConfigException& e) {
     return failure(e.error());
   } catch (const YAML::Exception& e) {
     // Syntax errors, and anything yaml-cpp rejects while walking the tree.
     return failure(error_at(file_name, e.mark, e.msg));
   }
+}
+
+LoadResult load_config_text(const std::string& text, const std::string& file_name) {
+  return load_config_text(text, file_name, built_in_plugin_types());
 }
 
 LoadResult load_config(const std::string& path) {

@@ -6,7 +6,6 @@
 #include <string_view>
 
 #include "sections.hpp"
-#include "tollgate/filters/registry.hpp"
 
 namespace tollgate::config::sections {
 
@@ -303,25 +302,29 @@ Route read_route(const Reader& reader, const std::vector<Upstream>& upstreams,
 
 // ---------------------------------------------------------------------------------------------
 
-PluginInstances read_plugins(const Reader& section) {
+PluginInstances read_plugins(const Reader& section, const PluginTypes& types) {
+  std::vector<std::string> type_names;
+  for (const auto& [type, factory] : types) type_names.push_back(type);
+
   PluginInstances instances;
   for (const auto& [name, reader] : section.entries()) {
     reader.expect_keys({"name", "config"});
     const Reader type_reader = reader["name"];
     const std::string type = type_reader.string();
-    filters::FilterFactory factory = filters::find_filter_factory(type);
-    if (factory == nullptr) {
-      const auto known = filters::filter_type_names();
+    auto found = std::find_if(types.begin(), types.end(),
+                              [&](const auto& entry) { return entry.first == type; });
+    if (found == types.end()) {
       std::string message = "unknown plugin type " + in_quotes(type);
-      if (auto suggestion = did_you_mean(type, known)) {
+      if (auto suggestion = did_you_mean(type, type_names)) {
         message += " (did you mean " + in_quotes(*suggestion) + "?)";
       } else {
         std::string list;
-        for (const auto& known_name : known) list += (list.empty() ? "" : ", ") + known_name;
+        for (const auto& known : type_names) list += (list.empty() ? "" : ", ") + known;
         message += " (available: " + list + ")";
       }
       type_reader.fail(std::move(message));
     }
+    const filters::FilterFactory factory = found->second;
     std::shared_ptr<const filters::Filter> filter;
     try {
       filter = factory(reader["config"]);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tollgate/config/config.hpp"
+#include "tollgate/config/plugin_types.hpp"
 #include "tollgate/config/reader.hpp"
 
 namespace tollgate::config::sections {
@@ -23,7 +24,7 @@ std::vector<Upstream> read_upstreams(const Reader& section);
 
 // Plugin instances by name, in file order; each built once and shared by the routes naming it.
 using PluginInstances = std::vector<std::pair<std::string, std::shared_ptr<const filters::Filter>>>;
-PluginInstances read_plugins(const Reader& section);
+PluginInstances read_plugins(const Reader& section, const PluginTypes& types);
 
 std::vector<Route> read_routes(const Reader& section, const std::vector<Upstream>& upstreams,
                                const PluginInstances& plugins);
