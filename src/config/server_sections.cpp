@@ -118,6 +118,9 @@ std::vector<Listen> read_listens(const Reader& section) {
   std::vector<Reader> items = section.items();
   if (items.empty()) section.fail("must list at least one address to listen on");
   for (const Reader& item : items) {
+    if (item.node().IsScalar()) {
+      item.fail("expected a map like { address: " + item.string() + " }, not a plain string");
+    }
     item.expect_keys({"address", "tls"});
     HostPort address = read_host_port(item["address"]);
     for (std::size_t i = 0; i < listens.size(); ++i) {

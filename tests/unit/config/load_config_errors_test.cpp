@@ -90,6 +90,13 @@ TEST(ConfigErrors, ListenNeedsAnAddress) {
             "gw.yaml:2:5: listen[0].address: is required");
 }
 
+TEST(ConfigErrors, ListenEntriesAreMaps) {
+  EXPECT_EQ(error_line("listen: [ 0.0.0.0:8000 ]\nupstreams: { u: { targets: [ http://h ] } }\n"
+                       "routes: [ { name: r, upstream: u } ]\n"),
+            "gw.yaml:1:11: listen[0]: expected a map like { address: 0.0.0.0:8000 }, not a plain "
+            "string");
+}
+
 TEST(ConfigErrors, ListenAddressMustBeNumericIpAndPort) {
   const std::string tail =
       "upstreams: { u: { targets: [ http://h ] } }\nroutes: [ { name: r, upstream: u } ]\n";
