@@ -33,8 +33,10 @@ ConfigError error_at(const std::string& file, const YAML::Mark& mark, std::strin
 }
 
 // The whole file must be one YAML document: a second one would be silently ignored otherwise.
+// Empty documents (a trailing "---") hold nothing to ignore.
 YAML::Node parse_document(const std::string& text, const std::string& file) {
   std::vector<YAML::Node> documents = YAML::LoadAll(text);
+  std::erase_if(documents, [](const YAML::Node& document) { return document.IsNull(); });
   if (documents.empty()) return YAML::Node();
   if (documents.size() > 1) {
     throw ConfigException(error_at(file, documents[1].Mark(),

@@ -43,6 +43,11 @@ TEST(ConfigErrors, SecondDocumentIsRejected) {
             "gw.yaml:10:1: the file holds more than one YAML document (remove the second \"---\")");
 }
 
+TEST(ConfigErrors, EmptyDocumentsAroundTheConfigAreFine) {
+  auto result = load_config_text("---\n" + head + one_route + "---\n", "gw.yaml");
+  EXPECT_TRUE(result) << result.error().to_string();
+}
+
 TEST(ConfigErrors, EmptyFileNamesEveryRequiredSection) {
   EXPECT_EQ(error_line(""), "gw.yaml: missing required sections: listen, upstreams, routes");
   EXPECT_EQ(error_line("# nothing yet\n"),
