@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <utility>
@@ -19,7 +20,7 @@ namespace {
 // A secret file larger than this is a mistake (a certificate bundle, /dev/zero), not a secret.
 constexpr std::size_t max_secret_file_bytes = 64 * 1024;
 
-std::string quoted(std::string_view text) {
+std::string in_quotes(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);
   out += '"';
@@ -44,7 +45,7 @@ std::string kind_of(const YAML::Node& node) {
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Scalar:
-      return quoted(node.Scalar());
+      return in_quotes(node.Scalar());
     default:
       return "nothing";
   }
@@ -114,20 +115,25 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string read_secret_file(const Reader& path_reader) {
+  if (!path_reader.node().IsScalar()) path_reader.fail("expected a file path");
   const std::string path = path_reader.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    path_reader.fail("cannot read secret file " + in_quotes(path) + ": it is a directory");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    path_reader.fail("cannot read secret file " + quoted(path) + ": " + std::strerror(errno));
+    path_reader.fail("cannot read secret file " + in_quotes(path) + ": " + std::strerror(errno));
   }
   std::string content(max_secret_file_bytes + 1, '\0');
   in.read(content.data(), static_cast<std::streamsize>(content.size()));
-  if (in.bad()) path_reader.fail("cannot read secret file " + quoted(path));
+  if (in.bad()) path_reader.fail("cannot read secret file " + in_quotes(path));
   content.resize(static_cast<std::size_t>(in.gcount()));
   if (content.size() > max_secret_file_bytes) {
-    path_reader.fail("secret file " + quoted(path) + " is larger than 64KiB");
+    path_reader.fail("secret file " + in_quotes(path) + " is larger than 64KiB");
   }
   while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
-  if (content.empty()) path_reader.fail("secret file " + quoted(path) + " is empty");
+  if (content.empty()) path_reader.fail("secret file " + in_quotes(path) + " is empty");
   return content;
 }
 
@@ -247,7 +253,7 @@ void Reader::expect_keys(std::initializer_list<std::string_view> allowed) const 
     if (std::find(names.begin(), names.end(), key) != names.end()) continue;
     Reader unknown(it->first, key_path_.empty() ? key : key_path_ + "." + key, file_);
     if (auto suggestion = did_you_mean(key, names)) {
-      unknown.fail("unknown key (did you mean " + quoted(*suggestion) + "?)");
+      unknown.fail("unknown key (did you mean " + in_quotes(*suggestion) + "?)");
     }
     unknown.fail("unknown key (expected one of: " + join(names, ", ") + ")");
   }
@@ -289,7 +295,7 @@ bool Reader::boolean() const {
   const std::string& text = node_.Scalar();
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
-  fail("expected true or false, not " + quoted(text));
+  fail("expected true or false, not " + in_quotes(text));
 }
 
 std::int64_t Reader::integer(std::int64_t min, std::int64_t max) const {
@@ -300,7 +306,7 @@ std::int64_t Reader::integer(std::int64_t min, std::int64_t max) const {
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), last, value);
   if (text.empty() || end != last || ec == std::errc::invalid_argument) {
-    fail("expected a whole number, not " + quoted(text));
+    fail("expected a whole number, not " + in_quotes(text));
   }
   if (ec == std::errc::result_out_of_range || value < min || value > max) {
     fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + ", not " +
@@ -315,7 +321,7 @@ Duration Reader::duration() const {
   const std::string& text = node_.Scalar();
   auto millis = parse_with_unit(text, duration_units, 1000);
   if (!millis || *millis > static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max())) {
-    fail(quoted(text) + " is not a duration (e.g. 300s)");
+    fail(in_quotes(text) + " is not a duration (e.g. 300s)");
   }
   return Duration(static_cast<Duration::rep>(*millis));
 }
@@ -325,7 +331,7 @@ std::uint64_t Reader::size_bytes() const {
   if (!node_.IsScalar()) fail("expected a size (e.g. 16KiB), not " + kind_of(node_));
   const std::string& text = node_.Scalar();
   auto bytes = parse_with_unit(text, size_units, 1);
-  if (!bytes) fail(quoted(text) + " is not a size (e.g. 16KiB, 10MiB)");
+  if (!bytes) fail(in_quotes(text) + " is not a size (e.g. 16KiB, 10MiB)");
   return *bytes;
 }
 
@@ -372,9 +378,9 @@ std::string Reader::one_of(std::initializer_list<std::string_view> choices) cons
   std::string value = string();
   std::vector<std::string> names(choices.begin(), choices.end());
   if (std::find(names.begin(), names.end(), value) != names.end()) return value;
-  std::string message = quoted(value) + " is not one of: " + join(names, ", ");
+  std::string message = in_quotes(value) + " is not one of: " + join(names, ", ");
   if (auto suggestion = did_you_mean(value, names)) {
-    message += " (did you mean " + quoted(*suggestion) + "?)";
+    message += " (did you mean " + in_quotes(*suggestion) + "?)";
   }
   fail(std::move(message));
 }
@@ -389,15 +395,28 @@ std::string Reader::one_of_or(std::string_view fallback,
 
 std::optional<std::string> did_you_mean(std::string_view word,
                                         const std::vector<std::string>& candidates) {
-  // Short words are easy to mistake for each other: allow one typo there, two in longer words.
+  // A typo: one edit in a short word, two in a longer one. Failing that, a word that is the start
+  // of a candidate or the other way round ("conf" for "config", "warning" for "warn").
   const std::size_t allowed = word.size() <= 4 ? 1 : 2;
   std::optional<std::string> best;
-  std::size_t best_distance = allowed + 1;
+  std::pair<std::size_t, std::size_t> best_score{allowed + 2, 0};  // (distance, length difference)
   for (const auto& candidate : candidates) {
     std::size_t distance = edit_distance(word, candidate);
-    if (distance < best_distance) {
+    const std::size_t length_difference = word.size() > candidate.size()
+                                              ? word.size() - candidate.size()
+                                              : candidate.size() - word.size();
+    if (distance > allowed) {
+      const std::string_view shorter = word.size() < candidate.size() ? word : candidate;
+      const std::string_view longer = word.size() < candidate.size() ? candidate : word;
+      const bool is_prefix =
+          shorter.size() >= 4 && edit_distance(shorter, longer.substr(0, shorter.size())) == 0;
+      if (!is_prefix) continue;
+      distance = allowed + 1;
+    }
+    const std::pair<std::size_t, std::size_t> score{distance, length_difference};
+    if (score < best_score) {
       best = candidate;
-      best_distance = distance;
+      best_score = score;
     }
   }
   return best;
@@ -430,7 +449,7 @@ std::string expand_scalar(const std::string& text, const Reader& where) {
     }
     const std::size_t close = text.find('}', i + 2);
     if (close == std::string::npos) {
-      where.fail("unterminated ${ in " + quoted(text) + " (write $${ for a literal ${)");
+      where.fail("unterminated ${ in " + in_quotes(text) + " (write $${ for a literal ${)");
     }
     std::string_view inside(text.data() + i + 2, close - i - 2);
     std::string_view name = inside;

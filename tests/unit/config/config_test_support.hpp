@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tollgate/config/config.hpp"
 #include "tollgate/config/reader.hpp"
 
 namespace tollgate::config::test {
@@ -27,6 +28,26 @@ ConfigError error_of(Action&& action) {
   }
   ADD_FAILURE() << "expected a ConfigException";
   return {};
+}
+
+// Loads `text` as "gw.yaml" and returns the error; fails the test when it loads.
+inline ConfigError load_error(const std::string& text) {
+  auto result = load_config_text(text, "gw.yaml");
+  if (result) {
+    ADD_FAILURE() << "expected the config to be rejected";
+    return {};
+  }
+  return result.error();
+}
+
+// Loads `text` as "gw.yaml"; fails the test (and returns nullptr) when it is rejected.
+inline std::shared_ptr<const GatewayConfig> load_ok(const std::string& text) {
+  auto result = load_config_text(text, "gw.yaml");
+  if (!result) {
+    ADD_FAILURE() << result.error().to_string();
+    return nullptr;
+  }
+  return *result;
 }
 
 // Sets an environment variable for the lifetime of the object, then removes it.

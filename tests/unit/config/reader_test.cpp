@@ -128,6 +128,15 @@ TEST(DidYouMean, FindsTyposButNotUnrelatedWords) {
   EXPECT_EQ(did_you_mean("x", {}), std::nullopt);
 }
 
+TEST(DidYouMean, FindsAbbreviationsAndLongerForms) {
+  EXPECT_EQ(did_you_mean("conf", {"name", "config"}), "config");
+  EXPECT_EQ(did_you_mean("warning", {"info", "warn", "error"}), "warn");
+  EXPECT_EQ(did_you_mean("max_header", {"max_body_bytes", "max_header_bytes"}), "max_header_bytes");
+  // A real typo beats a prefix.
+  EXPECT_EQ(did_you_mean("paths", {"paths_prefix", "path"}), "path");
+  EXPECT_EQ(did_you_mean("tim", {"timeouts"}), std::nullopt);  // too short to be a prefix
+}
+
 // ---- wrong types
 
 TEST(Reader, WrongTypesSayWhatWasExpected) {
@@ -305,6 +314,13 @@ TEST(ExpandEnvironment, AliasBombsAreWalkedOnce) {
   EXPECT_EQ(node["l0"][0].Scalar(), "x");
 }
 
+TEST(ExpandEnvironment, SelfReferencingDocumentsTerminate) {
+  auto node = YAML::Load("a: &a { self: *a, v: \"${TOLLGATE_TEST_UNSET_CYCLE:-y}\" }\n");
+  expand_environment(node, "t.yaml");
+  EXPECT_EQ(node["a"]["v"].Scalar(), "y");
+  EXPECT_EQ(node["a"]["self"]["self"]["v"].Scalar(), "y");
+}
+
 // ---- secret files
 
 TEST(Reader, SecretFileIsReadAndItsTrailingNewlineTrimmed) {
@@ -354,6 +370,9 @@ TEST(Reader, SecretFileMapRejectsOtherKeys) {
   auto extra = read_yaml("a: { secret_file: /x, mode: 1 }\n");
   expect_error(error_of([&] { extra["a"].string(); }), 1, 23, "a.mode",
                "unknown key (expected one of: secret_file)");
+  auto nested = read_yaml("a: &self { secret_file: *self }\n");
+  expect_error(error_of([&] { nested["a"].string(); }), 1, 4, "a.secret_file",
+               "expected a file path");
   auto other = read_yaml("a: { b: 1 }\n");
   expect_error(error_of([&] { other["a"].string(); }), 1, 4, "a", "expected a string, not a map");
 }
