@@ -51,7 +51,10 @@ class Session final : public SessionHandle {
       : worker_(worker), stream_(stream), peer_(std::move(peer)), peer_address_(peer_address) {
     worker_.add_session(this);
   }
-  ~Session() { worker_.remove_session(this); }
+  ~Session() {
+    header_deadline_->waiting = false;
+    worker_.remove_session(this);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -97,27 +100,59 @@ class Session final : public SessionHandle {
   awaitable<errc> read_head(const config::GatewayConfig& config, std::size_t& head_size,
                             bool& closed) {
     const std::size_t max = config.limits.max_header_bytes;
-    stream_.expires_after(config.timeouts.client_header);  // one deadline for the whole head
+    bool timer_armed = false;
     for (;;) {
       auto data = std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size());
       const HeadScan scan = scan_request_head(data);
+      errc result = errc::ok;
       if (scan.state == HeadState::complete) {
-        if (scan.size > max) co_return errc::header_too_large;
+        if (scan.size > max) result = errc::header_too_large;
         head_size = scan.size;
-        co_return errc::ok;
+      } else if (scan.state == HeadState::invalid) {
+        result = errc::bad_request;
+      } else if (data.size() > max) {
+        result = errc::header_too_large;
+      } else {
+        // One deadline for the whole head, counted from its first byte. Beast's stream timeout
+        // would close the socket; this timer only cancels the read, so a 408 can still be sent.
+        if (!timer_armed) arm_header_timer(config.timeouts.client_header), timer_armed = true;
+        stream_.expires_never();
+        error_code ec;
+        const std::size_t n = co_await stream_.async_read_some(
+            buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+        if (header_deadline_->expired) {
+          disarm_header_timer();
+          co_return errc::client_header_timeout;
+        }
+        if (ec) {
+          disarm_header_timer();
+          closed = true;
+          co_return errc::bad_request;
+        }
+        buffer_.commit(n);
+        continue;
       }
-      if (scan.state == HeadState::invalid) co_return errc::bad_request;
-      if (data.size() > max) co_return errc::header_too_large;
-      error_code ec;
-      const std::size_t n = co_await stream_.async_read_some(
-          buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == beast::error::timeout) co_return errc::client_header_timeout;
-      if (ec) {
-        closed = true;
-        co_return errc::bad_request;
-      }
-      buffer_.commit(n);
+      if (timer_armed) disarm_header_timer();
+      co_return result;
     }
+  }
+
+  void arm_header_timer(config::Duration timeout) {
+    header_deadline_->waiting = true;
+    header_deadline_->expired = false;
+    header_timer_.expires_after(timeout);
+    header_timer_.async_wait([deadline = header_deadline_](error_code ec) {
+      // A handler already queued when the head arrived must not cancel what comes next.
+      if (ec || !deadline->waiting) return;
+      deadline->expired = true;
+      error_code ignored;
+      deadline->stream->socket().cancel(ignored);
+    });
+  }
+
+  void disarm_header_timer() {
+    header_deadline_->waiting = false;
+    header_timer_.cancel();
   }
 
   // Handles one request; true when the connection may carry another.
@@ -214,10 +249,18 @@ class Session final : public SessionHandle {
 
     upstream::Balancer& balancer = generation.upstreams->at(route.upstream);
     const bool keep_alive = client_keep_alive && !worker_.draining();
-    upstream::ForwardResult result = co_await upstream::forward(
-        upstream::ForwardRequest{stream_, buffer_, parser, balancer, config, keep_alive,
-                                 route.preserve_host, method == "HEAD"});
-    const std::string_view upstream_url = result.target ? result.target->url : "-";
+    upstream::ForwardResult result =
+        co_await upstream::forward(upstream::ForwardRequest{.client = stream_,
+                                                            .client_buffer = buffer_,
+                                                            .parser = parser,
+                                                            .balancer = balancer,
+                                                            .config = config,
+                                                            .keep_alive = keep_alive,
+                                                            .draining = worker_.draining_flag(),
+                                                            .preserve_host = route.preserve_host,
+                                                            .head_request = method == "HEAD"});
+    const std::string_view upstream_url =
+        result.target ? std::string_view(result.target->url) : std::string_view("-");
     if (result.error != errc::ok) {
       if (!result.response_started) co_await answer_error(result.error, request_id, 11, false);
       log(started, method, target->path, route.name,
@@ -319,6 +362,14 @@ class Session final : public SessionHandle {
   beast::flat_buffer buffer_;
   std::string peer_;
   asio::ip::address peer_address_;
+  // Shared with the timer's handler, which may run after this session is gone.
+  struct HeaderDeadline {
+    http_io::Stream* stream;
+    bool waiting = false;
+    bool expired = false;
+  };
+  std::shared_ptr<HeaderDeadline> header_deadline_ = std::make_shared<HeaderDeadline>(&stream_);
+  asio::steady_timer header_timer_{stream_.get_executor()};
   bool idle_ = false;
 };
 

@@ -123,7 +123,7 @@ class Exchange {
     // The client sees the id its request was logged under, whatever the upstream said.
     head.set(http_io::kXRequestId, r_.parser.get()[http_io::kXRequestId]);
     head.version(11);
-    keep_alive_ = r_.keep_alive;
+    keep_alive_ = r_.keep_alive && !r_.draining;
     if (!bodyless && !has_length) {
       // Chunked from the upstream or delimited by its close: re-frame as chunked for HTTP/1.1
       // clients; an HTTP/1.0 client can only learn the end from our close.

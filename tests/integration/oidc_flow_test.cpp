@@ -168,6 +168,7 @@ struct Fault {
   const char* name;
   json spec;
 };
+void PrintTo(const Fault& f, std::ostream* os) { *os << f.name; }
 
 class IdpFaultTest : public OidcFlowTest, public ::testing::WithParamInterface<Fault> {};
 

@@ -61,6 +61,7 @@ class Worker {
   }
 
   bool draining() const noexcept { return draining_; }
+  const bool& draining_flag() const noexcept { return draining_; }
   // Stop taking new requests: idle sessions close now, busy ones after their current response.
   void start_draining();
 

@@ -23,9 +23,10 @@ struct ForwardRequest {
   RequestParser& parser;  // header parsed; its head already rewritten for the upstream
   Balancer& balancer;
   const config::GatewayConfig& config;
-  bool keep_alive;     // what the client connection may do after this response
-  bool preserve_host;  // keep the client's Host; otherwise the target's authority is sent
-  bool head_request;   // HEAD: the response has no body whatever its headers say
+  bool keep_alive;       // what the client connection may do after this response
+  const bool& draining;  // the worker is shutting down: no keep-alive once the head goes out
+  bool preserve_host;    // keep the client's Host; otherwise the target's authority is sent
+  bool head_request;     // HEAD: the response has no body whatever its headers say
 };
 
 struct ForwardResult {

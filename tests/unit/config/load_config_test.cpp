@@ -420,5 +420,13 @@ TEST(ShippedExampleConfig, LoadsAsDocumented) {
   EXPECT_TRUE(config.routes[0].filters.empty());
 }
 
+// The container's default config (docker/tollgate.yaml) must load too: the image starts with it.
+TEST(ShippedExampleConfig, ContainerDefaultLoads) {
+  auto loaded = load_config(std::string(TOLLGATE_SOURCE_DIR) + "/docker/tollgate.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  EXPECT_TRUE((*loaded)->admin.enabled);
+  EXPECT_FALSE((*loaded)->routes.empty());
+}
+
 }  // namespace
 }  // namespace tollgate::config
