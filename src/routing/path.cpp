@@ -224,6 +224,26 @@ result<NormalisedTarget> normalise_target(std::string_view target, std::string* 
   return out;
 }
 
+std::string without_path_parameters(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  std::size_t pos = 0;  // at a '/'
+  while (pos < path.size()) {
+    const std::size_t end = std::min(path.find('/', pos + 1), path.size());
+    std::string_view segment = path.substr(pos + 1, end - pos - 1);
+    segment = segment.substr(0, segment.find(';'));
+    if (!segment.empty()) {
+      out.push_back('/');
+      out.append(segment);
+    } else if (end == path.size()) {
+      out.push_back('/');  // a final '/' stays
+    }
+    pos = end;
+  }
+  if (out.empty()) out.push_back('/');
+  return out;
+}
+
 namespace {
 
 bool is_host_char(unsigned char c) noexcept {

@@ -4,7 +4,10 @@
 #include "tollgate/routing/router.hpp"
 
 #include <algorithm>
+#include <string>
 #include <tuple>
+
+#include "tollgate/routing/path.hpp"
 
 namespace tollgate::routing {
 namespace {
@@ -72,6 +75,19 @@ Router::Router(const std::vector<config::Route>& routes) {
 
 RouteMatchResult Router::match(std::string_view host, std::string_view method,
                                std::string_view path) const {
+  RouteMatchResult found = first_match(host, method, path);
+  if (path.find(';') == std::string_view::npos) return found;
+  // The gateway cannot know which reading the upstream uses; a path that is one route under one
+  // reading and another route (or none) under the other is refused rather than guessed at.
+  const std::string without_parameters = without_path_parameters(path);
+  if (first_match(host, method, without_parameters).route != found.route) {
+    return RouteMatchResult{.ambiguous = true};
+  }
+  return found;
+}
+
+RouteMatchResult Router::first_match(std::string_view host, std::string_view method,
+                                     std::string_view path) const {
   for (const Entry& entry : entries_) {
     if (entry.host != nullptr && !host_matches(*entry.host, host)) continue;
     if (!path_matches(*entry.path, path)) continue;

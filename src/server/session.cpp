@@ -203,6 +203,11 @@ class Session final : public SessionHandle {
     }
     const routing::RouteMatchResult match = generation.router->match(host, method, target->path);
     const bool body_pending = !parser.is_done();
+    if (match.ambiguous) {
+      co_await answer_error(errc::bad_path, request_id, head.version());
+      log(started, method, target->path, "-", http::status::bad_request, 0, request_id, "-");
+      co_return false;
+    }
     if (!match.route) {
       const bool keep = parser.keep_alive() && !body_pending;
       co_await answer_error(errc::no_route, request_id, head.version(), keep);

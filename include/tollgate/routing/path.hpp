@@ -23,6 +23,10 @@ struct NormalisedTarget {
 boost::system::result<NormalisedTarget> normalise_target(std::string_view target,
                                                          std::string* authority = nullptr);
 
+// `path` (normalised) with the ';' parameters of every segment removed, as servlet containers
+// read it: "/admin;x=y/a" → "/admin/a", "/;x/admin" → "/admin" (a segment left empty merges away).
+std::string without_path_parameters(std::string_view path);
+
 // Lowercases a Host header value and removes the port; empty result for an invalid host.
 std::string normalise_host(std::string_view host_header);
 

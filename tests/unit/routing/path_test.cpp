@@ -201,5 +201,15 @@ TEST(NormaliseHost, RejectsInvalid) {
   EXPECT_EQ(normalise_host(std::string(255, 'a')), std::string(255, 'a'));
 }
 
+TEST(WithoutPathParameters, DropsTheParametersOfEverySegment) {
+  EXPECT_EQ(without_path_parameters("/admin;x=y"), "/admin");
+  EXPECT_EQ(without_path_parameters("/admin;x=y/users;v=2"), "/admin/users");
+  EXPECT_EQ(without_path_parameters("/;x=y/admin"), "/admin");
+  EXPECT_EQ(without_path_parameters("/admin/;x"), "/admin/");
+  EXPECT_EQ(without_path_parameters("/;x"), "/");
+  EXPECT_EQ(without_path_parameters("/"), "/");
+  EXPECT_EQ(without_path_parameters("/a/b/"), "/a/b/");
+}
+
 }  // namespace
 }  // namespace tollgate::routing

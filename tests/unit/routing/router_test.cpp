@@ -193,6 +193,36 @@ TEST(Router, EmptyTableMatchesNothing) {
   EXPECT_EQ(router.match("h", "GET", "/").route, nullptr);
 }
 
+TEST(Router, PathParametersThatChangeTheRouteAreAmbiguous) {
+  const std::vector<config::Route> routes = {route("admin", {prefix("/admin")}),
+                                             route("login", {exact("/login")}),
+                                             route("rest", {prefix("/")})};
+  const Router router(routes);
+  for (const char* path :
+       {"/admin;x=y", "/;x=y/admin", "/admin;jsessionid=1/users", "/login;jsessionid=1"}) {
+    const RouteMatchResult m = router.match("h", "GET", path);
+    EXPECT_EQ(m.route, nullptr) << path;
+    EXPECT_TRUE(m.ambiguous) << path;
+  }
+}
+
+TEST(Router, PathParametersThatKeepTheRouteAreServed) {
+  const std::vector<config::Route> routes = {route("admin", {prefix("/admin")}),
+                                             route("rest", {prefix("/")})};
+  const Router router(routes);
+  EXPECT_EQ(matched(router, "/admin/users;v=1"), "admin");
+  EXPECT_EQ(matched(router, "/shop;v=1/items"), "rest");
+  EXPECT_FALSE(router.match("h", "GET", "/admin/users;v=1").ambiguous);
+}
+
+TEST(Router, NoRouteUnderEitherReadingIsNotAmbiguous) {
+  const std::vector<config::Route> routes = {route("admin", {prefix("/admin")})};
+  const Router router(routes);
+  const RouteMatchResult m = router.match("h", "GET", "/other;x=y");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_FALSE(m.ambiguous);
+}
+
 TEST(StripPrefix, RemovesThePrefixOnSegmentBoundary) {
   EXPECT_EQ(strip_prefix("/orders/1", "/orders"), "/1");
   EXPECT_EQ(strip_prefix("/orders/1/items", "/orders"), "/1/items");
