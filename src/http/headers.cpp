@@ -76,6 +76,22 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+bool cgi_equivalent(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char x = a[i] == '_' ? '-' : ascii_lower(a[i]);
+    const char y = b[i] == '_' ? '-' : ascii_lower(b[i]);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+void erase_cgi_equivalents(http::fields& fields, std::string_view name) {
+  for (auto it = fields.begin(); it != fields.end();) {
+    it = cgi_equivalent(it->name_string(), name) ? fields.erase(it) : std::next(it);
+  }
+}
+
 bool has_duplicate(const http::fields& fields, http::field name) {
   const auto [first, last] = fields.equal_range(name);
   return first != last && std::next(first) != last;

@@ -6,6 +6,35 @@ namespace tollgate::server {
 
 namespace http = boost::beast::http;
 
+namespace {
+
+// RFC 9110 §8.6: Content-Length = 1*DIGIT. Beast also accepts a list of equal values ("5, 5") and
+// would forward it as written, for the upstream to read its own way.
+bool plain_decimal(std::string_view value) noexcept {
+  if (value.empty()) return false;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Transfer_Encoding or Content_Length is no framing header to us, but it is one to an upstream
+// that reads header names the CGI way (HTTP_TRANSFER_ENCODING), which would then split the stream
+// where we do not.
+bool has_framing_alias(const http::request_header<>& head) noexcept {
+  for (const auto& field : head) {
+    const std::string_view name = field.name_string();
+    if (name.find('_') == std::string_view::npos) continue;
+    if (http_io::cgi_equivalent(name, "Content-Length") ||
+        http_io::cgi_equivalent(name, "Transfer-Encoding")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 HeadScan scan_request_head(std::string_view data) noexcept {
   if (!data.empty() && (data[0] == ' ' || data[0] == '\t')) return {HeadState::invalid, 0};
   bool line_start = true;
@@ -41,6 +70,8 @@ errc validate_request_head(const http::request_header<>& head) noexcept {
   const auto lengths = head.count(http::field::content_length);
   const auto encodings = head.count(http::field::transfer_encoding);
   if (lengths > 1 || encodings > 1) return errc::bad_request;
+  if (lengths == 1 && !plain_decimal(head[http::field::content_length])) return errc::bad_request;
+  if (has_framing_alias(head)) return errc::bad_request;
   if (encodings == 1) {
     if (lengths != 0 || version != 11) return errc::bad_request;
     if (!http_io::iequals(head[http::field::transfer_encoding], "chunked"))

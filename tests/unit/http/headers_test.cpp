@@ -123,5 +123,24 @@ TEST(HasDuplicate, IgnoresNameCase) {
   EXPECT_TRUE(has_duplicate(f, http::field::content_length));
 }
 
+TEST(CgiEquivalent, IgnoresCaseAndTreatsUnderscoreAsHyphen) {
+  EXPECT_TRUE(cgi_equivalent("X-Authenticated-User", "x_authenticated_USER"));
+  EXPECT_TRUE(cgi_equivalent("Content_Length", "content-length"));
+  EXPECT_FALSE(cgi_equivalent("X-User", "X-Users"));
+  EXPECT_FALSE(cgi_equivalent("X-User", "X.User"));
+}
+
+TEST(EraseCgiEquivalents, RemovesEverySpellingAndNothingElse) {
+  http::fields f;
+  f.insert("X-User", "a");
+  f.insert("x-user", "b");
+  f.insert("X_User", "c");
+  f.insert("x-USER_", "d");
+  f.insert("X_Users", "e");
+  f.insert("Host", "h");
+  erase_cgi_equivalents(f, "X-User");
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"x-USER_", "X_Users", "Host"}));
+}
+
 }  // namespace
 }  // namespace tollgate::http_io
