@@ -303,14 +303,18 @@ class Session final : public SessionHandle {
     head.target(new_target);
     head.version(11);
 
-    auto forwarded_for = head[http_io::kXForwardedFor];
-    std::string peer_ip = peer_address_.to_string();
+    // The client's X_Forwarded_Host and the like go: a CGI-style upstream reads them as ours.
+    std::string forwarded_for(head[http_io::kXForwardedFor]);
+    for (const std::string_view name :
+         {http_io::kXForwardedFor, http_io::kXForwardedProto, http_io::kXForwardedHost}) {
+      http_io::erase_cgi_equivalents(head, name);
+    }
+    const std::string peer_ip = peer_address_.to_string();
     if (forwarded_for.empty()) {
       head.set(http_io::kXForwardedFor, peer_ip);
     } else {
-      std::string joined(forwarded_for);
-      joined.append(", ").append(peer_ip);
-      head.set(http_io::kXForwardedFor, joined);
+      forwarded_for.append(", ").append(peer_ip);
+      head.set(http_io::kXForwardedFor, forwarded_for);
     }
     head.set(http_io::kXForwardedProto, stream_.is_tls() ? "https" : "http");
     head.set(http_io::kXForwardedHost, original_host);

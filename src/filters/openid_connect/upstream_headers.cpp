@@ -1,6 +1,7 @@
 #include "tollgate/filters/openid_connect/upstream_headers.hpp"
 
 #include "tollgate/common/hash.hpp"
+#include "tollgate/http/headers.hpp"
 #include "tollgate/oidc/claims.hpp"
 
 namespace tollgate::filters::openid_connect {
@@ -13,10 +14,18 @@ std::vector<std::string> UpstreamHeaders::names() const {
   return out;
 }
 
+// Every spelling a CGI-style upstream reads as the same header goes too: X_Authenticated_User
+// would otherwise reach it as HTTP_X_AUTHENTICATED_USER, beside or instead of ours.
 void strip_upstream_headers(RequestHead& request, const UpstreamHeaders& headers) {
-  if (!headers.access_token_header.empty()) request.erase(headers.access_token_header);
-  if (!headers.introspection_header.empty()) request.erase(headers.introspection_header);
-  for (const ClaimHeader& claim : headers.claim_headers) request.erase(claim.header);
+  if (!headers.access_token_header.empty()) {
+    http_io::erase_cgi_equivalents(request, headers.access_token_header);
+  }
+  if (!headers.introspection_header.empty()) {
+    http_io::erase_cgi_equivalents(request, headers.introspection_header);
+  }
+  for (const ClaimHeader& claim : headers.claim_headers) {
+    http_io::erase_cgi_equivalents(request, claim.header);
+  }
 }
 
 void set_upstream_headers(RequestHead& request, const UpstreamHeaders& headers,

@@ -26,7 +26,8 @@ struct UpstreamHeaders {
   std::vector<std::string> names() const;
 };
 
-// Removes each configured header name from the request, however often the client sent it.
+// Removes each configured header name from the request, however often the client sent it, in any
+// case and with '_' for '-' (X_Authenticated_User): CGI-style upstreams read those as the same.
 void strip_upstream_headers(RequestHead& request, const UpstreamHeaders& headers);
 
 // Sets the configured headers for an accepted request. A claim that is absent or null, or whose

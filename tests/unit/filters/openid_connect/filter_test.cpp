@@ -277,6 +277,25 @@ TEST_F(FilterTest, SpoofedIdentityHeadersAreRemovedEvenWhenTheRequestIsRejected)
   EXPECT_EQ(request.count("X-Access-Token"), 0u);
 }
 
+TEST_F(FilterTest, UnderscoreSpellingsOfIdentityHeadersAreRemoved) {
+  settings.upstream_headers.claim_headers = {{{"sub"}, "X-Authenticated-User"},
+                                             {{"email"}, "X-Authenticated-Email"}};
+  settings.upstream_headers.access_token_header = "X-Access-Token";
+  idp->answers["t"] = answer_from(R"({"active":true,"sub":"alice"})");
+  bearer("t");
+  request.insert("X_Authenticated_User", "admin");
+  request.insert("x-authenticated_EMAIL", "admin@example.com");
+  request.insert("X_Access_Token", "forged");
+  request.insert("X_Authenticated_Users", "kept: another header");
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter).proceeds());
+  EXPECT_EQ(request.count("X_Authenticated_User"), 0u);
+  EXPECT_EQ(request_header("X-Authenticated-User"), "alice");
+  EXPECT_EQ(request.count("x-authenticated_EMAIL"), 0u);
+  EXPECT_EQ(request_header("X-Access-Token"), "t");
+  EXPECT_EQ(request.count("X_Authenticated_Users"), 1u);
+}
+
 TEST_F(FilterTest, SpoofedClaimHeaderIsReplacedOrDroppedOnSuccess) {
   settings.upstream_headers.claim_headers = {{{"sub"}, "X-Authenticated-User"},
                                              {{"email"}, "X-Authenticated-Email"}};
