@@ -1,7 +1,9 @@
 #include "tollgate/server/session.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
+#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -22,6 +24,12 @@ using Clock = std::chrono::steady_clock;
 using RequestParser = upstream::RequestParser;
 
 constexpr std::size_t kReadChunk = 4096;
+// While a body streams through, the client buffer holds what the relay has not taken yet plus at
+// most one chunk-size line or trailer section. Bounding it refuses a chunk extension or trailer
+// section that never ends (Beast would grow the buffer for it without limit) with 400, and keeps
+// every trailer field far below Beast's 64 KiB field limit, which Beast enforces by throwing from
+// inside the read, where no handler can catch it.
+constexpr std::size_t kBodyPhaseBufferLimit = 32 * 1024;
 constexpr std::size_t kMaxRequestIdLength = 200;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
@@ -100,6 +108,7 @@ class Session final : public SessionHandle {
   awaitable<errc> read_head(const config::GatewayConfig& config, std::size_t& head_size,
                             bool& closed) {
     const std::size_t max = config.limits.max_header_bytes;
+    bound_buffer(max + kReadChunk);
     bool timer_armed = false;
     for (;;) {
       auto data = std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size());
@@ -136,6 +145,9 @@ class Session final : public SessionHandle {
       co_return result;
     }
   }
+
+  // Never below what the buffer already holds: pipelined bytes read with an earlier request stay.
+  void bound_buffer(std::size_t limit) { buffer_.max_size(std::max(buffer_.size(), limit)); }
 
   void arm_header_timer(config::Duration timeout) {
     header_deadline_->waiting = true;
@@ -252,6 +264,7 @@ class Session final : public SessionHandle {
       if (!co_await send_continue()) co_return false;
     }
 
+    bound_buffer(kBodyPhaseBufferLimit);
     upstream::Balancer& balancer = generation.upstreams->at(route.upstream);
     const bool keep_alive = client_keep_alive && !worker_.draining();
     upstream::ForwardResult result =
@@ -282,7 +295,13 @@ class Session final : public SessionHandle {
   errc parse_head(RequestParser& parser, std::size_t head_size) {
     error_code ec;
     parser.eager(false);
-    const std::size_t used = parser.put(asio::buffer(buffer_.data().data(), head_size), ec);
+    std::size_t used = 0;
+    try {
+      used = parser.put(asio::buffer(buffer_.data().data(), head_size), ec);
+    } catch (const std::length_error&) {
+      // Beast stores no field over 64 KiB, whatever max_header_bytes allows.
+      return errc::header_too_large;
+    }
     if (ec == http::error::body_limit) return errc::body_too_large;
     if (ec == http::error::header_limit) return errc::header_too_large;
     if (ec || used != head_size || !parser.is_header_done()) return errc::bad_request;
