@@ -1,7 +1,9 @@
 #include "tollgate/upstream/forwarder.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
+#include <vector>
 
 #include "tollgate/http/headers.hpp"
 
@@ -35,10 +37,60 @@ struct Attempt {
   bool retryable = false;  // nothing of the request body consumed, nothing of a response seen
 };
 
+// The relay buffer, and how much of it holds the start of the request body, read from the client
+// before any upstream was chosen (see read_body_start).
+struct BodyStart {
+  std::array<char, kRelayBufferSize> buffer;
+  std::size_t size = 0;
+  bool request_has_body = false;
+};
+
+// Trailers are not forwarded, and must not become header fields after the filters have checked
+// the headers (a trailer X-Authenticated-User would otherwise reach the upstream beside ours).
+void drop_trailer_fields(http::fields& fields, const std::vector<const void*>& head_fields) {
+  for (auto it = fields.begin(); it != fields.end();) {
+    const bool from_head =
+        std::find(head_fields.begin(), head_fields.end(), &*it) != head_fields.end();
+    it = from_head ? std::next(it) : fields.erase(it);
+  }
+}
+
+// Reads the first piece of the request body (all of a small one) into `start`. This happens before
+// an upstream is chosen: a body whose framing is broken from its first bytes, as a smuggled request
+// is, is then refused without the upstream ever seeing the request it belongs to.
+awaitable<errc> read_body_start(ForwardRequest& r, BodyStart& start) {
+  auto& message = r.parser.get();
+  // Beast adds trailer fields to the message's fields, and these have not been sent yet when the
+  // whole body fits in its start. Note which fields the head had, to drop the others after.
+  std::vector<const void*> head_fields;
+  if (r.parser.chunked()) {
+    for (const auto& field : message) head_fields.push_back(&field);
+  }
+  message.body().data = start.buffer.data();
+  message.body().size = start.buffer.size();
+  // Beast reads at most the buffer's spare room per call: make room for whole relay pieces.
+  r.client_buffer.reserve(kRelayBufferSize);
+  r.client.expires_after(r.config.timeouts.client_body);
+  error_code ec;
+  co_await http::async_read(r.client, r.client_buffer, r.parser,
+                            asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) co_return client_read_error(ec);
+  start.size = start.buffer.size() - message.body().size;
+  if (r.parser.chunked() && r.parser.is_done()) drop_trailer_fields(message, head_fields);
+  co_return errc::ok;
+}
+
 class Exchange {
  public:
-  Exchange(ForwardRequest& r, Lease& lease, ForwardResult& result)
-      : r_(r), lease_(lease), result_(result), timeouts_(r.config.timeouts) {}
+  Exchange(ForwardRequest& r, Lease& lease, ForwardResult& result, BodyStart& body_start)
+      : r_(r),
+        lease_(lease),
+        result_(result),
+        timeouts_(r.config.timeouts),
+        buffer_(body_start.buffer),
+        body_start_size_(body_start.size),
+        has_body_(body_start.request_has_body) {}
 
   awaitable<Attempt> run() {
     if (auto a = co_await send_request(); a.error != errc::ok) co_return a;
@@ -55,34 +107,32 @@ class Exchange {
     upstream.expires_after(timeouts_.upstream_send);
     co_await http::async_write_header(upstream, serializer,
                                       asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return Attempt{errc::upstream_connect_failed, !body_started_};
+    // Nothing of the body has gone up yet, and its start is still in the buffer: retryable.
+    if (ec) co_return Attempt{errc::upstream_connect_failed, true};
 
-    // Beast reads at most the buffer's spare room per call: make room for whole relay pieces.
-    if (!r_.parser.is_done()) r_.client_buffer.reserve(kRelayBufferSize);
-    do {
-      if (!r_.parser.is_done()) {
-        message.body().data = buffer_.data();
-        message.body().size = buffer_.size();
-        r_.client.expires_after(timeouts_.client_body);
-        co_await http::async_read(r_.client, r_.client_buffer, r_.parser,
-                                  asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) co_return Attempt{client_read_error(ec), false};
-        body_started_ = true;
-        message.body().size = buffer_.size() - message.body().size;
-        message.body().data = buffer_.data();
-        message.body().more = !r_.parser.is_done();
-      } else {
-        message.body().data = nullptr;
-        message.body().size = 0;
-        message.body().more = false;
-      }
+    // The body's start first, then each further piece as it arrives.
+    message.body().data = body_start_size_ > 0 ? buffer_.data() : nullptr;
+    message.body().size = body_start_size_;
+    message.body().more = !r_.parser.is_done();
+    for (;;) {
       upstream.expires_after(timeouts_.upstream_send);
       co_await http::async_write(upstream, serializer,
                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return Attempt{errc::upstream_bad_response, false};
-    } while (!r_.parser.is_done() && !serializer.is_done());
+      if (r_.parser.is_done() || serializer.is_done()) break;
+
+      message.body().data = buffer_.data();
+      message.body().size = buffer_.size();
+      r_.client.expires_after(timeouts_.client_body);
+      co_await http::async_read(r_.client, r_.client_buffer, r_.parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return Attempt{client_read_error(ec), false};
+      message.body().size = buffer_.size() - message.body().size;
+      message.body().data = buffer_.data();
+      message.body().more = !r_.parser.is_done();
+    }
     co_return Attempt{};
   }
 
@@ -99,7 +149,7 @@ class Exchange {
       co_await http::async_read_header(upstream, lease_.buffer(), *parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
-        const bool nothing_seen = lease_.buffer().size() == 0 && !body_started_;
+        const bool nothing_seen = lease_.buffer().size() == 0 && !has_body_;
         if (ec == beast::error::timeout) co_return Attempt{errc::upstream_timeout, false};
         co_return Attempt{errc::upstream_bad_response, nothing_seen && lease_.reused()};
       }
@@ -194,8 +244,9 @@ class Exchange {
   Lease& lease_;
   ForwardResult& result_;
   const config::Timeouts& timeouts_;
-  std::array<char, kRelayBufferSize> buffer_;
-  bool body_started_ = false;
+  std::array<char, kRelayBufferSize>& buffer_;  // the body start, then every relayed piece
+  const std::size_t body_start_size_;
+  const bool has_body_;  // once sent, a body is not sent again on another connection
   bool keep_alive_ = false;
 };
 
@@ -203,6 +254,12 @@ class Exchange {
 
 awaitable<ForwardResult> forward(ForwardRequest request) {
   ForwardResult result;
+  BodyStart body_start;
+  if (!request.parser.is_done()) {
+    body_start.request_has_body = true;
+    result.error = co_await read_body_start(request, body_start);
+    if (result.error != errc::ok) co_return result;
+  }
   Balancer& balancer = request.balancer;
   TargetState* previous = nullptr;
   bool retried_stale = false;
@@ -224,7 +281,7 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
       continue;
     }
     for (;;) {
-      Exchange exchange(request, *lease, result);
+      Exchange exchange(request, *lease, result, body_start);
       Attempt attempt = co_await exchange.run();
       if (attempt.error == errc::ok) {
         balancer.mark_ok(*target);
