@@ -1,6 +1,9 @@
 #include "tollgate/oidc/http_exchange.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -32,11 +35,10 @@ std::optional<Clock::duration> remaining(Clock::time_point deadline) {
   return left;
 }
 
-}  // namespace
-
-awaitable<HttpReplyResult> exchange(upstream::HttpClientPool& pool,
-                                    const http::request<http::string_body>& request,
-                                    Clock::time_point deadline, std::size_t max_body_bytes) {
+// The exchange itself. Each socket operation is bounded by what is left until the deadline.
+awaitable<HttpReplyResult> exchange_until(upstream::HttpClientPool& pool,
+                                          const http::request<http::string_body>& request,
+                                          Clock::time_point deadline, std::size_t max_body_bytes) {
   for (int attempt = 0;; ++attempt) {
     result<upstream::Lease> lease = make_error_code(errc::internal);
     if (attempt == 0) {
@@ -90,6 +92,22 @@ awaitable<HttpReplyResult> exchange(upstream::HttpClientPool& pool,
     }
     co_return reply;
   }
+}
+
+}  // namespace
+
+awaitable<HttpReplyResult> exchange(upstream::HttpClientPool& pool,
+                                    const http::request<http::string_body>& request,
+                                    Clock::time_point deadline, std::size_t max_body_bytes) {
+  // The per-operation limits leave gaps (connect and TLS handshake are each bounded by the pool's
+  // connect timeout): a timer raced against the whole exchange makes `deadline` hold for all of it.
+  // The loser is cancelled; only name resolution cannot be interrupted.
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+  auto outcome = co_await (exchange_until(pool, request, deadline, max_body_bytes) ||
+                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (outcome.index() == 0) co_return std::move(std::get<0>(outcome));
+  co_return IdpFailure(IdpFailureKind::timeout);
 }
 
 }  // namespace tollgate::oidc

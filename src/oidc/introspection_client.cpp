@@ -252,8 +252,8 @@ awaitable<void> HttpIntrospectionClient::discover() {
       co_return;
     }
     spdlog::warn(
-        "openid-connect[{}]: introspection endpoint unknown, requests get 503; retrying "
-        "discovery in {}s",
+        "openid-connect[{}]: discovery found nothing usable yet, requests get 503; retrying "
+        "in {}s",
         label_, backoff.count());
     retry_timer_->expires_after(backoff);
     co_await retry_timer_->async_wait(asio::as_tuple(asio::use_awaitable));

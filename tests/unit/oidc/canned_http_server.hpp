@@ -15,6 +15,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -42,9 +43,11 @@ class CannedHttpServer {
   using Request = canned::http::request<canned::http::string_body>;
   using Handler = std::function<CannedResponse(const Request&)>;
 
-  explicit CannedHttpServer(Handler handler)
+  explicit CannedHttpServer(Handler handler,
+                            std::shared_ptr<canned::asio::ssl::context> tls = nullptr)
       : acceptor_(io_, {canned::asio::ip::make_address("127.0.0.1"), 0}),
-        handler_(std::move(handler)) {
+        handler_(std::move(handler)),
+        tls_(std::move(tls)) {
     port_ = acceptor_.local_endpoint().port();
     canned::asio::co_spawn(io_, accept_loop(), canned::asio::detached);
     thread_ = std::thread([this] { io_.run(); });
@@ -67,6 +70,10 @@ class CannedHttpServer {
     std::lock_guard lock(mutex_);
     return requests_.size();
   }
+  std::vector<std::string> server_names() const {
+    std::lock_guard lock(mutex_);
+    return server_names_;
+  }
 
  private:
   canned::asio::awaitable<void> accept_loop() {
@@ -75,11 +82,34 @@ class CannedHttpServer {
           co_await acceptor_.async_accept(canned::asio::as_tuple(canned::asio::use_awaitable));
       if (ec) co_return;
       ++connections_;
-      canned::asio::co_spawn(io_, serve(std::move(socket)), canned::asio::detached);
+      if (tls_) {
+        canned::asio::co_spawn(io_, serve_tls(std::move(socket)), canned::asio::detached);
+      } else {
+        canned::asio::co_spawn(io_, serve_plain(std::move(socket)), canned::asio::detached);
+      }
     }
   }
 
-  canned::asio::awaitable<void> serve(canned::tcp::socket socket) {
+  canned::asio::awaitable<void> serve_tls(canned::tcp::socket socket) {
+    canned::asio::ssl::stream<canned::tcp::socket> stream(std::move(socket), *tls_);
+    auto [ec] =
+        co_await stream.async_handshake(canned::asio::ssl::stream_base::server,
+                                        canned::asio::as_tuple(canned::asio::use_awaitable));
+    if (ec) co_return;
+    const char* name = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+    {
+      std::lock_guard lock(mutex_);
+      server_names_.emplace_back(name != nullptr ? name : "");
+    }
+    co_await serve_on(stream);
+  }
+
+  canned::asio::awaitable<void> serve_plain(canned::tcp::socket socket) {
+    co_await serve_on(socket);
+  }
+
+  template <class Stream>
+  canned::asio::awaitable<void> serve_on(Stream& socket) {
     namespace http = canned::http;
     canned::beast::flat_buffer buffer;
     for (;;) {
@@ -110,11 +140,13 @@ class CannedHttpServer {
   canned::asio::io_context io_;
   canned::tcp::acceptor acceptor_;
   Handler handler_;
+  std::shared_ptr<canned::asio::ssl::context> tls_;
   unsigned short port_ = 0;
   std::thread thread_;
   std::atomic<int> connections_{0};
   mutable std::mutex mutex_;
   std::vector<Request> requests_;
+  std::vector<std::string> server_names_;
 };
 
 }  // namespace tollgate::oidc::testing
