@@ -19,27 +19,33 @@ class LimitsTest : public ::testing::Test {
   void SetUp() override {
     echo_ = start_echo_server("echo");
     dead_port_ = free_port();  // nothing listens there
-    gateway_ = start_tollgate(basic_config(
-        "upstreams:\n"
-        "  echo:\n"
-        "    targets: [ " + echo_.url() + " ]\n"
-        "  dead:\n"
-        "    targets: [ http://127.0.0.1:" + std::to_string(dead_port_) + " ]\n"
-        "  half-dead:\n"
-        "    targets: [ http://127.0.0.1:" + std::to_string(dead_port_) + ", " + echo_.url() + " ]\n"
-        "routes:\n"
-        "  - name: echo\n"
-        "    match: { paths: [ / ] }\n"
-        "    upstream: echo\n"
-        "  - name: dead\n"
-        "    match: { paths: [ /dead ] }\n"
-        "    upstream: dead\n"
-        "  - name: half-dead\n"
-        "    match: { paths: [ /half ] }\n"
-        "    upstream: half-dead\n",
-        "limits: { max_header_bytes: 4KiB, max_body_bytes: 1MiB }\n"
-        "timeouts: { client_header: 500ms, client_idle: 700ms, upstream_read: 500ms, "
-        "upstream_connect: 500ms }\n"));
+    gateway_ = start_tollgate(
+        basic_config("upstreams:\n"
+                     "  echo:\n"
+                     "    targets: [ " +
+                         echo_.url() +
+                         " ]\n"
+                         "  dead:\n"
+                         "    targets: [ http://127.0.0.1:" +
+                         std::to_string(dead_port_) +
+                         " ]\n"
+                         "  half-dead:\n"
+                         "    targets: [ http://127.0.0.1:" +
+                         std::to_string(dead_port_) + ", " + echo_.url() +
+                         " ]\n"
+                         "routes:\n"
+                         "  - name: echo\n"
+                         "    match: { paths: [ / ] }\n"
+                         "    upstream: echo\n"
+                         "  - name: dead\n"
+                         "    match: { paths: [ /dead ] }\n"
+                         "    upstream: dead\n"
+                         "  - name: half-dead\n"
+                         "    match: { paths: [ /half ] }\n"
+                         "    upstream: half-dead\n",
+                     "limits: { max_header_bytes: 4KiB, max_body_bytes: 1MiB }\n"
+                     "timeouts: { client_header: 500ms, client_idle: 700ms, upstream_read: 500ms, "
+                     "upstream_connect: 500ms }\n"));
   }
 
   bool still_serves() { return http_get(gateway_.port(), "/alive").result_int() == 200; }

@@ -1,6 +1,6 @@
-// The seed's story end to end, with real processes: a client gets a token from the (Okta-shaped) dev
-// IdP, calls tollgate, tollgate introspects (or serves its cache), and the echo upstream shows what
-// tollgate forwarded. IdP call counts come from the IdP itself.
+// The seed's story end to end, with real processes: a client gets a token from the (Okta-shaped)
+// dev IdP, calls tollgate, tollgate introspects (or serves its cache), and the echo upstream shows
+// what tollgate forwarded. IdP call counts come from the IdP itself.
 #include <gtest/gtest.h>
 
 #include <latch>
@@ -18,14 +18,18 @@ namespace {
 using nlohmann::json;
 
 std::string plugin(const std::string& name, const DevIdp& idp, const std::string& extra) {
-  return "  " + name + ":\n"
+  return "  " + name +
+         ":\n"
          "    name: openid-connect\n"
          "    config:\n"
-         "      issuer: " + idp.issuer() + "\n"
+         "      issuer: " +
+         idp.issuer() +
+         "\n"
          "      auth_methods: [ introspection ]\n"
          "      client_id: gateway\n"
          "      client_secret: gateway-secret\n"
-         "      timeout: 1s\n" + extra;
+         "      timeout: 1s\n" +
+         extra;
 }
 
 class OidcFlowTest : public ::testing::Test {
@@ -35,7 +39,9 @@ class OidcFlowTest : public ::testing::Test {
     echo_ = start_echo_server();
     gateway_ = start_tollgate(basic_config(
         "upstreams:\n"
-        "  echo: { targets: [ " + echo_.url() + " ] }\n"
+        "  echo: { targets: [ " +
+        echo_.url() +
+        " ] }\n"
         "plugins:\n" +
         plugin("cached", idp_,
                "      cache_ttl: 300s\n"
@@ -112,9 +118,9 @@ TEST_F(OidcFlowTest, CacheOffAsksTheIdpEveryTimeAndLogsEachCall) {
   for (int i = 0; i < 5; ++i) ASSERT_EQ(call("/uncached", t).result_int(), 200);
   EXPECT_EQ(introspect_calls(idp_.port) - before, 5);
   gateway_.process->wait_for_line("introspect.*uncached|uncached.*introspect");
-  EXPECT_GE(gateway_.process->count_lines("introspect.*uncached|uncached.*introspect") -
-                logged_before,
-            1);
+  EXPECT_GE(
+      gateway_.process->count_lines("introspect.*uncached|uncached.*introspect") - logged_before,
+      1);
 }
 
 TEST_F(OidcFlowTest, DeactivatedApplicationGets401OnTheNextUncachedCall) {
@@ -168,7 +174,9 @@ struct Fault {
   const char* name;
   json spec;
 };
-void PrintTo(const Fault& f, std::ostream* os) { *os << f.name; }
+void PrintTo(const Fault& f, std::ostream* os) {
+  *os << f.name;
+}
 
 class IdpFaultTest : public OidcFlowTest, public ::testing::WithParamInterface<Fault> {};
 
@@ -189,28 +197,27 @@ TEST_P(IdpFaultTest, FaultIs503NeverCachedAndRecovers) {
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, IdpFaultTest,
-    ::testing::Values(Fault{"status500", {{"status", 500}}},
-                      Fault{"status429", {{"status", 429}, {"retry_after", "7"}}},
-                      Fault{"status401", {{"status", 401}}},
-                      Fault{"html", {{"body", "<html>oops</html>"}}},
-                      Fault{"closed", {{"close", true}}},
-                      Fault{"activeString", {{"active_string", true}}},
-                      Fault{"noActive", {{"omit_active", true}}},
-                      Fault{"truncated", {{"truncate", true}}},
-                      Fault{"slow", {{"latency_ms", 2500}}},
-                      Fault{"blackhole", {{"blackhole", true}}}),
+    ::testing::Values(
+        Fault{"status500", {{"status", 500}}},
+        Fault{"status429", {{"status", 429}, {"retry_after", "7"}}},
+        Fault{"status401", {{"status", 401}}}, Fault{"html", {{"body", "<html>oops</html>"}}},
+        Fault{"closed", {{"close", true}}}, Fault{"activeString", {{"active_string", true}}},
+        Fault{"noActive", {{"omit_active", true}}}, Fault{"truncated", {{"truncate", true}}},
+        Fault{"slow", {{"latency_ms", 2500}}}, Fault{"blackhole", {{"blackhole", true}}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(OidcIdpDown, UnreachableIdpIs503) {
   auto echo = start_echo_server();
   const auto port = free_port();
   auto gateway = start_tollgate(basic_config(
-      "upstreams:\n  echo: { targets: [ " + echo.url() + " ] }\n"
+      "upstreams:\n  echo: { targets: [ " + echo.url() +
+      " ] }\n"
       "plugins:\n"
       "  okta:\n"
       "    name: openid-connect\n"
       "    config:\n"
-      "      introspection_endpoint: http://127.0.0.1:" + std::to_string(port) +
+      "      introspection_endpoint: http://127.0.0.1:" +
+      std::to_string(port) +
       "/oauth2/default/v1/introspect\n"
       "      client_id: gateway\n"
       "      client_secret: gateway-secret\n"

@@ -11,40 +11,46 @@ namespace {
 
 using nlohmann::json;
 
-json echo_of(const Response& r) { return json::parse(r.body()); }
+json echo_of(const Response& r) {
+  return json::parse(r.body());
+}
 
 class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     echo_a_ = start_echo_server("a");
     echo_b_ = start_echo_server("b");
-    gateway_ = start_tollgate(basic_config(
-        "upstreams:\n"
-        "  pair:\n"
-        "    targets: [ " + echo_a_.url() + ", " + echo_b_.url() + " ]\n"
-        "  single:\n"
-        "    targets: [ " + echo_a_.url() + " ]\n"
-        "routes:\n"
-        "  - name: api\n"
-        "    match: { paths: [ /api ] }\n"
-        "    upstream: single\n"
-        "  - name: api-v2\n"
-        "    match: { paths: [ /api/v2 ] }\n"
-        "    upstream: single\n"
-        "    strip_path: true\n"
-        "  - name: exact\n"
-        "    match: { paths: [ \"= /exact\" ] }\n"
-        "    upstream: single\n"
-        "  - name: balanced\n"
-        "    match: { paths: [ /rr ] }\n"
-        "    upstream: pair\n"
-        "  - name: by-host\n"
-        "    match: { hosts: [ \"*.example.com\" ], paths: [ /api ] }\n"
-        "    upstream: single\n"
-        "    preserve_host: true\n"
-        "  - name: only-get\n"
-        "    match: { paths: [ /get-only ], methods: [ GET ] }\n"
-        "    upstream: single\n"));
+    gateway_ =
+        start_tollgate(basic_config("upstreams:\n"
+                                    "  pair:\n"
+                                    "    targets: [ " +
+                                    echo_a_.url() + ", " + echo_b_.url() +
+                                    " ]\n"
+                                    "  single:\n"
+                                    "    targets: [ " +
+                                    echo_a_.url() +
+                                    " ]\n"
+                                    "routes:\n"
+                                    "  - name: api\n"
+                                    "    match: { paths: [ /api ] }\n"
+                                    "    upstream: single\n"
+                                    "  - name: api-v2\n"
+                                    "    match: { paths: [ /api/v2 ] }\n"
+                                    "    upstream: single\n"
+                                    "    strip_path: true\n"
+                                    "  - name: exact\n"
+                                    "    match: { paths: [ \"= /exact\" ] }\n"
+                                    "    upstream: single\n"
+                                    "  - name: balanced\n"
+                                    "    match: { paths: [ /rr ] }\n"
+                                    "    upstream: pair\n"
+                                    "  - name: by-host\n"
+                                    "    match: { hosts: [ \"*.example.com\" ], paths: [ /api ] }\n"
+                                    "    upstream: single\n"
+                                    "    preserve_host: true\n"
+                                    "  - name: only-get\n"
+                                    "    match: { paths: [ /get-only ], methods: [ GET ] }\n"
+                                    "    upstream: single\n"));
   }
 
   EchoServer echo_a_, echo_b_;
@@ -173,8 +179,9 @@ TEST_F(ProxyTest, StripsHopByHopHeadersAndThoseNamedInConnection) {
 
 TEST_F(ProxyTest, ChunkedBodiesPassBothWays) {
   HttpConnection c(gateway_.port());
-  c.send_raw("POST /api/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-             "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  c.send_raw(
+      "POST /api/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   auto r = c.read_response();
   ASSERT_EQ(r.result_int(), 200);
   EXPECT_EQ(echo_of(r)["body_size"], 11);
@@ -184,7 +191,8 @@ TEST_F(ProxyTest, ChunkedBodiesPassBothWays) {
 
 TEST_F(ProxyTest, ExpectContinueIsAnsweredBeforeTheBody) {
   HttpConnection c(gateway_.port());
-  c.send_raw("POST /api/e HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  c.send_raw(
+      "POST /api/e HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
   std::string interim(25, '\0');
   boost::asio::read(c.socket(), boost::asio::buffer(interim));
   EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");

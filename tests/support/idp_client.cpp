@@ -26,9 +26,8 @@ void expect_2xx(const Response& r, const std::string& what) {
 }
 }  // namespace
 
-std::string fetch_token(std::uint16_t port, const std::string& client_id,
-                        const std::string& secret, const std::string& scope,
-                        const std::string& token_format) {
+std::string fetch_token(std::uint16_t port, const std::string& client_id, const std::string& secret,
+                        const std::string& scope, const std::string& token_format) {
   std::string body = "grant_type=client_credentials&scope=" + scope;
   if (!token_format.empty()) body += "&token_format=" + token_format;
   auto r = post(port, "/oauth2/default/v1/token", body, "application/x-www-form-urlencoded",

@@ -72,7 +72,8 @@ std::string Process::wait_for_line(const std::string& pattern, std::chrono::mill
       std::smatch m;
       if (std::regex_search(line, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
     }
-    if (eof_) throw std::runtime_error("process exited before /" + pattern + "/; output:\n" + output_);
+    if (eof_)
+      throw std::runtime_error("process exited before /" + pattern + "/; output:\n" + output_);
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout &&
         output_.find('\n', scanned_) == std::string::npos) {
       throw std::runtime_error("timed out waiting for /" + pattern + "/; output:\n" + output_);

@@ -47,8 +47,8 @@ class Process {
   bool exited_ = false;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::string output_;     // guarded by mutex_
-  bool eof_ = false;       // guarded by mutex_
+  std::string output_;  // guarded by mutex_
+  bool eof_ = false;    // guarded by mutex_
   std::size_t scanned_ = 0;
   std::thread reader_;
 };

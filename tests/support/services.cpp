@@ -32,8 +32,8 @@ Tollgate start_tollgate(const std::string& yaml, std::size_t listeners, bool adm
   Tollgate t;
   t.dir = std::make_unique<TempDir>();
   t.config_path = t.dir->write("tollgate.yaml", yaml);
-  t.process = std::make_unique<Process>(
-      std::vector<std::string>{TOLLGATE_BIN, "-c", t.config_path}, std::move(env));
+  t.process = std::make_unique<Process>(std::vector<std::string>{TOLLGATE_BIN, "-c", t.config_path},
+                                        std::move(env));
   for (std::size_t i = 0; i < listeners; ++i) {
     t.ports.push_back(static_cast<std::uint16_t>(
         std::stoi(t.process->wait_for_line(R"(tollgate listening on 127\.0\.0\.1:(\d+))"))));

@@ -1,5 +1,5 @@
-// The real processes integration tests run: echo upstreams, the dev IdP, and tollgate itself, each on
-// 127.0.0.1 with a port the process chose and reported.
+// The real processes integration tests run: echo upstreams, the dev IdP, and tollgate itself, each
+// on 127.0.0.1 with a port the process chose and reported.
 #pragma once
 
 #include <cstdint>
@@ -44,11 +44,11 @@ struct Tollgate {
 
 // Writes `yaml` to a temp file and starts tollgate on it; waits for every listener and the admin
 // endpoint (when the config enables it: `admin_enabled`). Use 127.0.0.1:0 for every address.
-Tollgate start_tollgate(const std::string& yaml, std::size_t listeners = 1, bool admin_enabled = true,
-                        std::map<std::string, std::string> env = {});
+Tollgate start_tollgate(const std::string& yaml, std::size_t listeners = 1,
+                        bool admin_enabled = true, std::map<std::string, std::string> env = {});
 
-// A minimal config: one plain listener, admin on, access log to stdout, the given upstream and routes
-// sections appended verbatim.
+// A minimal config: one plain listener, admin on, access log to stdout, the given upstream and
+// routes sections appended verbatim.
 std::string basic_config(const std::string& upstreams_and_routes,
                          const std::string& extra_top_level = "");
 

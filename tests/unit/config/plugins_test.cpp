@@ -1,6 +1,7 @@
 // The loader's handling of plugin instances, with a fake plugin type: each instance is built once
 // from its own `config:` map, shared by every route naming it, and errors inside a plugin's config
 // carry the plugin's key path.
+#include <fstream>
 #include <stdexcept>
 
 #include <gmock/gmock.h>
@@ -153,6 +154,98 @@ TEST(ConfigPlugins, BuiltInTypesAreTheRegistry) {
   EXPECT_EQ(types[0].first, "openid-connect");
   EXPECT_EQ(types[0].second, filters::find_filter_factory("openid-connect"));
   EXPECT_EQ(filters::find_filter_factory("no-such-plugin"), nullptr);
+}
+
+}  // namespace
+}  // namespace tollgate::config
+
+// ---- the built-in openid-connect plugin, through the registry (building one does no I/O)
+
+namespace tollgate::config {
+namespace {
+
+using test::load_error;
+using test::load_ok;
+
+std::string oidc_config(const std::string& plugin_config_extra, const std::string& routes) {
+  return "listen: [ { address: 127.0.0.1:0 } ]\n"                        // 1
+         "upstreams: { orders: { targets: [ http://127.0.0.1:1 ] } }\n"  // 2
+         "plugins:\n"                                                    // 3
+         "  okta:\n"                                                     // 4
+         "    name: openid-connect\n"                                    // 5
+         "    config:\n"                                                 // 6
+         "      issuer: http://127.0.0.1:1/oauth2/default\n"             // 7
+         "      auth_methods: [ introspection ]\n"                       // 8
+         "      client_id: gateway\n"                                    // 9
+         "      client_secret: gateway-secret\n" +                       // 10
+         plugin_config_extra +
+         routes;
+}
+
+TEST(ConfigOpenIdConnect, OneInstanceIsSharedByTheRoutesNamingIt) {
+  auto config = load_ok(oidc_config("",
+                                    "routes:\n"
+                                    "  - { name: a, match: { paths: /a }, upstream: orders, "
+                                    "plugins: [ okta ] }\n"
+                                    "  - { name: b, match: { paths: /b }, upstream: orders, "
+                                    "plugins: okta }\n"));
+  ASSERT_TRUE(config);
+  ASSERT_EQ(config->routes[0].filters.size(), 1u);
+  ASSERT_EQ(config->routes[1].filters.size(), 1u);
+  EXPECT_NE(config->routes[0].filters[0], nullptr);
+  EXPECT_EQ(config->routes[0].filters[0].get(), config->routes[1].filters[0].get());
+  EXPECT_EQ(config->routes[1].plugin_names, std::vector<std::string>{"okta"});
+}
+
+TEST(ConfigOpenIdConnect, ErrorsInsideThePluginConfigArePositioned) {
+  // CONFIG.md's example error.
+  EXPECT_EQ(load_error(oidc_config("      cache_ttl: 5 minutes\n",
+                                   "routes: [ { name: r, upstream: orders } ]\n"))
+                .to_string(),
+            "gw.yaml:11:18: plugins.okta.config.cache_ttl: \"5 minutes\" is not a duration (e.g. "
+            "300s)");
+}
+
+TEST(ConfigOpenIdConnect, UnknownInstanceSuggestsTheDefinedOne) {
+  EXPECT_EQ(load_error(oidc_config("",
+                                   "routes:\n  - name: r\n    upstream: orders\n"
+                                   "    plugins: [ okat ]\n"))
+                .to_string(),
+            "gw.yaml:14:16: routes[0].plugins[0]: no plugin named \"okat\" (did you mean "
+            "\"okta\"?)");
+}
+
+// The plugin block config/tollgate.yaml shows commented out must work once uncommented.
+TEST(ShippedExampleConfig, CommentedOutPluginLoadsWhenUncommented) {
+  std::ifstream file(std::string(TOLLGATE_SOURCE_DIR) + "/config/tollgate.yaml");
+  ASSERT_TRUE(file);
+  std::string text;
+  bool in_plugins = false;
+  for (std::string line; std::getline(file, line);) {
+    if (line.starts_with("# plugins:")) in_plugins = true;
+    if (in_plugins && !line.starts_with("#")) in_plugins = false;
+    if (in_plugins) line.erase(0, 2);
+    if (line == "    # plugins: [ okta ]") line = "    plugins: [ okta ]";
+    text += line + "\n";
+  }
+  test::ScopedEnv id("OKTA_CLIENT_ID", "0oa-example");
+  test::ScopedEnv secret("OKTA_CLIENT_SECRET", "example-secret");
+  auto config = load_ok(text);
+  ASSERT_TRUE(config);
+  ASSERT_EQ(config->routes.size(), 1u);
+  EXPECT_EQ(config->routes[0].plugin_names, std::vector<std::string>{"okta"});
+  EXPECT_EQ(config->routes[0].filters.size(), 1u);
+}
+
+// The demo's config (scripts/demo.sh) must load: two instances, each on its own route.
+TEST(ShippedExampleConfig, DemoLoads) {
+  auto loaded = load_config(std::string(TOLLGATE_SOURCE_DIR) + "/config/demo.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  const auto& routes = (*loaded)->routes;
+  ASSERT_GE(routes.size(), 2u);
+  ASSERT_EQ(routes[0].filters.size(), 1u);
+  ASSERT_EQ(routes[1].filters.size(), 1u);
+  EXPECT_NE(routes[0].filters[0].get(), routes[1].filters[0].get());
 }
 
 }  // namespace
