@@ -44,7 +44,7 @@ Response HttpConnection::send(Request request) {
   if (request.version() == 0) request.version(11);
   request.prepare_payload();
   http::write(socket_, request);
-  return read_response();
+  return read_response(request.method() == http::verb::head);
 }
 
 Response HttpConnection::get(const std::string& target,
@@ -58,8 +58,9 @@ void HttpConnection::send_raw(const std::string& bytes) {
   asio::write(socket_, asio::buffer(bytes));
 }
 
-Response HttpConnection::read_response() {
+Response HttpConnection::read_response(bool head) {
   http::response_parser<http::string_body> parser;
+  parser.skip(head);
   parser.body_limit(64 * 1024 * 1024);
   parser.header_limit(1024 * 1024);
   http::read(socket_, buffer_, parser);

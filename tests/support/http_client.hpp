@@ -1,5 +1,5 @@
-// A small synchronous HTTP/1.1 client for integration tests: well-formed requests through Beast, and
-// raw bytes for the malformed ones a gateway must refuse.
+// A small synchronous HTTP/1.1 client for integration tests: well-formed requests through Beast,
+// and raw bytes for the malformed ones a gateway must refuse.
 #pragma once
 
 #include <chrono>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
@@ -33,8 +33,9 @@ class HttpConnection {
   Response get(const std::string& target, const std::map<std::string, std::string>& headers = {});
   // Sends raw bytes as they are.
   void send_raw(const std::string& bytes);
-  // Reads one response; throws on timeout or close.
-  Response read_response();
+  // Reads one response; throws on timeout or close. `head` = the request was HEAD (no body
+  // follows).
+  Response read_response(bool head = false);
   // True when the peer closed the connection (reads EOF within the timeout).
   bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   boost::asio::ip::tcp::socket& socket() { return socket_; }
@@ -59,7 +60,8 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
 // Parses the status code from the start of a raw response ("HTTP/1.1 400 ..."), or 0.
 int status_of(const std::string& raw_response);
 
-// A port that was free a moment ago (bound to 0 and closed); for peers that cannot report their own.
+// A port that was free a moment ago (bound to 0 and closed); for peers that cannot report their
+// own.
 std::uint16_t free_port();
 
 }  // namespace tollgate::test

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
-
-extern char** environ;
 
 namespace tollgate::test {
 
@@ -34,33 +31,40 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
   }
   close(fds[1]);
   out_fd_ = fds[0];
+  reader_ = std::thread([this] { read_loop(); });
 }
 
 Process::~Process() {
-  if (!exited_ && pid_ > 0) {
+  if (running()) {
     kill(pid_, SIGKILL);
     int status = 0;
     waitpid(pid_, &status, 0);
   }
+  if (reader_.joinable()) reader_.join();  // the pipe reaches EOF once the child is gone
   if (out_fd_ >= 0) close(out_fd_);
 }
 
-bool Process::read_some(std::chrono::milliseconds timeout) {
-  pollfd p{out_fd_, POLLIN, 0};
-  int r = poll(&p, 1, static_cast<int>(timeout.count()));
-  if (r <= 0) return false;
+void Process::read_loop() {
   char buf[8192];
-  ssize_t n = read(out_fd_, buf, sizeof buf);
-  if (n <= 0) return false;
-  output_.append(buf, static_cast<std::size_t>(n));
-  return true;
+  for (;;) {
+    ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    std::lock_guard lock(mutex_);
+    if (n <= 0) {
+      eof_ = true;
+      changed_.notify_all();
+      return;
+    }
+    output_.append(buf, static_cast<std::size_t>(n));
+    changed_.notify_all();
+  }
 }
 
 std::string Process::wait_for_line(const std::string& pattern, std::chrono::milliseconds timeout) {
   const std::regex re(pattern);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mutex_);
   for (;;) {
-    // Look at every complete line not yet scanned.
     std::size_t eol;
     while ((eol = output_.find('\n', scanned_)) != std::string::npos) {
       std::string line = output_.substr(scanned_, eol - scanned_);
@@ -68,24 +72,33 @@ std::string Process::wait_for_line(const std::string& pattern, std::chrono::mill
       std::smatch m;
       if (std::regex_search(line, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                      std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+    if (eof_)
+      throw std::runtime_error("process exited before /" + pattern + "/; output:\n" + output_);
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        output_.find('\n', scanned_) == std::string::npos) {
       throw std::runtime_error("timed out waiting for /" + pattern + "/; output:\n" + output_);
-    }
-    if (!read_some(left) && !running()) {
-      while (read_some(std::chrono::milliseconds(0))) {
-      }
-      if (output_.find('\n', scanned_) == std::string::npos) {
-        throw std::runtime_error("process exited before /" + pattern + "/; output:\n" + output_);
-      }
     }
   }
 }
 
-void Process::drain_output(std::chrono::milliseconds quiet) {
-  while (read_some(quiet)) {
+std::string Process::output() const {
+  std::lock_guard lock(mutex_);
+  return output_;
+}
+
+int Process::count_lines(const std::string& pattern) const {
+  const std::regex re(pattern);
+  std::lock_guard lock(mutex_);
+  int count = 0;
+  std::size_t start = 0, eol;
+  while ((eol = output_.find('\n', start)) != std::string::npos) {
+    if (std::regex_search(output_.begin() + static_cast<long>(start),
+                          output_.begin() + static_cast<long>(eol), re)) {
+      ++count;
+    }
+    start = eol + 1;
   }
+  return count;
 }
 
 void Process::signal(int sig) {
@@ -93,7 +106,7 @@ void Process::signal(int sig) {
 }
 
 bool Process::running() {
-  if (exited_) return false;
+  if (exited_ || pid_ <= 0) return false;
   int status = 0;
   pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
@@ -105,13 +118,17 @@ bool Process::running() {
 }
 
 int Process::wait_exit(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (running()) {
-    if (std::chrono::steady_clock::now() >= deadline) return -1;
-    // Keep the pipe drained so the child never blocks on a full pipe while exiting.
-    read_some(std::chrono::milliseconds(20));
+  // The reader thread sees EOF when the child exits (its end of the pipe closes); then reap it.
+  {
+    std::unique_lock lock(mutex_);
+    if (!changed_.wait_for(lock, timeout, [this] { return eof_; })) return -1;
   }
-  drain_output();
+  if (!exited_) {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
   return exit_status_;
 }
 

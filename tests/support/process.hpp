@@ -2,9 +2,12 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/types.h>
@@ -19,14 +22,16 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  // Reads output until a line matches `pattern`; returns the first capture group (or whole match).
-  // Throws std::runtime_error with the output so far when the process exits or `timeout` passes.
+  // Waits until a line of output (not yet consumed by an earlier wait) matches `pattern`; returns
+  // the first capture group (or the whole match). Throws std::runtime_error with the output so far
+  // when the process exits or `timeout` passes. Output is read continuously by a background thread,
+  // so a chatty child never blocks on a full pipe.
   std::string wait_for_line(const std::string& pattern,
                             std::chrono::milliseconds timeout = std::chrono::seconds(20));
-  // Reads output for as long as it keeps coming (stops after `quiet` without new output).
-  void drain_output(std::chrono::milliseconds quiet = std::chrono::milliseconds(0));
   // All output captured so far.
-  const std::string& output() const { return output_; }
+  std::string output() const;
+  // Number of lines captured so far that match `pattern`.
+  int count_lines(const std::string& pattern) const;
 
   void signal(int sig);
   // Waits for exit; returns the exit status (128+signal for a signal), or -1 on timeout.
@@ -35,13 +40,17 @@ class Process {
   bool running();
 
  private:
-  bool read_some(std::chrono::milliseconds timeout);
+  void read_loop();
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int exit_status_ = -1;
   bool exited_ = false;
-  std::string output_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string output_;  // guarded by mutex_
+  bool eof_ = false;    // guarded by mutex_
   std::size_t scanned_ = 0;
+  std::thread reader_;
 };
 
 // A temporary directory removed with its contents on destruction.

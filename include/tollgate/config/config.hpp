@@ -28,7 +28,7 @@ struct TlsFiles {
 };
 
 struct Listen {
-  std::string host;  // numeric address, e.g. "0.0.0.0", "127.0.0.1", "::"
+  std::string host;        // numeric address, e.g. "0.0.0.0", "127.0.0.1", "::"
   std::uint16_t port = 0;  // 0 = let the kernel pick (tests); the bound port is logged
   std::optional<TlsFiles> tls;
 };
@@ -42,14 +42,14 @@ struct Admin {
 enum class LogFormat { text, json };
 
 struct Log {
-  std::string level = "info";        // trace | debug | info | warn | error | off
+  std::string level = "info";  // trace | debug | info | warn | error | off
   LogFormat format = LogFormat::text;
   std::string access_log = "stdout";  // stdout | stderr | off | a file path
 };
 
 struct Limits {
-  std::uint64_t max_header_bytes = 16 * KiB;        // request line + headers → 431
-  std::uint64_t max_body_bytes = 10 * MiB;          // request body → 413; 0 = unlimited
+  std::uint64_t max_header_bytes = 16 * KiB;           // request line + headers → 431
+  std::uint64_t max_body_bytes = 10 * MiB;             // request body → 413; 0 = unlimited
   std::uint64_t max_response_header_bytes = 64 * KiB;  // upstream response head → 502
 };
 
@@ -57,6 +57,7 @@ struct Timeouts {
   Duration client_header{10'000};    // first byte to end of headers → 408
   Duration client_idle{75'000};      // between keep-alive requests → close
   Duration client_body{60'000};      // between reads of a request body → 408
+  Duration client_send{60'000};      // between writes of a response to a slow client → close
   Duration upstream_connect{3'000};  // → 502 (next target tried)
   Duration upstream_read{60'000};    // between reads of the upstream response → 504
   Duration upstream_send{60'000};    // between writes to the upstream
@@ -102,7 +103,7 @@ struct Route {
   bool strip_path = false;
   bool preserve_host = false;
   std::vector<std::shared_ptr<const filters::Filter>> filters;  // in order
-  std::vector<std::string> plugin_names;                         // same order, for logs
+  std::vector<std::string> plugin_names;                        // same order, for logs
 };
 
 struct GatewayConfig {

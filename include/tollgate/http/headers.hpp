@@ -7,6 +7,12 @@
 
 namespace tollgate::http_io {
 
+// Headers Beast has no enum for.
+inline constexpr std::string_view kXRequestId = "X-Request-Id";
+inline constexpr std::string_view kXForwardedFor = "X-Forwarded-For";
+inline constexpr std::string_view kXForwardedProto = "X-Forwarded-Proto";
+inline constexpr std::string_view kXForwardedHost = "X-Forwarded-Host";
+
 // Removes Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade,
 // Proxy-Authenticate, Proxy-Authorization, and every header named in a Connection header.
 void strip_hop_by_hop(boost::beast::http::fields& fields);

@@ -24,8 +24,10 @@ struct Origin {
 struct PoolOptions {
   std::size_t max_idle = 64;
   std::chrono::milliseconds connect_timeout{3000};
-  std::chrono::milliseconds idle_timeout{60'000};  // an idle pooled connection older than this is dropped
-  std::shared_ptr<ssl::context> tls_context;       // required when origin.tls; verification set up by caller
+  std::chrono::milliseconds idle_timeout{
+      60'000};  // an idle pooled connection older than this is dropped
+  std::shared_ptr<ssl::context>
+      tls_context;  // required when origin.tls; verification set up by caller
 };
 
 // A pooled connection: the stream and the read buffer that belongs with it (bytes an upstream sent
@@ -46,8 +48,8 @@ class Lease {
  public:
   Lease() = default;
   Lease(HttpClientPool* pool, std::unique_ptr<Connection> connection);
-  Lease(Lease&&) noexcept = default;
-  Lease& operator=(Lease&&) noexcept = default;
+  Lease(Lease&& other) noexcept;
+  Lease& operator=(Lease&& other) noexcept;
   ~Lease();
 
   Connection& connection() { return *connection_; }
@@ -70,7 +72,8 @@ class HttpClientPool {
   HttpClientPool& operator=(const HttpClientPool&) = delete;
 
   const Origin& origin() const noexcept { return origin_; }
-  // An idle connection when one is there, else a new one (resolve, connect, TLS handshake with SNI).
+  // An idle connection when one is there, else a new one (resolve, connect, TLS handshake with
+  // SNI).
   awaitable<result<Lease>> acquire();
   // A new connection even when idle ones exist (used to retry after a stale pooled one failed).
   awaitable<result<Lease>> connect_new();
@@ -91,7 +94,8 @@ class HttpClientPool {
   std::size_t active_ = 0;
 };
 
-// A client TLS context: system trust store or `ca_file`, peer verification on unless told otherwise.
+// A client TLS context: system trust store or `ca_file`, peer verification on unless told
+// otherwise.
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file, bool verify);
 
 }  // namespace tollgate::upstream

@@ -1,0 +1,46 @@
+// The openid-connect filter in introspection mode: find the bearer token, get the IdP's answer
+// (cached, single-flight), check the route's policy, and hand the upstream who the caller is.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tollgate/filters/filter.hpp"
+#include "tollgate/filters/openid_connect/settings.hpp"
+#include "tollgate/oidc/clock.hpp"
+#include "tollgate/oidc/introspection.hpp"
+#include "tollgate/oidc/token_cache.hpp"
+
+namespace tollgate::filters::openid_connect {
+
+class OpenIdConnectFilter final : public Filter {
+ public:
+  OpenIdConnectFilter(Settings settings, std::shared_ptr<oidc::IntrospectionClient> client,
+                      std::shared_ptr<const oidc::Clock> clock = oidc::system_clock());
+
+  void start(const StartContext& context) override;
+  void stop() override;
+  boost::asio::awaitable<Verdict> on_request(RequestContext& context) const override;
+
+  const Settings& settings() const noexcept { return settings_; }
+  // nullptr when cache_introspection is off.
+  const oidc::TokenCache* cache() const noexcept { return cache_.get(); }
+
+ private:
+  boost::asio::awaitable<oidc::IntrospectionResult> answer_for(const std::string& token,
+                                                               const RequestContext& context) const;
+  Verdict missing_token() const;
+  Verdict invalid_request(std::string_view description) const;
+  Verdict rejected(const Decision& decision) const;
+  Verdict idp_unavailable(const oidc::IdpFailure& failure) const;
+
+  Settings settings_;
+  std::shared_ptr<oidc::IntrospectionClient> client_;
+  std::shared_ptr<const oidc::Clock> clock_;
+  std::shared_ptr<oidc::TokenCache> cache_;
+  std::string
+      cache_key_endpoint_;      // the configured endpoint, else the issuer it is discovered from
+  std::string bare_challenge_;  // Bearer realm="..."
+};
+
+}  // namespace tollgate::filters::openid_connect

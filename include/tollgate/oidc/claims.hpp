@@ -1,0 +1,46 @@
+// Reading claims out of an introspection answer: nested lookup, NumericDates, word sets, and the
+// text form a claim takes in an upstream header.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tollgate::oidc {
+
+// A claim path as Kong writes it: each step is one object key, so [realm_access, roles] reads
+// claims.realm_access.roles. A step that is not a key of its object but contains dots is read as a
+// dotted path ("realm_access.roles"); an exact key always wins, so URL-shaped claim names
+// ("https://example.com/roles") keep working. nullptr when any step is missing.
+const nlohmann::json* find_claim(const nlohmann::json& claims,
+                                 const std::vector<std::string>& path);
+
+// A NumericDate claim (exp, nbf, iat): absent, seconds since the epoch, or present but not a
+// number.
+struct NumericDate {
+  enum class State { absent, valid, malformed };
+  State state = State::absent;
+  double seconds = 0;
+};
+NumericDate numeric_date(const nlohmann::json& claims, const char* name);
+
+double seconds_since_epoch(std::chrono::system_clock::time_point time);
+
+// `seconds` (fractional, possibly huge or negative) as milliseconds, clamped to ±100 years so no
+// claim value can overflow a duration.
+std::chrono::milliseconds clamped_milliseconds(double seconds);
+
+// The words a claim holds, for scope/audience/groups checks: a string is split on spaces, an array
+// gives its string elements. Anything else holds no words. Views point into `claim`.
+std::vector<std::string_view> claim_words(const nlohmann::json* claim);
+
+// The value of an upstream header carrying `claim`: strings as they are, numbers and booleans as
+// text, arrays space-joined, objects as compact JSON. nullopt for null, and for any value holding a
+// control character (CR, LF, NUL...), which could split or corrupt the forwarded request head.
+std::optional<std::string> claim_header_value(const nlohmann::json& claim);
+
+}  // namespace tollgate::oidc

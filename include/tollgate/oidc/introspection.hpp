@@ -1,0 +1,93 @@
+// RFC 7662 token introspection: the identity provider's answer, the ways asking can fail, and the
+// client interface the openid-connect filter talks to (the real one speaks HTTP; tests use a fake).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tollgate/filters/filter.hpp"
+
+namespace tollgate::oidc {
+
+// The IdP's answer for one token, parsed once and shared read-only by every request presenting the
+// same token while it is cached. It is the answer, not a verdict: each route's policy is evaluated
+// against it on every request.
+struct Introspection {
+  bool active = false;
+  nlohmann::json claims;  // the whole JSON object as sent, "active" included
+  std::string raw_json;   // the body as sent, for upstream_introspection_header
+};
+using IntrospectionPtr = std::shared_ptr<const Introspection>;
+
+// Why no answer could be had. Failures are never cached and always end in 503 for the client:
+// an IdP outage must not look like every token was revoked, and must never let a request through.
+enum class IdpFailureKind {
+  not_ready,     // the introspection endpoint is not discovered yet
+  connect,       // resolve, connect or TLS handshake failed
+  io,            // sending the request or reading the answer failed
+  timeout,       // the call took longer than `timeout`
+  http_status,   // any status but 200 (401 invalid_client, 429, 5xx, ...)
+  bad_response,  // not a JSON object with a boolean "active"
+  cancelled,     // the waiting request went away before the answer came
+  internal,      // an unexpected error in tollgate itself
+};
+std::string_view to_string(IdpFailureKind kind) noexcept;
+
+struct IdpFailure {
+  IdpFailure() = default;
+  explicit IdpFailure(IdpFailureKind failure_kind, unsigned status = 0,
+                      std::optional<std::chrono::seconds> retry = std::nullopt)
+      : kind(failure_kind), http_status(status), retry_after(retry) {}
+
+  IdpFailureKind kind = IdpFailureKind::internal;
+  unsigned http_status = 0;                         // set for http_status
+  std::optional<std::chrono::seconds> retry_after;  // the IdP's Retry-After, when it sent one
+
+  // "timeout", "http_status 429": what logs show.
+  std::string describe() const;
+};
+
+using IntrospectionResult = boost::system::result<IntrospectionPtr, IdpFailure>;
+
+// Lets boost::system::result<T, IdpFailure>::value() throw; expected paths test has_value()
+// instead.
+[[noreturn]] void throw_exception_from_error(const IdpFailure& failure,
+                                             const boost::source_location& location);
+
+// Turns the IdP's HTTP answer into an Introspection or a failure. Only a 200 whose body is a JSON
+// object with a boolean "active" is an answer; everything else is an IdP failure (never
+// "inactive"). `retry_after` is the raw Retry-After header value (empty when absent); `now`
+// resolves HTTP-dates.
+IntrospectionResult parse_introspection_response(unsigned status, std::string_view retry_after,
+                                                 std::string body,
+                                                 std::chrono::system_clock::time_point now);
+
+// Retry-After as delta-seconds or an HTTP-date; nullopt when absent or unparsable. Capped at one
+// hour so a confused IdP cannot tell clients to go away for a day.
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now);
+
+class IntrospectionClient {
+ public:
+  virtual ~IntrospectionClient() = default;
+
+  // Called from Filter::start(): set up per-worker connection pools, begin discovery.
+  virtual void start(const filters::StartContext& context) {}
+  // Called from Filter::stop(): end background work.
+  virtual void stop() {}
+  // False until the introspection endpoint is known (configured, or discovered from the issuer).
+  virtual bool ready() const = 0;
+  // Asks the IdP about `token`. `worker` selects the caller's per-worker connection pool; the call
+  // must run on that worker's executor.
+  virtual boost::asio::awaitable<IntrospectionResult> introspect(std::string token,
+                                                                 unsigned worker) const = 0;
+};
+
+}  // namespace tollgate::oidc

@@ -1,0 +1,78 @@
+// One worker thread: its io_context, its view of the current configuration, and its live sessions.
+// Everything here is touched only from the worker's own thread, so nothing here takes a lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_set>
+
+#include "tollgate/common/asio.hpp"
+#include "tollgate/config/config.hpp"
+#include "tollgate/routing/router.hpp"
+#include "tollgate/upstream/balancer.hpp"
+
+namespace tollgate::server {
+
+// A configuration as one worker uses it: the shared immutable parts plus this worker's pools.
+// Requests hold a shared_ptr for their whole life, so a reload never pulls anything from under
+// them.
+struct Generation {
+  std::shared_ptr<const config::GatewayConfig> config;
+  std::shared_ptr<const routing::Router> router;
+  std::unique_ptr<upstream::UpstreamSet> upstreams;
+};
+
+// What a session exposes so a draining worker can close it while it waits for a next request.
+struct SessionHandle {
+  virtual void close_if_idle() = 0;
+
+ protected:
+  ~SessionHandle() = default;
+};
+
+class Worker {
+ public:
+  explicit Worker(unsigned index);
+
+  unsigned index() const noexcept { return index_; }
+  asio::io_context& io() noexcept { return io_; }
+  asio::any_io_executor executor() { return io_.get_executor(); }
+
+  const std::shared_ptr<Generation>& generation() const noexcept { return generation_; }
+  void set_generation(std::shared_ptr<Generation> g) { generation_ = std::move(g); }
+
+  // 32 hex characters, unique enough to follow one request across logs.
+  std::string next_request_id();
+
+  void add_session(SessionHandle* s) {
+    sessions_.insert(s);
+    live_sessions_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void remove_session(SessionHandle* s) {
+    sessions_.erase(s);
+    live_sessions_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  // Readable from any thread (the drain waits on it).
+  std::size_t session_count() const noexcept {
+    return live_sessions_.load(std::memory_order_relaxed);
+  }
+
+  bool draining() const noexcept { return draining_; }
+  const bool& draining_flag() const noexcept { return draining_; }
+  // Stop taking new requests: idle sessions close now, busy ones after their current response.
+  void start_draining();
+
+ private:
+  unsigned index_;
+  asio::io_context io_{1};  // one thread runs it: Asio may skip internal locking
+  std::shared_ptr<Generation> generation_;
+  std::mt19937_64 rng_;
+  std::unordered_set<SessionHandle*> sessions_;
+  std::atomic<std::size_t> live_sessions_{0};
+  bool draining_ = false;
+};
+
+}  // namespace tollgate::server

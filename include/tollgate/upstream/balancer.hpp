@@ -1,0 +1,56 @@
+// One worker's view of the configured upstreams: a connection pool per target, the balancing
+// policy, and passive health (a target that failed to connect is skipped for fail_timeout). Per
+// worker, so the hot path takes no lock; health is learnt by each worker on its own, as in nginx
+// without a zone.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "tollgate/config/config.hpp"
+#include "tollgate/upstream/http_client_pool.hpp"
+
+namespace tollgate::upstream {
+
+struct TargetState {
+  const config::Target* target;
+  std::unique_ptr<HttpClientPool> pool;
+  std::chrono::steady_clock::time_point down_until{};
+  unsigned in_flight = 0;  // for least_conn
+};
+
+class Balancer {
+ public:
+  Balancer(asio::any_io_executor executor, const config::Upstream& upstream,
+           const config::Timeouts& timeouts);
+
+  // The next target to try, skipping `exclude` and targets marked down; when every target is down,
+  // the one that comes back soonest (a dead upstream should still be probed, not fail forever).
+  // nullptr only when `exclude` is the sole target.
+  TargetState* pick(const TargetState* exclude = nullptr);
+  void mark_failed(TargetState& target);
+  void mark_ok(TargetState& target) { target.down_until = {}; }
+  const config::Upstream& config() const noexcept { return upstream_; }
+  std::size_t size() const noexcept { return targets_.size(); }
+
+ private:
+  bool usable(const TargetState& t, std::chrono::steady_clock::time_point now) const {
+    return t.down_until <= now;
+  }
+  const config::Upstream& upstream_;
+  std::vector<TargetState> targets_;
+  std::size_t next_ = 0;
+};
+
+// Every upstream of one config, for one worker; indexed like GatewayConfig::upstreams.
+class UpstreamSet {
+ public:
+  UpstreamSet(asio::any_io_executor executor, const config::GatewayConfig& config);
+  Balancer& at(std::size_t index) { return *balancers_[index]; }
+
+ private:
+  std::vector<std::unique_ptr<Balancer>> balancers_;
+};
+
+}  // namespace tollgate::upstream

@@ -1,0 +1,124 @@
+// YAML file → immutable GatewayConfig. Parses, expands ${ENV}, validates every section, and turns
+// the first problem into a ConfigError with file:line:col and key path.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sections.hpp"
+#include "tollgate/config/config.hpp"
+#include "tollgate/config/plugin_types.hpp"
+#include "tollgate/filters/registry.hpp"
+
+namespace tollgate::config {
+
+namespace {
+
+using LoadResult = boost::system::result<std::shared_ptr<const GatewayConfig>, ConfigError>;
+
+LoadResult failure(ConfigError error) {
+  return LoadResult(boost::system::in_place_error, std::move(error));
+}
+
+ConfigError error_at(const std::string& file, const YAML::Mark& mark, std::string message) {
+  ConfigError error;
+  error.file = file;
+  if (mark.line >= 0 && mark.column >= 0) {
+    error.line = mark.line + 1;
+    error.column = mark.column + 1;
+  }
+  error.message = std::move(message);
+  return error;
+}
+
+// The whole file must be one YAML document: a second one would be silently ignored otherwise.
+// Empty documents (a trailing "---") hold nothing to ignore.
+YAML::Node parse_document(const std::string& text, const std::string& file) {
+  std::vector<YAML::Node> documents = YAML::LoadAll(text);
+  std::erase_if(documents, [](const YAML::Node& document) { return document.IsNull(); });
+  if (documents.empty()) return YAML::Node();
+  if (documents.size() > 1) {
+    throw ConfigException(error_at(file, documents[1].Mark(),
+                                   "the file holds more than one YAML document (remove the "
+                                   "second \"---\")"));
+  }
+  return documents.front();
+}
+
+void require_sections(const Reader& root) {
+  std::string missing;
+  for (const char* name : {"listen", "upstreams", "routes"}) {
+    if (!root[name].present()) missing += std::string(missing.empty() ? "" : ", ") + name;
+  }
+  if (missing.empty()) return;
+  const bool several = missing.find(',') != std::string::npos;
+  root.fail(std::string("missing required section") + (several ? "s: " : ": ") + missing);
+}
+
+GatewayConfig build(const Reader& root, const PluginTypes& plugin_types) {
+  root.expect_keys({"listen", "admin", "workers", "log", "limits", "timeouts", "upstreams",
+                    "plugins", "routes"});
+  require_sections(root);
+
+  GatewayConfig config;
+  config.source_file = root.file();
+  config.listens = sections::read_listens(root["listen"]);
+  config.admin = sections::read_admin(root["admin"], config.listens);
+  config.workers = sections::read_workers(root["workers"]);
+  config.log = sections::read_log(root["log"]);
+  config.limits = sections::read_limits(root["limits"]);
+  config.timeouts = sections::read_timeouts(root["timeouts"]);
+  config.upstreams = sections::read_upstreams(root["upstreams"]);
+  const sections::PluginInstances plugins = sections::read_plugins(root["plugins"], plugin_types);
+  config.routes = sections::read_routes(root["routes"], config.upstreams, plugins);
+  return config;
+}
+
+}  // namespace
+
+PluginTypes built_in_plugin_types() {
+  PluginTypes types;
+  for (auto& name : filters::filter_type_names()) {
+    filters::FilterFactory factory = filters::find_filter_factory(name);
+    types.emplace_back(std::move(name), factory);
+  }
+  return types;
+}
+
+LoadResult load_config_text(const std::string& text, const std::string& file_name,
+                            const PluginTypes& plugin_types) {
+  try {
+    YAML::Node document = parse_document(text, file_name);
+    expand_environment(document, file_name);
+    Reader root(document, "", std::make_shared<const std::string>(file_name));
+    return std::make_shared<const GatewayConfig>(build(root, plugin_types));
+  } catch (const ConfigException& e) {
+    return failure(e.error());
+  } catch (const YAML::Exception& e) {
+    // Syntax errors, and anything yaml-cpp rejects while walking the tree.
+    return failure(error_at(file_name, e.mark, e.msg));
+  }
+}
+
+LoadResult load_config_text(const std::string& text, const std::string& file_name) {
+  return load_config_text(text, file_name, built_in_plugin_types());
+}
+
+LoadResult load_config(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return failure(ConfigError{path, 0, 0, "", "cannot read the file: it is a directory"});
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return failure(
+        ConfigError{path, 0, 0, "", std::string("cannot read the file: ") + std::strerror(errno)});
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) return failure(ConfigError{path, 0, 0, "", "cannot read the file"});
+  return load_config_text(text.str(), path);
+}
+
+}  // namespace tollgate::config

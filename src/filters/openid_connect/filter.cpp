@@ -1,0 +1,203 @@
+#include "tollgate/filters/openid_connect/filter.hpp"
+
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+#include "tollgate/common/error.hpp"
+#include "tollgate/common/hash.hpp"
+#include "tollgate/config/config.hpp"
+
+namespace tollgate::filters::openid_connect {
+namespace {
+
+namespace http = boost::beast::http;
+using oidc::IdpFailure;
+using oidc::IdpFailureKind;
+using oidc::IntrospectionResult;
+
+// A quoted-string for an auth-param: backslash-escapes '"' and '\' (RFC 9110 §5.6.4).
+std::string quoted_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string outcome_of(const IntrospectionResult& result) {
+  if (!result) return "error:" + result.error().describe();
+  return (*result)->active ? "active" : "inactive";
+}
+
+// One IdP call, logged once at info. Owns everything it uses: with single-flight it runs detached
+// and may outlive the request (and the filter) that started it.
+boost::asio::awaitable<IntrospectionResult> call_idp(
+    std::shared_ptr<oidc::IntrospectionClient> client, std::string token, unsigned worker,
+    std::string route) {
+  const auto started = std::chrono::steady_clock::now();
+  IntrospectionResult result = IdpFailure(IdpFailureKind::internal);
+  try {
+    result = co_await client->introspect(token, worker);
+  } catch (const std::exception& e) {
+    spdlog::error("openid-connect: route={} introspection failed unexpectedly: {}", route,
+                  e.what());
+  }
+  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  spdlog::info("openid-connect: introspection route={} token={} outcome={} latency_ms={}", route,
+               short_hash(token), outcome_of(result), latency.count());
+  co_return result;
+}
+
+std::string principal_of(const oidc::Introspection& answer, std::string_view token) {
+  for (const char* claim : {"sub", "client_id"}) {
+    auto it = answer.claims.find(claim);
+    if (it != answer.claims.end() && it->is_string() &&
+        !it->get_ref<const std::string&>().empty()) {
+      return it->get<std::string>();
+    }
+  }
+  return "token:" + short_hash(token);
+}
+
+void hide_credentials(RequestHead& request, const ExtractedToken& token,
+                      const TokenLocations& locations) {
+  switch (token.source) {
+    case TokenSource::header:
+      request.erase(http::field::authorization);
+      break;
+    case TokenSource::cookie:
+      remove_cookie(request, locations.cookie_name);
+      break;
+    case TokenSource::query:
+      break;  // refused at load: the request target is not ours to rewrite
+  }
+}
+
+}  // namespace
+
+OpenIdConnectFilter::OpenIdConnectFilter(Settings settings,
+                                         std::shared_ptr<oidc::IntrospectionClient> client,
+                                         std::shared_ptr<const oidc::Clock> clock)
+    : settings_(std::move(settings)), client_(std::move(client)), clock_(std::move(clock)) {
+  if (settings_.cache_introspection) cache_ = oidc::TokenCache::create(settings_.cache, clock_);
+  cache_key_endpoint_ = settings_.idp.endpoint.empty() ? "discovered-from:" + settings_.idp.issuer
+                                                       : settings_.idp.endpoint;
+  bare_challenge_ = "Bearer realm=" + quoted_string(settings_.realm);
+}
+
+void OpenIdConnectFilter::start(const StartContext& context) {
+  client_->start(context);
+}
+
+void OpenIdConnectFilter::stop() {
+  client_->stop();
+}
+
+boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& context) const {
+  auto extracted = extract_token(context.request, context.query, settings_.token_locations);
+  // Whatever happens next, the headers this filter sets never come from the client.
+  strip_upstream_headers(context.request, settings_.upstream_headers);
+  if (!extracted) {
+    if (extracted.error().kind == ExtractionFailure::Kind::missing) co_return missing_token();
+    co_return invalid_request(extracted.error().description);
+  }
+  if (!client_->ready()) co_return idp_unavailable(IdpFailure(IdpFailureKind::not_ready));
+
+  const IntrospectionResult result = co_await answer_for(extracted->value, context);
+  if (!result) co_return idp_unavailable(result.error());
+  const oidc::Introspection& answer = **result;
+
+  const Decision decision = evaluate(settings_.policy, answer, clock_->wall_now());
+  if (!decision.allowed()) co_return rejected(decision);
+
+  if (settings_.hide_credentials) {
+    hide_credentials(context.request, *extracted, settings_.token_locations);
+  }
+  set_upstream_headers(context.request, settings_.upstream_headers, answer, extracted->value);
+  context.principal = principal_of(answer, extracted->value);
+  co_return Verdict::proceed();
+}
+
+boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_for(
+    const std::string& token, const RequestContext& context) const {
+  if (!cache_) {
+    co_return co_await call_idp(client_, token, context.worker, context.route.name);
+  }
+  const oidc::CacheKey key =
+      oidc::make_cache_key(cache_key_endpoint_, settings_.idp.client_id, token);
+  if (oidc::IntrospectionPtr hit = cache_->find(key)) {
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("openid-connect: cache hit route={} token={}", context.route.name,
+                    short_hash(token));
+    }
+    co_return hit;
+  }
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("openid-connect: cache miss route={} token={}", context.route.name,
+                  short_hash(token));
+  }
+  // A named local, not a temporary inside the co_await expression: g++ 12 destroys such
+  // temporaries twice.
+  oidc::TokenCache::Fetch fetch = [client = client_, token, worker = context.worker,
+                                   route = context.route.name] {
+    return call_idp(client, token, worker, route);
+  };
+  co_return co_await cache_->get_or_fetch(key, std::move(fetch));
+}
+
+Verdict OpenIdConnectFilter::missing_token() const {
+  LocalResponse response;
+  response.status = http::status::unauthorized;
+  response.headers.emplace_back("WWW-Authenticate", bare_challenge_);
+  response.message = settings_.unauthorized_message;
+  return Verdict::respond(std::move(response));
+}
+
+Verdict OpenIdConnectFilter::invalid_request(std::string_view description) const {
+  LocalResponse response;
+  response.status = http::status::bad_request;
+  response.headers.emplace_back("WWW-Authenticate", bare_challenge_ +
+                                                        ", error=\"invalid_request\""
+                                                        ", error_description=" +
+                                                        quoted_string(description));
+  response.message = std::string(public_message_for(errc::bad_request));
+  response.error = "invalid_request";
+  return Verdict::respond(std::move(response));
+}
+
+Verdict OpenIdConnectFilter::rejected(const Decision& decision) const {
+  LocalResponse response;
+  std::string challenge = bare_challenge_;
+  if (decision.forbidden()) {
+    response.status = http::status::forbidden;
+    response.message = settings_.forbidden_message;
+    response.error = "insufficient_scope";
+  } else {
+    response.status = http::status::unauthorized;
+    response.message = settings_.unauthorized_message;
+    response.error = "invalid_token";
+  }
+  challenge += ", error=" + quoted_string(response.error);
+  challenge += ", error_description=" + quoted_string(decision.description());
+  if (decision.rejection == Rejection::insufficient_scope) {
+    challenge += ", scope=" + quoted_string(settings_.policy.scopes_required.first_alternative());
+  }
+  response.headers.emplace_back("WWW-Authenticate", std::move(challenge));
+  return Verdict::respond(std::move(response));
+}
+
+Verdict OpenIdConnectFilter::idp_unavailable(const IdpFailure& failure) const {
+  LocalResponse response;
+  response.status = http::status::service_unavailable;
+  response.message = std::string(public_message_for(errc::idp_unavailable));
+  if (failure.retry_after) {
+    response.headers.emplace_back("Retry-After", std::to_string(failure.retry_after->count()));
+  }
+  return Verdict::respond(std::move(response));
+}
+
+}  // namespace tollgate::filters::openid_connect

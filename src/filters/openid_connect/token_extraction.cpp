@@ -1,0 +1,229 @@
+#include "tollgate/filters/openid_connect/token_extraction.hpp"
+
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+#include <boost/beast/core/string.hpp>
+
+namespace tollgate::filters::openid_connect {
+namespace {
+
+namespace http = boost::beast::http;
+using Failure = ExtractionFailure;
+using Kind = ExtractionFailure::Kind;
+using Found = std::optional<std::string>;
+using Step = boost::system::result<Found, ExtractionFailure>;
+
+constexpr std::string_view kQueryParameter = "access_token";
+
+Failure invalid(std::string_view description) {
+  return Failure{Kind::invalid_request, description};
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+Step checked_token(std::string_view token) {
+  if (token.empty()) return invalid("The access token is empty");
+  if (token.size() > kMaxTokenBytes) return invalid("The access token is too long");
+  if (!is_b64token(token)) return invalid("The access token has invalid characters");
+  return Found(std::string(token));
+}
+
+// Authorization: Bearer <token>. The scheme is case-insensitive (RFC 7235); one or more spaces
+// separate it from exactly one b64token.
+Step token_from_header(const RequestHead& request) {
+  auto [first, last] = request.equal_range(http::field::authorization);
+  if (first == last) return Found();
+  if (std::next(first) != last) return invalid("The Authorization header is repeated");
+
+  const std::string_view value = trim(first->value());
+  if (value.size() > kMaxTokenBytes) return invalid("The Authorization header is too long");
+  const std::size_t space = value.find_first_of(" \t");
+  const std::string_view scheme = value.substr(0, space);
+  if (!boost::beast::iequals(scheme, "Bearer")) return Found();  // Basic etc.: not ours
+  if (space == std::string_view::npos) return invalid("The Authorization header has no token");
+
+  std::string_view rest = value.substr(space);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  if (rest.empty()) return invalid("The Authorization header has no token");
+  // `value` is trimmed, so whitespace here always has something after it.
+  const std::size_t whitespace = rest.find_first_of(" \t");
+  if (whitespace == 0) return invalid("The Authorization header is malformed");
+  if (whitespace != std::string_view::npos) {
+    return invalid("The Authorization header holds more than one token");
+  }
+  return checked_token(rest);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding ('+' is a space); nullopt on a broken escape.
+std::optional<std::string> form_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const int high = hex_value(text[i + 1]);
+      const int low = hex_value(text[i + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      out += static_cast<char>(high * 16 + low);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Step token_from_query(std::string_view query) {
+  Found found;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+
+    const std::size_t equals = pair.find('=');
+    const std::optional<std::string> name = form_decode(pair.substr(0, equals));
+    if (!name || *name != kQueryParameter) continue;
+    if (found) return invalid("The access_token query parameter is repeated");
+    const std::optional<std::string> value = form_decode(
+        equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    if (!value) return invalid("The access_token query parameter is malformed");
+    Step token = checked_token(*value);
+    if (!token) return token;
+    found = std::move(*token);
+  }
+  return found;
+}
+
+// Calls visit(name, value) for every cookie of every Cookie header; stops when it returns false.
+template <class Visit>
+void for_each_cookie(std::string_view header, Visit&& visit) {
+  while (!header.empty()) {
+    const std::size_t semicolon = header.find(';');
+    const std::string_view pair = trim(header.substr(0, semicolon));
+    header =
+        semicolon == std::string_view::npos ? std::string_view() : header.substr(semicolon + 1);
+    const std::size_t equals = pair.find('=');
+    if (equals == std::string_view::npos) continue;
+    if (!visit(trim(pair.substr(0, equals)), trim(pair.substr(equals + 1)))) return;
+  }
+}
+
+Step token_from_cookie(const RequestHead& request, std::string_view cookie_name) {
+  Found found;
+  std::optional<Failure> failure;
+  auto [first, last] = request.equal_range(http::field::cookie);
+  for (auto it = first; it != last && !failure; ++it) {
+    for_each_cookie(it->value(), [&](std::string_view name, std::string_view value) {
+      if (name != cookie_name) return true;
+      if (found) {
+        failure = invalid("The access token cookie is repeated");
+        return false;
+      }
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      Step token = checked_token(value);
+      if (!token) {
+        failure = token.error();
+        return false;
+      }
+      found = std::move(*token);
+      return true;
+    });
+  }
+  if (failure) return *failure;
+  return found;
+}
+
+}  // namespace
+
+void throw_exception_from_error(const ExtractionFailure& failure, const boost::source_location&) {
+  throw std::runtime_error(std::string("bearer token extraction failed: ") +
+                           std::string(failure.description));
+}
+
+bool is_b64token(std::string_view text) noexcept {
+  std::size_t i = 0;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    if (!plain) break;
+  }
+  if (i == 0) return false;
+  for (; i < text.size(); ++i) {
+    if (text[i] != '=') return false;
+  }
+  return true;
+}
+
+boost::system::result<ExtractedToken, ExtractionFailure> extract_token(
+    const RequestHead& request, std::string_view query, const TokenLocations& locations) {
+  std::optional<ExtractedToken> chosen;
+  auto consider = [&chosen](Step step, TokenSource source) -> std::optional<Failure> {
+    if (!step) return step.error();
+    if (!*step) return std::nullopt;
+    if (chosen) return invalid("The access token was sent in more than one place");
+    chosen = ExtractedToken{std::move(**step), source};
+    return std::nullopt;
+  };
+
+  if (locations.header) {
+    if (auto failure = consider(token_from_header(request), TokenSource::header)) return *failure;
+  }
+  if (locations.query) {
+    if (auto failure = consider(token_from_query(query), TokenSource::query)) return *failure;
+  }
+  if (locations.cookie) {
+    if (auto failure =
+            consider(token_from_cookie(request, locations.cookie_name), TokenSource::cookie)) {
+      return *failure;
+    }
+  }
+  if (!chosen) return Failure{Kind::missing, "No bearer token"};
+  return std::move(*chosen);
+}
+
+void remove_cookie(RequestHead& request, std::string_view name) {
+  std::vector<std::string> kept_headers;
+  bool removed = false;
+  auto [first, last] = request.equal_range(http::field::cookie);
+  for (auto it = first; it != last; ++it) {
+    std::string kept;
+    for_each_cookie(it->value(), [&](std::string_view cookie, std::string_view value) {
+      if (cookie == name) {
+        removed = true;
+        return true;
+      }
+      if (!kept.empty()) kept += "; ";
+      kept.append(cookie).append("=").append(value);
+      return true;
+    });
+    if (!kept.empty()) kept_headers.push_back(std::move(kept));
+  }
+  if (!removed) return;
+  request.erase(http::field::cookie);
+  for (std::string& header : kept_headers) request.insert(http::field::cookie, header);
+}
+
+}  // namespace tollgate::filters::openid_connect

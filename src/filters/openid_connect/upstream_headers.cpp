@@ -1,0 +1,42 @@
+#include "tollgate/filters/openid_connect/upstream_headers.hpp"
+
+#include "tollgate/common/hash.hpp"
+#include "tollgate/oidc/claims.hpp"
+
+namespace tollgate::filters::openid_connect {
+
+std::vector<std::string> UpstreamHeaders::names() const {
+  std::vector<std::string> out;
+  if (!access_token_header.empty()) out.push_back(access_token_header);
+  if (!introspection_header.empty()) out.push_back(introspection_header);
+  for (const ClaimHeader& claim : claim_headers) out.push_back(claim.header);
+  return out;
+}
+
+void strip_upstream_headers(RequestHead& request, const UpstreamHeaders& headers) {
+  if (!headers.access_token_header.empty()) request.erase(headers.access_token_header);
+  if (!headers.introspection_header.empty()) request.erase(headers.introspection_header);
+  for (const ClaimHeader& claim : headers.claim_headers) request.erase(claim.header);
+}
+
+void set_upstream_headers(RequestHead& request, const UpstreamHeaders& headers,
+                          const oidc::Introspection& answer, std::string_view token) {
+  if (!headers.access_token_header.empty()) {
+    std::string value;
+    if (!headers.access_token_prefix.empty()) value.append(headers.access_token_prefix).append(" ");
+    value.append(token);
+    request.set(headers.access_token_header, value);
+  }
+  if (!headers.introspection_header.empty()) {
+    request.set(headers.introspection_header, base64_encode(answer.raw_json));
+  }
+  for (const ClaimHeader& claim : headers.claim_headers) {
+    const nlohmann::json* value = oidc::find_claim(answer.claims, claim.claim_path);
+    if (value == nullptr) continue;
+    if (std::optional<std::string> text = oidc::claim_header_value(*value)) {
+      request.set(claim.header, *text);
+    }
+  }
+}
+
+}  // namespace tollgate::filters::openid_connect

@@ -1,0 +1,84 @@
+#include "tollgate/http/headers.hpp"
+
+#include <array>
+
+namespace tollgate::http_io {
+namespace {
+
+namespace http = boost::beast::http;
+
+// RFC 9110 7.6.1 plus the historical ones every proxy drops (Keep-Alive, Proxy-Connection).
+constexpr std::array kHopByHopFields = {
+    http::field::connection,
+    http::field::keep_alive,
+    http::field::proxy_connection,
+    http::field::te,
+    http::field::trailer,
+    http::field::transfer_encoding,
+    http::field::upgrade,
+    http::field::proxy_authenticate,
+    http::field::proxy_authorization,
+};
+
+// Headers a Connection token may not remove: they frame and address the message, and dropping them
+// on the client's word would let it change how the next hop reads the stream (request smuggling).
+bool is_protected_from_connection_tokens(http::field name) noexcept {
+  return name == http::field::host || name == http::field::content_length;
+}
+
+char ascii_lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// True when any Connection header lists `name` among its comma-separated tokens.
+bool named_in_connection(const http::fields& fields, std::string_view name) {
+  const auto [first, last] = fields.equal_range(http::field::connection);
+  for (auto it = first; it != last; ++it) {
+    std::string_view value = it->value();
+    while (!value.empty()) {
+      const std::size_t comma = value.find(',');
+      const std::string_view token = trim_ows(value.substr(0, comma));
+      if (iequals(token, name)) return true;
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void strip_hop_by_hop(http::fields& fields) {
+  // Connection-named headers first, while the Connection headers are still there to be read. The
+  // Connection fields themselves are never erased in this loop, so the views into them stay valid.
+  if (fields.count(http::field::connection) > 0) {
+    for (auto it = fields.begin(); it != fields.end();) {
+      const bool drop = it->name() != http::field::connection &&
+                        !is_protected_from_connection_tokens(it->name()) &&
+                        named_in_connection(fields, it->name_string());
+      it = drop ? fields.erase(it) : std::next(it);
+    }
+  }
+  for (const http::field name : kHopByHopFields) fields.erase(name);
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool has_duplicate(const http::fields& fields, http::field name) {
+  const auto [first, last] = fields.equal_range(name);
+  return first != last && std::next(first) != last;
+}
+
+}  // namespace tollgate::http_io

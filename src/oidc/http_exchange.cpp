@@ -1,0 +1,113 @@
+#include "tollgate/oidc/http_exchange.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "tollgate/common/error.hpp"
+
+namespace tollgate::oidc {
+namespace {
+
+constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;
+
+using Clock = std::chrono::steady_clock;
+
+IdpFailure failure_of(const error_code& ec) {
+  if (ec == beast::error::timeout || ec == make_error_code(errc::upstream_timeout)) {
+    return IdpFailure(IdpFailureKind::timeout);
+  }
+  if (ec == make_error_code(errc::upstream_connect_failed)) {
+    return IdpFailure(IdpFailureKind::connect);
+  }
+  if (ec == make_error_code(errc::internal)) return IdpFailure(IdpFailureKind::internal);
+  return IdpFailure(IdpFailureKind::io);
+}
+
+// Time left before the deadline, or nothing when it has passed.
+std::optional<Clock::duration> remaining(Clock::time_point deadline) {
+  const auto left = deadline - Clock::now();
+  if (left <= Clock::duration::zero()) return std::nullopt;
+  return left;
+}
+
+// The exchange itself. Each socket operation is bounded by what is left until the deadline.
+awaitable<HttpReplyResult> exchange_until(upstream::HttpClientPool& pool,
+                                          const http::request<http::string_body>& request,
+                                          Clock::time_point deadline, std::size_t max_body_bytes) {
+  for (int attempt = 0;; ++attempt) {
+    result<upstream::Lease> lease = make_error_code(errc::internal);
+    if (attempt == 0) {
+      lease = co_await pool.acquire();
+    } else {
+      lease = co_await pool.connect_new();
+    }
+    if (!lease) {
+      if (!remaining(deadline)) co_return IdpFailure(IdpFailureKind::timeout);
+      co_return failure_of(lease.error());
+    }
+    // Only a connection that sat idle in the pool can have been closed under us.
+    const bool may_retry = attempt == 0 && lease->reused();
+
+    auto left = remaining(deadline);
+    if (!left) co_return IdpFailure(IdpFailureKind::timeout);
+    lease->stream().expires_after(*left);
+    auto [write_error, written] =
+        co_await http::async_write(lease->stream(), request, asio::as_tuple(asio::use_awaitable));
+    if (write_error) {
+      lease->discard();
+      if (may_retry && write_error != beast::error::timeout) continue;
+      co_return failure_of(write_error);
+    }
+
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(kMaxResponseHeaderBytes);
+    parser.body_limit(max_body_bytes);
+    left = remaining(deadline);
+    if (!left) co_return IdpFailure(IdpFailureKind::timeout);
+    lease->stream().expires_after(*left);
+    auto [read_error, read] = co_await http::async_read(lease->stream(), lease->buffer(), parser,
+                                                        asio::as_tuple(asio::use_awaitable));
+    if (read_error) {
+      const bool nothing_received = !parser.got_some() && lease->buffer().size() == 0;
+      lease->discard();
+      if (may_retry && nothing_received && read_error != beast::error::timeout) continue;
+      co_return failure_of(read_error);
+    }
+
+    http::response<http::string_body> response = parser.release();
+    HttpReply reply;
+    reply.status = response.result_int();
+    reply.retry_after = std::string(response[http::field::retry_after]);
+    reply.body = std::move(response.body());
+    if (response.keep_alive()) {
+      lease->stream().expires_never();
+      lease->release();
+    } else {
+      lease->discard();
+    }
+    co_return reply;
+  }
+}
+
+}  // namespace
+
+awaitable<HttpReplyResult> exchange(upstream::HttpClientPool& pool,
+                                    const http::request<http::string_body>& request,
+                                    Clock::time_point deadline, std::size_t max_body_bytes) {
+  // The per-operation limits leave gaps (connect and TLS handshake are each bounded by the pool's
+  // connect timeout): a timer raced against the whole exchange makes `deadline` hold for all of it.
+  // The loser is cancelled; only name resolution cannot be interrupted.
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+  auto outcome = co_await (exchange_until(pool, request, deadline, max_body_bytes) ||
+                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (outcome.index() == 0) co_return std::move(std::get<0>(outcome));
+  co_return IdpFailure(IdpFailureKind::timeout);
+}
+
+}  // namespace tollgate::oidc

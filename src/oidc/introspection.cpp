@@ -1,0 +1,98 @@
+#include "tollgate/oidc/introspection.hpp"
+
+#include <charconv>
+#include <ctime>
+#include <iomanip>
+#include <sstream>
+#include <stdexcept>
+
+namespace tollgate::oidc {
+namespace {
+
+constexpr std::chrono::seconds kMaxRetryAfter{3600};
+
+std::optional<std::chrono::seconds> parse_delta_seconds(std::string_view value) {
+  std::uint64_t seconds = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec == std::errc::result_out_of_range) return kMaxRetryAfter;
+  if (ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
+  return std::min(std::chrono::seconds(seconds), kMaxRetryAfter);
+}
+
+// IMF-fixdate, the only HTTP-date form senders may generate (RFC 9110 §5.6.7).
+std::optional<std::chrono::seconds> parse_http_date(std::string_view value,
+                                                    std::chrono::system_clock::time_point now) {
+  std::tm tm{};
+  std::istringstream in{std::string(value)};
+  in.imbue(std::locale::classic());
+  in >> std::get_time(&tm, "%a, %d %b %Y %H:%M:%S GMT");
+  if (in.fail()) return std::nullopt;
+  const std::time_t when = timegm(&tm);
+  if (when == static_cast<std::time_t>(-1)) return std::nullopt;
+  const auto delta = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::from_time_t(when) - now);
+  return std::clamp(delta, std::chrono::seconds{0}, kMaxRetryAfter);
+}
+
+}  // namespace
+
+std::string_view to_string(IdpFailureKind kind) noexcept {
+  switch (kind) {
+    case IdpFailureKind::not_ready:
+      return "not_ready";
+    case IdpFailureKind::connect:
+      return "connect";
+    case IdpFailureKind::io:
+      return "io";
+    case IdpFailureKind::timeout:
+      return "timeout";
+    case IdpFailureKind::http_status:
+      return "http_status";
+    case IdpFailureKind::bad_response:
+      return "bad_response";
+    case IdpFailureKind::cancelled:
+      return "cancelled";
+    case IdpFailureKind::internal:
+      return "internal";
+  }
+  return "internal";
+}
+
+std::string IdpFailure::describe() const {
+  std::string out(to_string(kind));
+  if (kind == IdpFailureKind::http_status) out += ' ' + std::to_string(http_status);
+  return out;
+}
+
+void throw_exception_from_error(const IdpFailure& failure, const boost::source_location&) {
+  throw std::runtime_error("identity provider failure: " + failure.describe());
+}
+
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (value.front() >= '0' && value.front() <= '9') return parse_delta_seconds(value);
+  return parse_http_date(value, now);
+}
+
+IntrospectionResult parse_introspection_response(unsigned status, std::string_view retry_after,
+                                                 std::string body,
+                                                 std::chrono::system_clock::time_point now) {
+  if (status != 200) {
+    return IdpFailure(IdpFailureKind::http_status, status, parse_retry_after(retry_after, now));
+  }
+  nlohmann::json claims = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!claims.is_object()) return IdpFailure(IdpFailureKind::bad_response);
+  auto active = claims.find("active");
+  if (active == claims.end() || !active->is_boolean())
+    return IdpFailure(IdpFailureKind::bad_response);
+  auto answer = std::make_shared<Introspection>();
+  answer->active = active->get<bool>();
+  answer->claims = std::move(claims);
+  answer->raw_json = std::move(body);
+  return IntrospectionPtr(std::move(answer));
+}
+
+}  // namespace tollgate::oidc

@@ -1,0 +1,343 @@
+#include "tollgate/oidc/token_cache.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <openssl/crypto.h>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "tollgate/oidc/claims.hpp"
+
+namespace tollgate::oidc {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+namespace {
+
+struct KeyHash {
+  // The key is already a uniformly distributed digest: its first bytes are a fine hash.
+  std::size_t operator()(const CacheKey& key) const noexcept {
+    std::size_t out;
+    std::memcpy(&out, key.data(), sizeof out);
+    return out;
+  }
+};
+
+struct Entry {
+  CacheKey key;
+  IntrospectionPtr value;
+  SteadyTime expires;
+};
+
+// A move-only completion handler of any type. (asio::any_completion_handler would do, but in Boost
+// 1.81 it takes over the handler's cancellation slot and its move assignment never returns.)
+class ErasedHandler {
+ public:
+  template <class Handler>
+  explicit ErasedHandler(Handler handler)
+      : impl_(std::make_unique<Impl<Handler>>(std::move(handler))) {}
+
+  void operator()(IntrospectionResult result) && {
+    auto impl = std::move(impl_);
+    impl->call(std::move(result));
+  }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual void call(IntrospectionResult result) = 0;
+  };
+  template <class Handler>
+  struct Impl final : Base {
+    explicit Impl(Handler h) : handler(std::move(h)) {}
+    void call(IntrospectionResult result) override { std::move(handler)(std::move(result)); }
+    Handler handler;
+  };
+  std::unique_ptr<Base> impl_;
+};
+
+// One request waiting for an IdP call: its completion handler, its cancellation slot, and a
+// work-tracking executor that keeps the waiter's event loop alive while the call runs elsewhere.
+struct Waiter {
+  std::uint64_t id = 0;
+  asio::any_io_executor executor;
+  asio::cancellation_slot slot;
+  ErasedHandler handler;
+};
+
+// Resumes a waiter on its own executor, never inline on the thread that completed the call.
+void deliver(Waiter waiter, IntrospectionResult result) {
+  asio::any_io_executor executor = std::move(waiter.executor);
+  asio::post(executor, [slot = waiter.slot, handler = std::move(waiter.handler),
+                        result = std::move(result)]() mutable {
+    if (slot.is_connected()) slot.clear();  // on the waiter's thread, where its signal is emitted
+    std::move(handler)(std::move(result));
+  });
+}
+
+std::size_t shard_count_for(std::size_t max_entries) {
+  constexpr std::size_t kMaxShards = 16;
+  constexpr std::size_t kMinEntriesPerShard = 512;  // small caches keep one exact LRU order
+  return std::clamp<std::size_t>(max_entries / kMinEntriesPerShard, 1, kMaxShards);
+}
+
+void append_length_prefixed(std::string& out, std::string_view part) {
+  out += std::to_string(part.size());
+  out += ':';
+  out += part;
+}
+
+}  // namespace
+
+struct TokenCache::Flight {
+  std::mutex mutex;
+  bool done = false;
+  std::uint64_t next_waiter_id = 0;
+  std::list<Waiter> waiters;  // a cancelled waiter is unlinked wherever it is
+};
+
+struct alignas(64) TokenCache::Shard {
+  mutable std::mutex mutex;
+  std::list<Entry> lru;  // most recently used first
+  std::unordered_map<CacheKey, std::list<Entry>::iterator, KeyHash> index;
+  std::unordered_map<CacheKey, std::shared_ptr<Flight>, KeyHash> flights;
+  std::size_t capacity = 0;
+
+  // The fresh entry for `key`, marked most recently used; expired entries are dropped on sight.
+  IntrospectionPtr find_locked(const CacheKey& key, SteadyTime now) {
+    auto it = index.find(key);
+    if (it == index.end()) return nullptr;
+    auto entry = it->second;
+    if (entry->expires <= now) {
+      lru.erase(entry);
+      index.erase(it);
+      return nullptr;
+    }
+    lru.splice(lru.begin(), lru, entry);
+    return entry->value;
+  }
+
+  void insert_locked(const CacheKey& key, IntrospectionPtr value, SteadyTime expires) {
+    if (auto it = index.find(key); it != index.end()) {
+      it->second->value = std::move(value);
+      it->second->expires = expires;
+      lru.splice(lru.begin(), lru, it->second);
+      return;
+    }
+    lru.push_front(Entry{key, std::move(value), expires});
+    index.emplace(key, lru.begin());
+    while (lru.size() > capacity) {
+      index.erase(lru.back().key);
+      lru.pop_back();
+    }
+  }
+
+  void erase_locked(const CacheKey& key) {
+    if (auto it = index.find(key); it != index.end()) {
+      lru.erase(it->second);
+      index.erase(it);
+    }
+  }
+};
+
+milliseconds cache_ttl_for(const Introspection& answer, std::chrono::system_clock::time_point now,
+                           const CachePolicy& policy) {
+  if (!answer.active) return policy.ttl_negative;
+
+  milliseconds ttl = policy.ttl;
+  if (policy.ttl_max) ttl = std::min(ttl, *policy.ttl_max);
+
+  std::optional<milliseconds> until_expiry;
+  const NumericDate exp = numeric_date(answer.claims, "exp");
+  if (exp.state == NumericDate::State::malformed) return milliseconds{0};
+  if (exp.state == NumericDate::State::valid) {
+    until_expiry = clamped_milliseconds(exp.seconds - seconds_since_epoch(now)) - policy.leeway;
+    ttl = std::min(ttl, *until_expiry);
+  }
+  if (policy.ttl_min && ttl < *policy.ttl_min &&
+      (!until_expiry || *policy.ttl_min <= *until_expiry)) {
+    ttl = *policy.ttl_min;
+  }
+  return ttl;
+}
+
+CacheKey make_cache_key(std::string_view endpoint, std::string_view client_id,
+                        std::string_view token) {
+  thread_local std::string input;
+  input.clear();
+  append_length_prefixed(input, endpoint);
+  append_length_prefixed(input, client_id);
+  input += token;
+  CacheKey key = sha256(input);
+  OPENSSL_cleanse(input.data(), input.size());  // no copy of the token lingers in this buffer
+  return key;
+}
+
+std::shared_ptr<TokenCache> TokenCache::create(CachePolicy policy,
+                                               std::shared_ptr<const Clock> clock) {
+  return std::shared_ptr<TokenCache>(new TokenCache(std::move(policy), std::move(clock)));
+}
+
+TokenCache::TokenCache(CachePolicy policy, std::shared_ptr<const Clock> clock)
+    : policy_(std::move(policy)),
+      clock_(std::move(clock)),
+      shard_count_(shard_count_for(std::max<std::size_t>(policy_.max_entries, 1))),
+      shards_(new Shard[shard_count_]) {
+  policy_.max_entries = std::max<std::size_t>(policy_.max_entries, 1);
+  const std::size_t base = policy_.max_entries / shard_count_;
+  const std::size_t extra = policy_.max_entries % shard_count_;
+  for (std::size_t i = 0; i < shard_count_; ++i) shards_[i].capacity = base + (i < extra ? 1 : 0);
+}
+
+TokenCache::~TokenCache() = default;
+
+TokenCache::Shard& TokenCache::shard_for(const CacheKey& key) const {
+  return shards_[key.back() % shard_count_];
+}
+
+IntrospectionPtr TokenCache::find(const CacheKey& key) {
+  const SteadyTime now = clock_->steady_now();
+  Shard& shard = shard_for(key);
+  std::lock_guard lock(shard.mutex);
+  return shard.find_locked(key, now);
+}
+
+void TokenCache::store(const CacheKey& key, IntrospectionPtr answer) {
+  const milliseconds ttl = cache_ttl_for(*answer, clock_->wall_now(), policy_);
+  const SteadyTime now = clock_->steady_now();
+  Shard& shard = shard_for(key);
+  std::lock_guard lock(shard.mutex);
+  if (ttl <= milliseconds{0}) {
+    shard.erase_locked(key);  // the newest answer says "do not keep": drop any older one
+  } else {
+    shard.insert_locked(key, std::move(answer), now + ttl);
+  }
+}
+
+std::size_t TokenCache::size() const {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard lock(shards_[i].mutex);
+    total += shards_[i].lru.size();
+  }
+  return total;
+}
+
+std::size_t TokenCache::calls_in_flight() const {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard lock(shards_[i].mutex);
+    total += shards_[i].flights.size();
+  }
+  return total;
+}
+
+void TokenCache::complete_flight(const CacheKey& key, const std::shared_ptr<Flight>& flight,
+                                 const IntrospectionResult& result) {
+  if (result.has_value()) {
+    store(key, *result);
+  }
+  {
+    Shard& shard = shard_for(key);
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.flights.find(key);
+    if (it != shard.flights.end() && it->second == flight) shard.flights.erase(it);
+  }
+  std::list<Waiter> waiters;
+  {
+    std::lock_guard lock(flight->mutex);
+    flight->done = true;
+    waiters.swap(flight->waiters);
+  }
+  for (Waiter& waiter : waiters) deliver(std::move(waiter), result);
+}
+
+asio::awaitable<void> TokenCache::run_flight(std::shared_ptr<TokenCache> cache, CacheKey key,
+                                             std::shared_ptr<Flight> flight, Fetch fetch) {
+  IntrospectionResult result = IdpFailure(IdpFailureKind::internal);
+  try {
+    result = co_await fetch();
+  } catch (...) {
+    // Waiters get an IdP failure (503); reporting the cause is the fetch's own business.
+    result = IdpFailure(IdpFailureKind::internal);
+  }
+  cache->complete_flight(key, flight, result);
+}
+
+asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& key, Fetch fetch) {
+  if (IntrospectionPtr hit = find(key)) co_return hit;
+
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  std::shared_ptr<TokenCache> self = shared_from_this();
+
+  auto initiation = [self, &key, &fetch, &executor](auto handler) {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    Waiter waiter{0,
+                  asio::prefer(asio::get_associated_executor(handler, executor),
+                               asio::execution::outstanding_work.tracked),
+                  slot, ErasedHandler(std::move(handler))};
+
+    Shard& shard = self->shard_for(key);
+    std::shared_ptr<Flight> flight;
+    bool leads = false;
+    std::uint64_t waiter_id = 0;
+    {
+      std::unique_lock lock(shard.mutex);
+      // Checked again under the lock: the call may have completed since find() missed.
+      if (IntrospectionPtr hit = shard.find_locked(key, self->clock_->steady_now())) {
+        lock.unlock();
+        deliver(std::move(waiter), hit);
+        return;
+      }
+      auto it = shard.flights.find(key);
+      leads = it == shard.flights.end();
+      flight =
+          leads ? shard.flights.emplace(key, std::make_shared<Flight>()).first->second : it->second;
+      std::lock_guard flight_lock(flight->mutex);
+      waiter_id = flight->next_waiter_id++;
+      waiter.id = waiter_id;
+      flight->waiters.push_back(std::move(waiter));
+    }
+
+    if (slot.is_connected()) {
+      slot.assign([weak = std::weak_ptr<Flight>(flight), id = waiter_id](asio::cancellation_type) {
+        std::shared_ptr<Flight> cancelled_flight = weak.lock();
+        if (!cancelled_flight) return;
+        std::list<Waiter> leaving;
+        {
+          std::lock_guard lock(cancelled_flight->mutex);
+          auto& waiters = cancelled_flight->waiters;
+          auto it = std::find_if(waiters.begin(), waiters.end(),
+                                 [id](const Waiter& w) { return w.id == id; });
+          if (it == waiters.end()) return;  // already handed its result
+          leaving.splice(leaving.begin(), waiters, it);
+        }
+        deliver(std::move(leaving.front()), IdpFailure(IdpFailureKind::cancelled));
+      });
+    }
+
+    if (leads) {
+      asio::co_spawn(executor, run_flight(self, key, flight, std::move(fetch)), asio::detached);
+    }
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&,
+                                          void(IntrospectionResult)>(initiation,
+                                                                     asio::use_awaitable);
+}
+
+}  // namespace tollgate::oidc

@@ -1,0 +1,294 @@
+// Request-target normalisation. One pass over the target, writing straight into the output string:
+// every segment is decoded into place, then dropped, popped or kept depending on what it turned out
+// to be. The rules are deliberately strict: anything two HTTP implementations could read
+// differently (encoded separators, NUL, control characters, "..;" segments) is refused instead of
+// guessed at.
+#include "tollgate/routing/path.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "tollgate/common/error.hpp"
+
+namespace tollgate::routing {
+namespace {
+
+using boost::system::result;
+
+constexpr char kUpperHex[] = "0123456789ABCDEF";
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool is_alpha(unsigned char c) noexcept {
+  return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+bool is_digit(unsigned char c) noexcept {
+  return c >= '0' && c <= '9';
+}
+
+// RFC 3986 unreserved: the only characters whose percent-encoding is pure noise.
+bool is_unreserved(unsigned char c) noexcept {
+  return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+bool is_sub_delim(unsigned char c) noexcept {
+  switch (c) {
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// RFC 3986 pchar without pct-encoded: kept as is in a segment.
+bool is_raw_pchar(unsigned char c) noexcept {
+  return is_unreserved(c) || is_sub_delim(c) || c == ':' || c == '@';
+}
+
+// C0 controls and DEL; a raw space is refused along with them (it ends the request-target).
+bool is_control_or_space(unsigned char c) noexcept {
+  return c <= 0x20 || c == 0x7f;
+}
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) | 0x20) != static_cast<unsigned char>(prefix[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void append_encoded(std::string& out, unsigned char c) {
+  out.push_back('%');
+  out.push_back(kUpperHex[c >> 4]);
+  out.push_back(kUpperHex[c & 0xf]);
+}
+
+boost::system::error_code bad_path() noexcept {
+  return make_error_code(errc::bad_path);
+}
+
+// Decodes one segment (the bytes between two '/') and appends it to `out`. Unreserved characters
+// come out decoded, other escapes with uppercase hex, and characters that are legal in a request
+// but not in a canonical path (e.g. '"', '{', bytes >= 0x80) come out percent-encoded.
+bool append_segment(std::string_view segment, std::string& out) {
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    const auto c = static_cast<unsigned char>(segment[i]);
+    if (c == '%') {
+      if (i + 2 >= segment.size()) return false;
+      const int hi = hex_value(segment[i + 1]);
+      const int lo = hex_value(segment[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      const auto decoded = static_cast<unsigned char>(hi * 16 + lo);
+      // An encoded separator or NUL is read as a separator by some upstreams and not by others;
+      // encoded control characters end up in logs and redirects as CR/LF injection.
+      if (decoded == '/' || decoded == '\\' || decoded < 0x20 || decoded == 0x7f) {
+        return false;
+      }
+      if (is_unreserved(decoded)) {
+        out.push_back(static_cast<char>(decoded));
+      } else {
+        append_encoded(out, decoded);
+      }
+      i += 2;
+    } else if (is_raw_pchar(c)) {
+      out.push_back(static_cast<char>(c));
+    } else if (is_control_or_space(c) || c == '\\' || c == '#') {
+      return false;
+    } else {
+      append_encoded(out, c);
+    }
+  }
+  return true;
+}
+
+// Resolves '.', '..' and empty segments while copying `path` (which starts with '/') into `out`.
+bool normalise_path(std::string_view path, std::string& out) {
+  bool trailing_slash = false;
+  std::size_t pos = 1;  // past the leading '/'
+  for (;;) {
+    const std::size_t end = std::min(path.find('/', pos), path.size());
+    const std::string_view segment = path.substr(pos, end - pos);
+    const bool last = end == path.size();
+
+    const std::size_t segment_start = out.size();
+    if (segment.empty()) {
+      trailing_slash = last;  // "//" is merged; a final '/' is kept
+    } else {
+      out.push_back('/');
+      if (!append_segment(segment, out)) return false;
+      const std::string_view decoded = std::string_view(out).substr(segment_start + 1);
+      if (decoded == ".") {
+        out.resize(segment_start);
+        trailing_slash = last;
+      } else if (decoded == "..") {
+        if (segment_start == 0) return false;  // climbs above the root
+        out.resize(out.rfind('/', segment_start - 1));
+        trailing_slash = last;
+      } else if (decoded.starts_with(".;") || decoded.starts_with("..;")) {
+        // Servlet containers strip ';' parameters before resolving dots, so "/public/..;/admin" is
+        // "/admin" to them while it is under "/public" to us. Refuse rather than disagree.
+        return false;
+      } else {
+        trailing_slash = false;
+      }
+    }
+    if (last) break;
+    pos = end + 1;
+  }
+  if (out.empty() || trailing_slash) out.push_back('/');
+  return true;
+}
+
+// The query is forwarded as sent; it only has to be unambiguous: no control characters, spaces or
+// fragments, and every '%' followed by two hex digits.
+bool valid_query(std::string_view query) noexcept {
+  for (std::size_t i = 0; i < query.size(); ++i) {
+    const auto c = static_cast<unsigned char>(query[i]);
+    if (is_control_or_space(c) || c == '#') return false;
+    if (c == '%') {
+      if (i + 2 >= query.size() || hex_value(query[i + 1]) < 0 || hex_value(query[i + 2]) < 0) {
+        return false;
+      }
+      i += 2;
+    }
+  }
+  return true;
+}
+
+// RFC 3986 authority characters, minus '@': userinfo in a request-target is only ever an attack.
+bool valid_authority(std::string_view authority) noexcept {
+  if (authority.empty()) return false;
+  for (const char ch : authority) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!(is_unreserved(c) || is_sub_delim(c) || c == ':' || c == '[' || c == ']' || c == '%')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+result<NormalisedTarget> normalise_target(std::string_view target, std::string* authority) {
+  // Absolute-form (RFC 9112 3.2.2): "http://authority/path?query". The authority is handed back;
+  // what follows it is an origin-form target, with an empty path meaning "/".
+  std::string_view origin = target;
+  if (starts_with_icase(target, "http://") || starts_with_icase(target, "https://")) {
+    const std::size_t authority_start = target.find("://") + 3;
+    const std::size_t authority_end =
+        std::min(target.find_first_of("/?#", authority_start), target.size());
+    const std::string_view host = target.substr(authority_start, authority_end - authority_start);
+    if (!valid_authority(host)) return bad_path();
+    if (authority != nullptr) authority->assign(host);
+    origin = target.substr(authority_end);
+    if (origin.empty() || origin.front() == '?') {
+      NormalisedTarget out{"/", {}};
+      if (!origin.empty()) {
+        if (!valid_query(origin.substr(1))) return bad_path();
+        out.query.assign(origin.substr(1));
+      }
+      return out;
+    }
+  }
+  // Origin-form only from here; this also refuses "*" (OPTIONS *), which no route can serve.
+  if (origin.empty() || origin.front() != '/') return bad_path();
+
+  const std::size_t question = origin.find('?');
+  const std::string_view raw_path = origin.substr(0, question);
+  const std::string_view raw_query =
+      question == std::string_view::npos ? std::string_view{} : origin.substr(question + 1);
+
+  NormalisedTarget out;
+  out.path.reserve(raw_path.size() + 1);
+  if (!normalise_path(raw_path, out.path)) return bad_path();
+  if (!valid_query(raw_query)) return bad_path();
+  out.query.assign(raw_query);
+  return out;
+}
+
+namespace {
+
+bool is_host_char(unsigned char c) noexcept {
+  return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_';
+}
+
+bool valid_port(std::string_view port) noexcept {
+  // RFC 3986 allows an empty port ("host:"); it means the default.
+  if (port.size() > 5) return false;
+  std::uint32_t value = 0;
+  for (const char c : port) {
+    if (!is_digit(static_cast<unsigned char>(c))) return false;
+    value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  return value <= 65535;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c | 0x20);
+  }
+  return out;
+}
+
+// "[v6]" or "[v6]:port" → "[v6]" lowercased. No zone ids: they have no meaning to a remote server.
+std::string normalise_ipv6_host(std::string_view host_header) {
+  const std::size_t close = host_header.find(']');
+  if (close == std::string_view::npos || close < 3) return {};
+  const std::string_view rest = host_header.substr(close + 1);
+  if (!rest.empty() && (rest.front() != ':' || !valid_port(rest.substr(1)))) return {};
+  const std::string_view address = host_header.substr(1, close - 1);
+  for (const char ch : address) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!(is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == ':' || c == '.')) {
+      return {};
+    }
+  }
+  return lowercase(host_header.substr(0, close + 1));
+}
+
+}  // namespace
+
+std::string normalise_host(std::string_view host_header) {
+  constexpr std::size_t kMaxHostLength = 255;  // RFC 1035
+  if (host_header.empty()) return {};
+  if (host_header.front() == '[') return normalise_ipv6_host(host_header);
+
+  std::string_view host = host_header;
+  if (const std::size_t colon = host.find(':'); colon != std::string_view::npos) {
+    if (!valid_port(host.substr(colon + 1))) return {};  // also refuses a second ':'
+    host = host.substr(0, colon);
+  }
+  // "example.com." is the same name as "example.com" (nginx drops the dot too); without this a
+  // client could step around a host-bound route.
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.empty() || host.size() > kMaxHostLength) return {};
+
+  char previous = '.';  // a leading '.' counts as an empty label
+  for (const char ch : host) {
+    if (!is_host_char(static_cast<unsigned char>(ch))) return {};
+    if (ch == '.' && previous == '.') return {};  // empty label
+    previous = ch;
+  }
+  return lowercase(host);
+}
+
+}  // namespace tollgate::routing

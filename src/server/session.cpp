@@ -1,0 +1,427 @@
+#include "tollgate/server/session.hpp"
+
+#include <array>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "tollgate/common/error.hpp"
+#include "tollgate/filters/filter.hpp"
+#include "tollgate/http/headers.hpp"
+#include "tollgate/http/stream.hpp"
+#include "tollgate/routing/path.hpp"
+#include "tollgate/server/access_log.hpp"
+#include "tollgate/server/request_head.hpp"
+#include "tollgate/upstream/forwarder.hpp"
+
+namespace tollgate::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using RequestParser = upstream::RequestParser;
+
+constexpr std::size_t kReadChunk = 4096;
+constexpr std::size_t kMaxRequestIdLength = 200;
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
+  for (char c : id) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// {"message": ..., "request_id": ..., "error": ...}: small, and the same shape for every local
+// answer.
+std::string json_body(std::string_view message, std::string_view request_id,
+                      std::string_view error) {
+  nlohmann::json body = {{"message", message}, {"request_id", request_id}};
+  if (!error.empty()) body["error"] = error;
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+class Session final : public SessionHandle {
+ public:
+  Session(Worker& worker, http_io::Stream& stream, std::string peer, asio::ip::address peer_address)
+      : worker_(worker), stream_(stream), peer_(std::move(peer)), peer_address_(peer_address) {
+    worker_.add_session(this);
+  }
+  ~Session() {
+    header_deadline_->waiting = false;
+    worker_.remove_session(this);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void close_if_idle() override {
+    if (idle_) stream_.tcp().cancel();
+  }
+
+  awaitable<void> run() {
+    while (!worker_.draining()) {
+      std::shared_ptr<Generation> generation = worker_.generation();
+      if (!co_await wait_for_request(*generation->config)) co_return;
+      if (!co_await handle_request(*generation)) co_return;
+    }
+  }
+
+ private:
+  // The idle phase between keep-alive requests; false when the client left or idled out.
+  awaitable<bool> wait_for_request(const config::GatewayConfig& config) {
+    for (;;) {
+      skip_empty_lines();
+      if (buffer_.size() > 0) co_return true;
+      idle_ = true;
+      stream_.expires_after(config.timeouts.client_idle);
+      error_code ec;
+      const std::size_t n = co_await stream_.async_read_some(
+          buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+      idle_ = false;
+      if (ec) co_return false;
+      buffer_.commit(n);
+    }
+  }
+
+  // RFC 9112 §2.2: at least one empty line before a request line is ignored.
+  void skip_empty_lines() {
+    auto data = std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    std::size_t skip = 0;
+    while (data.substr(skip, 2) == "\r\n") skip += 2;
+    buffer_.consume(skip);
+  }
+
+  // Reads until the whole header block is in the buffer. Returns ok, or the error to answer with;
+  // `closed` is set when the client went away (nothing to answer).
+  awaitable<errc> read_head(const config::GatewayConfig& config, std::size_t& head_size,
+                            bool& closed) {
+    const std::size_t max = config.limits.max_header_bytes;
+    bool timer_armed = false;
+    for (;;) {
+      auto data = std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      const HeadScan scan = scan_request_head(data);
+      errc result = errc::ok;
+      if (scan.state == HeadState::complete) {
+        if (scan.size > max) result = errc::header_too_large;
+        head_size = scan.size;
+      } else if (scan.state == HeadState::invalid) {
+        result = errc::bad_request;
+      } else if (data.size() > max) {
+        result = errc::header_too_large;
+      } else {
+        // One deadline for the whole head, counted from its first byte. Beast's stream timeout
+        // would close the socket; this timer only cancels the read, so a 408 can still be sent.
+        if (!timer_armed) arm_header_timer(config.timeouts.client_header), timer_armed = true;
+        stream_.expires_never();
+        error_code ec;
+        const std::size_t n = co_await stream_.async_read_some(
+            buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+        if (header_deadline_->expired) {
+          disarm_header_timer();
+          co_return errc::client_header_timeout;
+        }
+        if (ec) {
+          disarm_header_timer();
+          closed = true;
+          co_return errc::bad_request;
+        }
+        buffer_.commit(n);
+        continue;
+      }
+      if (timer_armed) disarm_header_timer();
+      co_return result;
+    }
+  }
+
+  void arm_header_timer(config::Duration timeout) {
+    header_deadline_->waiting = true;
+    header_deadline_->expired = false;
+    header_timer_.expires_after(timeout);
+    header_timer_.async_wait([deadline = header_deadline_](error_code ec) {
+      // A handler already queued when the head arrived must not cancel what comes next.
+      if (ec || !deadline->waiting) return;
+      deadline->expired = true;
+      error_code ignored;
+      deadline->stream->socket().cancel(ignored);
+    });
+  }
+
+  void disarm_header_timer() {
+    header_deadline_->waiting = false;
+    header_timer_.cancel();
+  }
+
+  // Handles one request; true when the connection may carry another.
+  awaitable<bool> handle_request(Generation& generation) {
+    const config::GatewayConfig& config = *generation.config;
+    const auto started = Clock::now();
+    std::size_t head_size = 0;
+    bool closed = false;
+    errc e = co_await read_head(config, head_size, closed);
+    if (closed) co_return false;
+
+    RequestParser parser;
+    parser.header_limit(static_cast<std::uint32_t>(config.limits.max_header_bytes + 2));
+    if (config.limits.max_body_bytes > 0) {
+      parser.body_limit(config.limits.max_body_bytes);
+    } else {
+      parser.body_limit(boost::none);
+    }
+    if (e == errc::ok) e = parse_head(parser, head_size);
+    std::string request_id = worker_.next_request_id();
+    if (e != errc::ok) {
+      co_await answer_error(e, request_id, 11);
+      log(started, "-", "-", "-", http_status_for(e), 0, request_id, "-");
+      co_return false;
+    }
+
+    auto& head = parser.get();
+    if (auto sent = head[http_io::kXRequestId]; valid_request_id(sent)) {
+      request_id.assign(sent.data(), sent.size());
+    }
+    const std::string method(head.method_string());
+
+    // Route on the normalised path; forward exactly what was routed.
+    std::string absolute_authority;
+    auto target = routing::normalise_target(head.target(), &absolute_authority);
+    if (!target) {
+      co_await answer_error(errc::bad_path, request_id, head.version());
+      log(started, method, "-", "-", http::status::bad_request, 0, request_id, "-");
+      co_return false;
+    }
+    const std::string original_host(head[http::field::host]);
+    const std::string host = routing::normalise_host(
+        absolute_authority.empty() ? std::string_view(original_host) : absolute_authority);
+    if (host.empty()) {
+      co_await answer_error(errc::bad_request, request_id, head.version());
+      log(started, method, target->path, "-", http::status::bad_request, 0, request_id, "-");
+      co_return false;
+    }
+    const routing::RouteMatchResult match = generation.router->match(host, method, target->path);
+    const bool body_pending = !parser.is_done();
+    if (!match.route) {
+      const bool keep = parser.keep_alive() && !body_pending;
+      co_await answer_error(errc::no_route, request_id, head.version(), keep);
+      log(started, method, target->path, "-", http::status::not_found, 0, request_id, "-");
+      co_return keep;
+    }
+    const config::Route& route = *match.route;
+
+    // Hop-by-hop headers, and any header the client names in Connection, go before the filters
+    // run: a client can then not make us drop a header a filter sets (Connection:
+    // X-Authenticated-User).
+    const bool client_keep_alive = parser.keep_alive();
+    const bool is_chunked = parser.chunked();
+    const std::string expect(head[http::field::expect]);
+    http_io::strip_hop_by_hop(head);
+    head.erase(http::field::expect);
+    head.set(http_io::kXRequestId, request_id);  // after the strip: Connection cannot remove it
+    if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
+      co_await answer(http::status::expectation_failed, "Expectation failed", "", request_id,
+                      head.version(), false, {});
+      log(started, method, target->path, route.name, http::status::expectation_failed, 0,
+          request_id, "-");
+      co_return false;
+    }
+
+    filters::RequestContext context{head,       route,         target->path,    target->query,
+                                    request_id, peer_address_, worker_.index(), {}};
+    for (const auto& filter : route.filters) {
+      filters::Verdict verdict = co_await filter->on_request(context);
+      if (!verdict.proceeds()) {
+        const auto& r = verdict.response();
+        const bool keep = client_keep_alive && !body_pending && !worker_.draining();
+        co_await answer(r.status, r.message, r.error, request_id, head.version(), keep, r.headers);
+        log(started, method, target->path, route.name, r.status, 0, request_id, context.principal);
+        co_return keep;
+      }
+    }
+
+    rewrite_for_upstream(head, route, match, *target, original_host);
+    if (is_chunked) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
+    if (body_pending && !expect.empty() && head.version() >= 11) {
+      if (!co_await send_continue()) co_return false;
+    }
+
+    upstream::Balancer& balancer = generation.upstreams->at(route.upstream);
+    const bool keep_alive = client_keep_alive && !worker_.draining();
+    upstream::ForwardResult result =
+        co_await upstream::forward(upstream::ForwardRequest{.client = stream_,
+                                                            .client_buffer = buffer_,
+                                                            .parser = parser,
+                                                            .balancer = balancer,
+                                                            .config = config,
+                                                            .keep_alive = keep_alive,
+                                                            .draining = worker_.draining_flag(),
+                                                            .preserve_host = route.preserve_host,
+                                                            .head_request = method == "HEAD"});
+    const std::string_view upstream_url =
+        result.target ? std::string_view(result.target->url) : std::string_view("-");
+    if (result.error != errc::ok) {
+      if (!result.response_started) co_await answer_error(result.error, request_id, 11, false);
+      log(started, method, target->path, route.name,
+          result.response_started ? static_cast<http::status>(result.status)
+                                  : http_status_for(result.error),
+          result.body_bytes, request_id, context.principal, upstream_url);
+      co_return false;
+    }
+    log(started, method, target->path, route.name, static_cast<http::status>(result.status),
+        result.body_bytes, request_id, context.principal, upstream_url);
+    co_return result.keep_alive&& parser.is_done() && !worker_.draining();
+  }
+
+  errc parse_head(RequestParser& parser, std::size_t head_size) {
+    error_code ec;
+    parser.eager(false);
+    const std::size_t used = parser.put(asio::buffer(buffer_.data().data(), head_size), ec);
+    if (ec == http::error::body_limit) return errc::body_too_large;
+    if (ec == http::error::header_limit) return errc::header_too_large;
+    if (ec || used != head_size || !parser.is_header_done()) return errc::bad_request;
+    buffer_.consume(head_size);
+    return validate_request_head(parser.get());
+  }
+
+  void rewrite_for_upstream(filters::RequestHead& head, const config::Route& route,
+                            const routing::RouteMatchResult& match,
+                            const routing::NormalisedTarget& target,
+                            const std::string& original_host) {
+    std::string_view path = target.path;
+    if (route.strip_path) path = routing::strip_prefix(path, match.matched_prefix);
+    std::string new_target;
+    new_target.reserve(path.size() + target.query.size() + 1);
+    new_target.append(path);
+    if (!target.query.empty()) new_target.append("?").append(target.query);
+    head.target(new_target);
+    head.version(11);
+
+    auto forwarded_for = head[http_io::kXForwardedFor];
+    std::string peer_ip = peer_address_.to_string();
+    if (forwarded_for.empty()) {
+      head.set(http_io::kXForwardedFor, peer_ip);
+    } else {
+      std::string joined(forwarded_for);
+      joined.append(", ").append(peer_ip);
+      head.set(http_io::kXForwardedFor, joined);
+    }
+    head.set(http_io::kXForwardedProto, stream_.is_tls() ? "https" : "http");
+    head.set(http_io::kXForwardedHost, original_host);
+    auto via = head[http::field::via];
+    head.set(http::field::via,
+             via.empty() ? std::string("1.1 tollgate") : std::string(via) + ", 1.1 tollgate");
+  }
+
+  awaitable<bool> send_continue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    error_code ec;
+    stream_.expires_after(std::chrono::seconds(10));
+    co_await asio::async_write(stream_, asio::buffer(kContinue),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
+  awaitable<void> answer_error(errc e, std::string_view request_id, unsigned version,
+                               bool keep_alive = false) {
+    co_await answer(http_status_for(e), public_message_for(e), "", request_id, version, keep_alive,
+                    {});
+  }
+
+  awaitable<void> answer(http::status status, std::string_view message, std::string_view error,
+                         std::string_view request_id, unsigned version, bool keep_alive,
+                         const std::vector<std::pair<std::string, std::string>>& headers) {
+    http::response<http::string_body> response{status, version < 10 ? 11u : version};
+    response.set(http::field::server, "tollgate");
+    response.set(http::field::content_type, "application/json");
+    response.set(http_io::kXRequestId, request_id);
+    for (const auto& [name, value] : headers) response.insert(name, value);
+    response.body() = json_body(message, request_id, error);
+    response.keep_alive(keep_alive);
+    if (!keep_alive) response.set(http::field::connection, "close");
+    response.prepare_payload();
+    error_code ec;
+    stream_.expires_after(std::chrono::seconds(10));
+    co_await http::async_write(stream_, response, asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  void log(Clock::time_point started, std::string_view method, std::string_view path,
+           std::string_view route, http::status status, std::uint64_t bytes,
+           std::string_view request_id, std::string_view principal,
+           std::string_view upstream = "-") {
+    if (!access_log_enabled()) return;
+    log_access(
+        AccessRecord{method, path, route, upstream, static_cast<unsigned>(status), bytes,
+                     std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+                     request_id, peer_, principal.empty() ? std::string_view("-") : principal});
+  }
+
+  Worker& worker_;
+  http_io::Stream& stream_;
+  beast::flat_buffer buffer_;
+  std::string peer_;
+  asio::ip::address peer_address_;
+  // Shared with the timer's handler, which may run after this session is gone.
+  struct HeaderDeadline {
+    http_io::Stream* stream;
+    bool waiting = false;
+    bool expired = false;
+  };
+  std::shared_ptr<HeaderDeadline> header_deadline_ = std::make_shared<HeaderDeadline>(&stream_);
+  asio::steady_timer header_timer_{stream_.get_executor()};
+  bool idle_ = false;
+};
+
+// Half-close, then read and discard what the client still sends for a moment (nginx's lingering
+// close): closing a socket with unread data makes the kernel send RST, which can destroy the error
+// response the client has not read yet (a 413 during an upload, a 400 after a bad request).
+awaitable<void> close_gracefully(http_io::Stream& stream) {
+  error_code ec;
+  if (stream.is_tls()) {
+    stream.expires_after(std::chrono::seconds(2));
+    co_await stream.tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    stream.socket().close(ec);
+    co_return;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec) {
+    std::array<char, 4096> sink;
+    std::size_t discarded = 0;
+    stream.expires_after(kLingerTime);
+    while (discarded < kLingerBytes) {
+      const std::size_t n = co_await stream.tcp().async_read_some(
+          asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      discarded += n;
+    }
+  }
+  stream.socket().close(ec);
+}
+
+}  // namespace
+
+awaitable<void> run_session(Worker& worker, tcp::socket socket, ssl::context* tls) {
+  error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  beast::tcp_stream plain(std::move(socket));
+  std::optional<http_io::Stream> stream;
+  if (tls) {
+    stream.emplace(std::move(plain), *tls);
+    stream->expires_after(worker.generation()->config->timeouts.client_header);
+    co_await stream->tls().async_handshake(ssl::stream_base::server,
+                                           asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  } else {
+    stream.emplace(std::move(plain));
+  }
+  {
+    Session session(worker, *stream, remote.address().to_string(), remote.address());
+    co_await session.run();
+  }
+  co_await close_gracefully(*stream);
+}
+
+}  // namespace tollgate::server

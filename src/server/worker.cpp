@@ -1,0 +1,29 @@
+#include "tollgate/server/worker.hpp"
+
+#include <vector>
+
+namespace tollgate::server {
+
+Worker::Worker(unsigned index) : index_(index), rng_(std::random_device{}()) {}
+
+std::string Worker::next_request_id() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = rng_();
+    for (int i = 0; i < 16; ++i) {
+      id[half * 16 + i] = kHex[v & 0xf];
+      v >>= 4;
+    }
+  }
+  return id;
+}
+
+void Worker::start_draining() {
+  draining_ = true;
+  // close_if_idle() may remove the session from the set: iterate over a copy.
+  std::vector<SessionHandle*> current(sessions_.begin(), sessions_.end());
+  for (auto* s : current) s->close_if_idle();
+}
+
+}  // namespace tollgate::server

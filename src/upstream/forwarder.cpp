@@ -1,0 +1,253 @@
+#include "tollgate/upstream/forwarder.hpp"
+
+#include <array>
+#include <optional>
+
+#include "tollgate/http/headers.hpp"
+
+namespace tollgate::upstream {
+namespace {
+
+constexpr std::size_t kRelayBufferSize = 16 * 1024;
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+// Keeps least_conn's in-flight counts right on every exit path.
+class InFlight {
+ public:
+  explicit InFlight(TargetState& t) : t_(t) { ++t_.in_flight; }
+  ~InFlight() { --t_.in_flight; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  TargetState& t_;
+};
+
+errc client_read_error(const error_code& ec) {
+  if (ec == http::error::body_limit) return errc::body_too_large;
+  if (ec == beast::error::timeout) return errc::client_header_timeout;
+  return errc::bad_request;
+}
+
+// The outcome of one attempt on one connection.
+struct Attempt {
+  errc error = errc::ok;
+  bool retryable = false;  // nothing of the request body consumed, nothing of a response seen
+};
+
+class Exchange {
+ public:
+  Exchange(ForwardRequest& r, Lease& lease, ForwardResult& result)
+      : r_(r), lease_(lease), result_(result), timeouts_(r.config.timeouts) {}
+
+  awaitable<Attempt> run() {
+    if (auto a = co_await send_request(); a.error != errc::ok) co_return a;
+    co_return co_await relay_response();
+  }
+
+ private:
+  awaitable<Attempt> send_request() {
+    auto& upstream = lease_.stream();
+    auto& message = r_.parser.get();
+    if (!r_.preserve_host) message.set(http::field::host, result_.target->authority);
+    http::request_serializer<http::buffer_body> serializer{message};
+    error_code ec;
+    upstream.expires_after(timeouts_.upstream_send);
+    co_await http::async_write_header(upstream, serializer,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return Attempt{errc::upstream_connect_failed, !body_started_};
+
+    // Beast reads at most the buffer's spare room per call: make room for whole relay pieces.
+    if (!r_.parser.is_done()) r_.client_buffer.reserve(kRelayBufferSize);
+    do {
+      if (!r_.parser.is_done()) {
+        message.body().data = buffer_.data();
+        message.body().size = buffer_.size();
+        r_.client.expires_after(timeouts_.client_body);
+        co_await http::async_read(r_.client, r_.client_buffer, r_.parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) co_return Attempt{client_read_error(ec), false};
+        body_started_ = true;
+        message.body().size = buffer_.size() - message.body().size;
+        message.body().data = buffer_.data();
+        message.body().more = !r_.parser.is_done();
+      } else {
+        message.body().data = nullptr;
+        message.body().size = 0;
+        message.body().more = false;
+      }
+      upstream.expires_after(timeouts_.upstream_send);
+      co_await http::async_write(upstream, serializer,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return Attempt{errc::upstream_bad_response, false};
+    } while (!r_.parser.is_done() && !serializer.is_done());
+    co_return Attempt{};
+  }
+
+  // Reads the upstream's response head, skipping interim 1xx answers.
+  awaitable<Attempt> read_response_head(std::optional<ResponseParser>& parser) {
+    auto& upstream = lease_.stream();
+    for (;;) {
+      parser.emplace();
+      parser->header_limit(static_cast<std::uint32_t>(r_.config.limits.max_response_header_bytes));
+      parser->body_limit(boost::none);
+      if (r_.head_request) parser->skip(true);
+      error_code ec;
+      upstream.expires_after(timeouts_.upstream_read);
+      co_await http::async_read_header(upstream, lease_.buffer(), *parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        const bool nothing_seen = lease_.buffer().size() == 0 && !body_started_;
+        if (ec == beast::error::timeout) co_return Attempt{errc::upstream_timeout, false};
+        co_return Attempt{errc::upstream_bad_response, nothing_seen && lease_.reused()};
+      }
+      const unsigned status = parser->get().result_int();
+      if (status >= 100 && status < 200) {
+        if (status == 101) co_return Attempt{errc::upstream_bad_response, false};  // no upgrades
+        continue;
+      }
+      co_return Attempt{};
+    }
+  }
+
+  // Rewrites the upstream's head for the client and decides how the body is framed.
+  void prepare_client_head(ResponseParser& parser) {
+    auto& head = parser.get();
+    const bool has_length = parser.content_length().has_value();
+    const unsigned status = head.result_int();
+    const bool bodyless = r_.head_request || status == 204 || status == 304;
+    http_io::strip_hop_by_hop(head);
+    head.insert(http::field::via, "1.1 tollgate");
+    // The client sees the id its request was logged under, whatever the upstream said.
+    head.set(http_io::kXRequestId, r_.parser.get()[http_io::kXRequestId]);
+    head.version(11);
+    keep_alive_ = r_.keep_alive && !r_.draining;
+    if (!bodyless && !has_length) {
+      // Chunked from the upstream or delimited by its close: re-frame as chunked for HTTP/1.1
+      // clients; an HTTP/1.0 client can only learn the end from our close.
+      if (r_.parser.get().version() >= 11) {
+        head.chunked(true);
+      } else {
+        keep_alive_ = false;
+      }
+    }
+    head.keep_alive(keep_alive_);
+    if (!keep_alive_) head.set(http::field::connection, "close");
+  }
+
+  awaitable<Attempt> relay_response() {
+    std::optional<ResponseParser> parser;
+    if (auto a = co_await read_response_head(parser); a.error != errc::ok) co_return a;
+    result_.status = parser->get().result_int();
+    prepare_client_head(*parser);
+
+    auto& upstream = lease_.stream();
+    auto& message = parser->get();
+    http::response_serializer<http::buffer_body> serializer{message};
+    error_code ec;
+    result_.response_started = true;
+    r_.client.expires_after(timeouts_.client_send);
+    co_await http::async_write_header(r_.client, serializer,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return Attempt{errc::bad_request, false};
+
+    if (!parser->is_done()) lease_.buffer().reserve(kRelayBufferSize);
+    do {
+      if (!parser->is_done()) {
+        message.body().data = buffer_.data();
+        message.body().size = buffer_.size();
+        upstream.expires_after(timeouts_.upstream_read);
+        co_await http::async_read(upstream, lease_.buffer(), *parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) {
+          co_return Attempt{
+              ec == beast::error::timeout ? errc::upstream_timeout : errc::upstream_bad_response,
+              false};
+        }
+        message.body().size = buffer_.size() - message.body().size;
+        message.body().data = buffer_.data();
+        message.body().more = !parser->is_done();
+        result_.body_bytes += message.body().size;
+      } else {
+        message.body().data = nullptr;
+        message.body().size = 0;
+        message.body().more = false;
+      }
+      r_.client.expires_after(timeouts_.client_send);
+      co_await http::async_write(r_.client, serializer,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return Attempt{errc::bad_request, false};
+    } while (!parser->is_done() && !serializer.is_done());
+
+    result_.keep_alive = keep_alive_;
+    if (parser->keep_alive() && r_.parser.is_done()) {
+      lease_.release();
+    }
+    co_return Attempt{};
+  }
+
+  ForwardRequest& r_;
+  Lease& lease_;
+  ForwardResult& result_;
+  const config::Timeouts& timeouts_;
+  std::array<char, kRelayBufferSize> buffer_;
+  bool body_started_ = false;
+  bool keep_alive_ = false;
+};
+
+}  // namespace
+
+awaitable<ForwardResult> forward(ForwardRequest request) {
+  ForwardResult result;
+  Balancer& balancer = request.balancer;
+  TargetState* previous = nullptr;
+  bool retried_stale = false;
+
+  // At most two targets: the first pick, and one other when the first could not be reached and
+  // nothing has been sent yet (passive health marks the failed one down for fail_timeout).
+  for (int target_attempt = 0; target_attempt < 2; ++target_attempt) {
+    TargetState* target = balancer.pick(previous);
+    if (!target) break;
+    previous = target;
+    result.target = target->target;
+    InFlight in_flight(*target);
+
+    auto lease = co_await target->pool->acquire();
+    if (!lease) {
+      balancer.mark_failed(*target);
+      result.error = static_cast<errc>(lease.error().value());
+      if (result.error != errc::upstream_timeout) result.error = errc::upstream_connect_failed;
+      continue;
+    }
+    for (;;) {
+      Exchange exchange(request, *lease, result);
+      Attempt attempt = co_await exchange.run();
+      if (attempt.error == errc::ok) {
+        balancer.mark_ok(*target);
+        result.error = errc::ok;
+        co_return result;
+      }
+      lease->discard();
+      // A pooled connection the upstream closed while idle fails before any byte of an answer:
+      // retry once on a fresh connection to the same target.
+      if (attempt.retryable && !retried_stale && !result.response_started) {
+        retried_stale = true;
+        lease = co_await target->pool->connect_new();
+        if (lease) continue;
+        balancer.mark_failed(*target);
+        result.error = errc::upstream_connect_failed;
+        break;
+      }
+      result.error = attempt.error;
+      co_return result;
+    }
+  }
+  if (result.error == errc::ok) result.error = errc::upstream_unavailable;
+  co_return result;
+}
+
+}  // namespace tollgate::upstream

@@ -1,0 +1,129 @@
+#include "tollgate/upstream/http_client_pool.hpp"
+
+#include <openssl/ssl.h>
+
+#include <utility>
+
+#include <boost/asio/ssl/host_name_verification.hpp>
+
+#include "tollgate/common/error.hpp"
+
+namespace tollgate::upstream {
+
+Lease::Lease(HttpClientPool* pool, std::unique_ptr<Connection> connection)
+    : pool_(pool), connection_(std::move(connection)) {}
+
+Lease::Lease(Lease&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)), connection_(std::move(other.connection_)) {}
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    discard();
+    pool_ = std::exchange(other.pool_, nullptr);
+    connection_ = std::move(other.connection_);
+  }
+  return *this;
+}
+
+Lease::~Lease() {
+  discard();
+}
+
+void Lease::release() {
+  if (pool_ && connection_) pool_->give_back(std::move(connection_));
+  pool_ = nullptr;
+}
+
+void Lease::discard() {
+  if (connection_) {
+    error_code ignored;
+    connection_->stream.socket().close(ignored);
+    connection_.reset();
+  }
+  if (pool_) pool_->forget_one();
+  pool_ = nullptr;
+}
+
+HttpClientPool::HttpClientPool(asio::any_io_executor executor, Origin origin, PoolOptions options)
+    : executor_(std::move(executor)),
+      origin_(std::move(origin)),
+      options_(std::move(options)),
+      resolver_(executor_) {}
+
+awaitable<result<Lease>> HttpClientPool::acquire() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!idle_.empty()) {
+    std::unique_ptr<Connection> c = std::move(idle_.back());
+    idle_.pop_back();
+    // A pooled connection the peer has closed shows as readable (EOF); one idle too long may be
+    // closed by the peer any moment. Both are dropped rather than risked.
+    if (now - c->idle_since > options_.idle_timeout) continue;
+    error_code ec;
+    if (c->stream.socket().available(ec) > 0 || ec) continue;
+    c->reused = true;
+    ++active_;
+    co_return Lease(this, std::move(c));
+  }
+  co_return co_await connect_new();
+}
+
+awaitable<result<Lease>> HttpClientPool::connect_new() {
+  error_code ec;
+  auto endpoints = co_await resolver_.async_resolve(origin_.host, std::to_string(origin_.port),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return make_error_code(errc::upstream_connect_failed);
+
+  beast::tcp_stream tcp_stream(executor_);
+  tcp_stream.expires_after(options_.connect_timeout);
+  co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    co_return make_error_code(ec == beast::error::timeout ? errc::upstream_timeout
+                                                          : errc::upstream_connect_failed);
+  }
+  tcp_stream.socket().set_option(tcp::no_delay(true), ec);
+
+  std::unique_ptr<Connection> c;
+  if (origin_.tls) {
+    if (!options_.tls_context) co_return make_error_code(errc::internal);
+    c = std::make_unique<Connection>(http_io::Stream(std::move(tcp_stream), *options_.tls_context));
+    auto& tls = c->stream.tls();
+    // SNI only for names: RFC 6066 forbids IP literals in server_name.
+    error_code addr_ec;
+    asio::ip::make_address(origin_.host, addr_ec);
+    if (addr_ec && !SSL_set_tlsext_host_name(tls.native_handle(), origin_.host.c_str())) {
+      co_return make_error_code(errc::upstream_connect_failed);
+    }
+    tls.set_verify_callback(ssl::host_name_verification(origin_.host));
+    c->stream.expires_after(options_.connect_timeout);
+    co_await tls.async_handshake(ssl::stream_base::client,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return make_error_code(errc::upstream_connect_failed);
+  } else {
+    c = std::make_unique<Connection>(http_io::Stream(std::move(tcp_stream)));
+  }
+  ++active_;
+  co_return Lease(this, std::move(c));
+}
+
+void HttpClientPool::give_back(std::unique_ptr<Connection> connection) {
+  --active_;
+  if (idle_.size() >= options_.max_idle) return;  // closes it
+  connection->stream.expires_never();
+  connection->idle_since = std::chrono::steady_clock::now();
+  idle_.push_back(std::move(connection));
+}
+
+std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file, bool verify) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  if (ca_file.empty()) {
+    context->set_default_verify_paths();
+  } else {
+    context->load_verify_file(ca_file);  // throws with the reason: checked at config load
+  }
+  context->set_verify_mode(verify ? ssl::verify_peer : ssl::verify_none);
+  return context;
+}
+
+}  // namespace tollgate::upstream

@@ -1,0 +1,23 @@
+// Talks to the dev IdP the way a client application and an operator would: tokens, admin API.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace tollgate::test {
+
+// client_credentials grant with HTTP Basic client authentication; returns the access token.
+std::string fetch_token(std::uint16_t idp_port, const std::string& client_id,
+                        const std::string& secret, const std::string& scope,
+                        const std::string& token_format = "");
+// POST /admin/tokens: a token with a chosen lifetime.
+std::string mint_token(std::uint16_t idp_port, const std::string& client_id,
+                       const std::string& scope, int ttl_seconds);
+int introspect_calls(std::uint16_t idp_port);
+void set_fault(std::uint16_t idp_port, const nlohmann::json& fault);
+void clear_faults(std::uint16_t idp_port);
+void set_client_active(std::uint16_t idp_port, const std::string& client_id, bool active);
+
+}  // namespace tollgate::test

@@ -1,0 +1,286 @@
+#include "tollgate/filters/openid_connect/settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include "../../config/config_test_support.hpp"
+#include "tollgate/filters/openid_connect/factory.hpp"
+
+namespace tollgate::filters::openid_connect {
+namespace {
+
+using config::ConfigError;
+using config::test::error_of;
+using config::test::read_yaml;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const std::string kMinimal =
+    "introspection_endpoint: https://idp.example/oauth2/default/v1/introspect\n"
+    "client_id: gateway\n"
+    "client_secret: s3cret\n";
+
+Settings parse(const std::string& yaml) {
+  return parse_settings(read_yaml(yaml));
+}
+ConfigError error_for(const std::string& yaml) {
+  return error_of([&] { parse(yaml); });
+}
+
+TEST(SettingsTest, DefaultsFromAMinimalConfig) {
+  const Settings s = parse(kMinimal);
+  EXPECT_EQ(s.idp.endpoint, "https://idp.example/oauth2/default/v1/introspect");
+  EXPECT_EQ(s.idp.auth_method, oidc::ClientAuthMethod::client_secret_basic);
+  EXPECT_EQ(s.idp.token_type_hint, "access_token");
+  EXPECT_EQ(s.idp.timeout, seconds(5));
+  EXPECT_TRUE(s.idp.ssl_verify);
+  EXPECT_TRUE(s.cache_introspection);
+  EXPECT_EQ(s.cache.ttl, seconds(300));
+  EXPECT_EQ(s.cache.ttl_negative, seconds(10));
+  EXPECT_EQ(s.cache.leeway, seconds(5));
+  EXPECT_EQ(s.cache.max_entries, 100'000u);
+  EXPECT_FALSE(s.cache.ttl_max.has_value());
+  EXPECT_TRUE(s.token_locations.header);
+  EXPECT_FALSE(s.token_locations.query);
+  EXPECT_FALSE(s.token_locations.cookie);
+  EXPECT_EQ(s.policy.scopes_claim, std::vector<std::string>{"scope"});
+  EXPECT_EQ(s.policy.audience_claim, std::vector<std::string>{"aud"});
+  EXPECT_EQ(s.policy.groups_claim, std::vector<std::string>{"groups"});
+  EXPECT_TRUE(s.policy.scopes_required.empty());
+  EXPECT_FALSE(s.hide_credentials);
+  EXPECT_EQ(s.realm, "tollgate");
+  EXPECT_EQ(s.unauthorized_message, "Unauthorized");
+  EXPECT_EQ(s.forbidden_message, "Forbidden");
+}
+
+TEST(SettingsTest, EveryKongFieldIsRead) {
+  const Settings s = parse(
+      "issuer: https://idp.example/oauth2/default\n"
+      "auth_methods: [ introspection ]\n"
+      "introspection_endpoint: https://idp.example/oauth2/default/v1/introspect\n"
+      "introspection_endpoint_auth_method: client_secret_post\n"
+      "client_id: [ gateway ]\n"
+      "client_secret: [ s3cret ]\n"
+      "introspect_jwt_tokens: true\n"
+      "introspection_hint: refresh_token\n"
+      "introspection_headers_names: [ X-Tenant ]\n"
+      "introspection_headers_values: [ acme ]\n"
+      "introspection_post_args_names: [ resource ]\n"
+      "introspection_post_args_values: [ api ]\n"
+      "cache_introspection: false\n"
+      "cache_ttl: 120s\n"
+      "cache_ttl_max: 60s\n"
+      "cache_ttl_min: 5s\n"
+      "cache_ttl_neg: 2s\n"
+      "cache_size: 500\n"
+      "bearer_token_param_type: [ header, query, cookie ]\n"
+      "bearer_token_cookie_name: at\n"
+      "scopes_required: [ \"orders:read orders:write\", admin ]\n"
+      "scopes_claim: [ scp ]\n"
+      "audience_required: [ api://default ]\n"
+      "audience_claim: [ audience ]\n"
+      "groups_required: [ ops ]\n"
+      "groups_claim: [ realm_access, roles ]\n"
+      "issuers_allowed: [ https://idp.example/oauth2/default ]\n"
+      "upstream_access_token_header: authorization:bearer\n"
+      "upstream_introspection_header: X-Introspection\n"
+      "upstream_headers_claims: [ sub, address.country ]\n"
+      "upstream_headers_names: [ X-User, X-Country ]\n"
+      "hide_credentials: false\n"
+      "unauthorized_error_message: Go away\n"
+      "forbidden_error_message: Not you\n"
+      "timeout: 1500ms\n"
+      "ssl_verify: false\n"
+      "ca_file: \"\"\n"
+      "realm: orders\n"
+      "leeway: 30s\n");
+  EXPECT_EQ(s.idp.issuer, "https://idp.example/oauth2/default");
+  EXPECT_EQ(s.idp.auth_method, oidc::ClientAuthMethod::client_secret_post);
+  EXPECT_EQ(s.idp.client_id, "gateway");
+  EXPECT_EQ(s.idp.client_secret, "s3cret");
+  EXPECT_EQ(s.idp.token_type_hint, "refresh_token");
+  ASSERT_EQ(s.idp.extra_headers.size(), 1u);
+  EXPECT_EQ(s.idp.extra_headers[0], (std::pair<std::string, std::string>{"X-Tenant", "acme"}));
+  ASSERT_EQ(s.idp.extra_post_args.size(), 1u);
+  EXPECT_EQ(s.idp.extra_post_args[0], (std::pair<std::string, std::string>{"resource", "api"}));
+  EXPECT_FALSE(s.cache_introspection);
+  EXPECT_EQ(s.cache.ttl, seconds(120));
+  EXPECT_EQ(s.cache.ttl_max, seconds(60));
+  EXPECT_EQ(s.cache.ttl_min, seconds(5));
+  EXPECT_EQ(s.cache.ttl_negative, seconds(2));
+  EXPECT_EQ(s.cache.max_entries, 500u);
+  EXPECT_EQ(s.cache.leeway, seconds(30));
+  EXPECT_EQ(s.policy.leeway, seconds(30));
+  EXPECT_TRUE(s.token_locations.header && s.token_locations.query && s.token_locations.cookie);
+  EXPECT_EQ(s.token_locations.cookie_name, "at");
+  EXPECT_EQ(s.policy.scopes_required.first_alternative(), "orders:read orders:write");
+  EXPECT_EQ(s.policy.scopes_claim, std::vector<std::string>{"scp"});
+  EXPECT_EQ(s.policy.groups_claim, (std::vector<std::string>{"realm_access", "roles"}));
+  EXPECT_EQ(s.policy.issuers_allowed.size(), 1u);
+  EXPECT_EQ(s.upstream_headers.access_token_header, "authorization");
+  EXPECT_EQ(s.upstream_headers.access_token_prefix, "bearer");
+  EXPECT_EQ(s.upstream_headers.introspection_header, "X-Introspection");
+  ASSERT_EQ(s.upstream_headers.claim_headers.size(), 2u);
+  EXPECT_EQ(s.upstream_headers.claim_headers[1].claim_path,
+            std::vector<std::string>{"address.country"});
+  EXPECT_EQ(s.upstream_headers.claim_headers[1].header, "X-Country");
+  EXPECT_EQ(s.unauthorized_message, "Go away");
+  EXPECT_EQ(s.forbidden_message, "Not you");
+  EXPECT_EQ(s.idp.timeout, milliseconds(1500));
+  EXPECT_FALSE(s.idp.ssl_verify);
+  EXPECT_EQ(s.realm, "orders");
+}
+
+TEST(SettingsTest, IssuerAloneIsEnoughForDiscovery) {
+  const Settings s = parse("issuer: https://idp.example\nclient_id: a\nclient_secret: b\n");
+  EXPECT_TRUE(s.idp.endpoint.empty());
+  EXPECT_EQ(s.idp.issuer, "https://idp.example");
+}
+
+TEST(SettingsTest, UnknownKeyIsPositionedWithASuggestion) {
+  const ConfigError e = error_for(kMinimal + "cache_tll: 60s\n");
+  EXPECT_EQ(e.key_path, "cache_tll");
+  EXPECT_EQ(e.line, 4);
+  EXPECT_EQ(e.column, 1);
+  EXPECT_NE(e.message.find("did you mean \"cache_ttl\""), std::string::npos) << e.message;
+  EXPECT_NE(e.to_string().find("test.yaml:4:1: cache_tll"), std::string::npos) << e.to_string();
+}
+
+TEST(SettingsTest, LocalJwtVerificationIsRefusedNeverSkipped) {
+  const ConfigError e = error_for(kMinimal + "introspect_jwt_tokens: false\n");
+  EXPECT_EQ(e.key_path, "introspect_jwt_tokens");
+  EXPECT_NE(e.message.find("local JWT verification is not available yet"), std::string::npos);
+  EXPECT_NE(e.message.find("let JWTs through unverified"), std::string::npos);
+}
+
+TEST(SettingsTest, OtherAuthMethodsAreNotSupportedYet) {
+  ConfigError e = error_for(kMinimal + "auth_methods: [ introspection, bearer ]\n");
+  EXPECT_EQ(e.key_path, "auth_methods[1]");
+  EXPECT_NE(e.message.find("\"bearer\" is not supported yet"), std::string::npos) << e.message;
+  e = error_for(kMinimal + "auth_methods: [ introspect ]\n");
+  EXPECT_NE(e.message.find("did you mean \"introspection\""), std::string::npos) << e.message;
+}
+
+TEST(SettingsTest, UnknownEndpointAuthMethodIsRefused) {
+  const ConfigError e =
+      error_for(kMinimal + "introspection_endpoint_auth_method: private_key_jwt\n");
+  EXPECT_EQ(e.key_path, "introspection_endpoint_auth_method");
+}
+
+TEST(SettingsTest, ClaimsAndHeaderNamesMustPairUp) {
+  const ConfigError e = error_for(kMinimal +
+                                  "upstream_headers_claims: [ sub, scope, email ]\n"
+                                  "upstream_headers_names: [ X-User, X-Scope ]\n");
+  EXPECT_EQ(e.key_path, "upstream_headers_names");
+  EXPECT_NE(e.message.find("2 header names for 3 claims"), std::string::npos) << e.message;
+}
+
+TEST(SettingsTest, HeaderNamesAndValuesMustPairUp) {
+  const ConfigError e = error_for(kMinimal +
+                                  "introspection_headers_names: [ A, B ]\n"
+                                  "introspection_headers_values: [ a ]\n");
+  EXPECT_EQ(e.key_path, "introspection_headers_values");
+}
+
+TEST(SettingsTest, CredentialsAreRequired) {
+  EXPECT_EQ(error_for("introspection_endpoint: https://idp/x\nclient_secret: s\n").key_path,
+            "client_id");
+  EXPECT_EQ(error_for("introspection_endpoint: https://idp/x\nclient_id: c\n").key_path,
+            "client_secret");
+  EXPECT_EQ(error_for(kMinimal + "client_id: [ a, b ]\n").message.empty(), false);
+  EXPECT_EQ(error_for("introspection_endpoint: https://idp/x\nclient_id: \"\"\nclient_secret: s\n")
+                .key_path,
+            "client_id");
+}
+
+TEST(SettingsTest, AnEndpointOrAnIssuerIsRequired) {
+  const ConfigError e = error_for("client_id: a\nclient_secret: b\n");
+  EXPECT_EQ(e.key_path, "introspection_endpoint");
+  EXPECT_NE(e.message.find("issuer"), std::string::npos);
+}
+
+TEST(SettingsTest, EndpointsMustBeHttpUrls) {
+  EXPECT_EQ(
+      error_for("introspection_endpoint: ftp://idp/x\nclient_id: a\nclient_secret: b\n").key_path,
+      "introspection_endpoint");
+  EXPECT_EQ(error_for("issuer: idp.example\nclient_id: a\nclient_secret: b\n").key_path, "issuer");
+  EXPECT_EQ(error_for("introspection_endpoint: https://u:p@idp/x\nclient_id: a\nclient_secret: b\n")
+                .key_path,
+            "introspection_endpoint");
+}
+
+TEST(SettingsTest, BareNumberTimeoutIsAmbiguous) {
+  const ConfigError e = error_for(kMinimal + "timeout: 10000\n");
+  EXPECT_EQ(e.key_path, "timeout");
+  EXPECT_NE(e.message.find("milliseconds"), std::string::npos);
+  EXPECT_EQ(error_for(kMinimal + "timeout: 0s\n").key_path, "timeout");
+}
+
+TEST(SettingsTest, BodyTokensAreRefusedWithTheReason) {
+  const ConfigError e = error_for(kMinimal + "bearer_token_param_type: [ header, body ]\n");
+  EXPECT_EQ(e.key_path, "bearer_token_param_type[1]");
+  EXPECT_NE(e.message.find("before any body is read"), std::string::npos);
+}
+
+TEST(SettingsTest, CookieNeedsItsName) {
+  EXPECT_EQ(error_for(kMinimal + "bearer_token_param_type: [ cookie ]\n").key_path,
+            "bearer_token_cookie_name");
+}
+
+TEST(SettingsTest, QueryTokensCannotBeHidden) {
+  const ConfigError e = error_for(kMinimal +
+                                  "bearer_token_param_type: [ header, query ]\n"
+                                  "hide_credentials: true\n");
+  EXPECT_EQ(e.key_path, "hide_credentials");
+}
+
+TEST(SettingsTest, ClientCredentialsCannotBeAddedTwice) {
+  EXPECT_EQ(error_for(kMinimal + "introspection_headers_names: [ Authorization ]\n"
+                                 "introspection_headers_values: [ Basic eA== ]\n")
+                .key_path,
+            "introspection_headers_names[0]");
+  EXPECT_EQ(error_for(kMinimal + "introspection_post_args_names: [ client_secret ]\n"
+                                 "introspection_post_args_values: [ x ]\n")
+                .key_path,
+            "introspection_post_args_names[0]");
+}
+
+TEST(SettingsTest, UpstreamHeaderNamesAreCheckedAndUnique) {
+  EXPECT_EQ(error_for(kMinimal + "upstream_headers_claims: [ sub ]\n"
+                                 "upstream_headers_names: [ \"X User\" ]\n")
+                .key_path,
+            "upstream_headers_names[0]");
+  EXPECT_EQ(error_for(kMinimal + "upstream_headers_claims: [ sub ]\n"
+                                 "upstream_headers_names: [ Connection ]\n")
+                .key_path,
+            "upstream_headers_names[0]");
+  EXPECT_EQ(error_for(kMinimal + "upstream_introspection_header: Transfer-Encoding\n").key_path,
+            "upstream_introspection_header");
+  EXPECT_NE(error_for(kMinimal + "upstream_headers_claims: [ sub, email ]\n"
+                                 "upstream_headers_names: [ X-User, x-user ]\n")
+                .message.find("configured twice"),
+            std::string::npos);
+}
+
+TEST(SettingsTest, CacheBoundsMustBeConsistent) {
+  EXPECT_EQ(error_for(kMinimal + "cache_ttl_min: 60s\ncache_ttl_max: 30s\n").key_path,
+            "cache_ttl_min");
+  EXPECT_EQ(error_for(kMinimal + "cache_size: 0\n").key_path, "cache_size");
+  EXPECT_EQ(error_for(kMinimal + "cache_ttl: \"5 minutes\"\n").key_path, "cache_ttl");
+}
+
+TEST(SettingsTest, RequiredListsHaveNoEmptyEntries) {
+  EXPECT_EQ(error_for(kMinimal + "scopes_required: [ \"\" ]\n").key_path, "scopes_required[0]");
+}
+
+TEST(MakeFilterTest, UnreadableCaFileIsAConfigError) {
+  const ConfigError e =
+      error_of([] { make_filter(read_yaml(kMinimal + "ca_file: /nonexistent/ca.pem\n")); });
+  EXPECT_EQ(e.key_path, "ca_file");
+}
+
+TEST(MakeFilterTest, ValidConfigBuildsAFilter) {
+  EXPECT_NE(make_filter(read_yaml(kMinimal)), nullptr);
+}
+
+}  // namespace
+}  // namespace tollgate::filters::openid_connect

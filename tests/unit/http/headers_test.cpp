@@ -1,0 +1,127 @@
+#include "tollgate/http/headers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace tollgate::http_io {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::vector<std::string> names_of(const http::fields& fields) {
+  std::vector<std::string> names;
+  for (const auto& f : fields) names.emplace_back(f.name_string());
+  return names;
+}
+
+TEST(StripHopByHop, RemovesTheFixedList) {
+  http::fields f;
+  f.set(http::field::host, "api.example.com");
+  f.set(http::field::connection, "keep-alive");
+  f.set(http::field::keep_alive, "timeout=5");
+  f.set("Proxy-Connection", "keep-alive");
+  f.set(http::field::te, "trailers");
+  f.set(http::field::trailer, "X-Checksum");
+  f.set(http::field::transfer_encoding, "chunked");
+  f.set(http::field::upgrade, "websocket");
+  f.set(http::field::proxy_authenticate, "Basic");
+  f.set(http::field::proxy_authorization, "Basic Zm9vOmJhcg==");
+  f.set(http::field::authorization, "Bearer t");
+  f.set(http::field::content_type, "application/json");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"Host", "Authorization", "Content-Type"}));
+}
+
+TEST(StripHopByHop, RemovesHeadersNamedInConnection) {
+  http::fields f;
+  f.set(http::field::connection, "close, X-Custom");
+  f.set("X-Custom", "1");
+  f.set("X-Other", "2");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"X-Other"}));
+}
+
+TEST(StripHopByHop, SpoofedIdentityHeaderNamedInConnectionIsRemoved) {
+  // A client sending its own identity header and naming it hop-by-hop: both the spoofed value and
+  // the Connection header go, so nothing the client said about identity survives the hop.
+  http::fields f;
+  f.set(http::field::connection, "X-Authenticated-User");
+  f.set("X-Authenticated-User", "admin");
+  f.set(http::field::authorization, "Bearer t");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(f.count("X-Authenticated-User"), 0u);
+  EXPECT_EQ(f.count(http::field::connection), 0u);
+  EXPECT_EQ(f[http::field::authorization], "Bearer t");
+}
+
+TEST(StripHopByHop, TokensAreCaseInsensitiveAndWhitespaceTolerant) {
+  http::fields f;
+  f.insert(http::field::connection, " x-a ,\tX-B\t,, ,keep-alive ");
+  f.insert(http::field::connection, "x-C");
+  f.insert("X-A", "1");
+  f.insert("x-b", "2");
+  f.insert("X-C", "3");
+  f.insert("X-C", "4");  // every instance goes
+  f.insert("X-D", "5");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"X-D"}));
+}
+
+TEST(StripHopByHop, TokenMustMatchTheWholeName) {
+  http::fields f;
+  f.set(http::field::connection, "X-Auth");
+  f.set("X-Authenticated-User", "admin");
+  f.set("X-Aut", "1");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"X-Authenticated-User", "X-Aut"}));
+}
+
+TEST(StripHopByHop, FramingAndHostCannotBeRemovedByConnectionTokens) {
+  http::fields f;
+  f.set(http::field::connection, "Content-Length, Host, Authorization");
+  f.set(http::field::host, "api.example.com");
+  f.set(http::field::content_length, "5");
+  f.set(http::field::authorization, "Bearer t");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"Host", "Content-Length"}));
+}
+
+TEST(StripHopByHop, NothingToDoLeavesFieldsAlone) {
+  http::fields f;
+  f.insert("A", "1");
+  f.insert("B", "2");
+  f.insert("A", "3");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"A", "A", "B"}));
+}
+
+TEST(Iequals, ComparesAsciiCaseInsensitively) {
+  EXPECT_TRUE(iequals("Content-Length", "content-length"));
+  EXPECT_TRUE(iequals("", ""));
+  EXPECT_TRUE(iequals("X-1_Z", "x-1_z"));
+  EXPECT_FALSE(iequals("abc", "abd"));
+  EXPECT_FALSE(iequals("abc", "abcd"));
+  EXPECT_FALSE(iequals("@", "`"));  // differ only in bit 0x20 but are not letters
+  EXPECT_FALSE(iequals("[", "{"));
+}
+
+TEST(HasDuplicate, CountsInstancesOfOneField) {
+  http::fields f;
+  f.insert(http::field::content_length, "5");
+  EXPECT_FALSE(has_duplicate(f, http::field::content_length));
+  f.insert(http::field::content_length, "5");
+  EXPECT_TRUE(has_duplicate(f, http::field::content_length));
+  EXPECT_FALSE(has_duplicate(f, http::field::host));
+}
+
+TEST(HasDuplicate, IgnoresNameCase) {
+  http::fields f;
+  f.insert("Content-Length", "1");
+  f.insert("content-length", "2");
+  EXPECT_TRUE(has_duplicate(f, http::field::content_length));
+}
+
+}  // namespace
+}  // namespace tollgate::http_io
