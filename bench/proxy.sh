@@ -86,6 +86,7 @@ stop_started_processes() {
 start_daemon() {
   local name=$1
   shift
+  : >"$work_dir/$name.log"   # exists before the daemon starts, for wait_for_port to read
   "$@" >"$work_dir/$name.log" 2>&1 &
   started_pid=$!
   pids+=("$started_pid")

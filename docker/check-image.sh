@@ -148,6 +148,7 @@ image_command() {
 start_in_image() {
   local name=$1
   shift
+  : >"$work_dir/$name.log"   # exists before the daemon starts, for wait_for_port to read
   "${in_image[@]}" "$@" >"$work_dir/$name.log" 2>&1 &
   started_pid=$!
   pids+=("$started_pid")

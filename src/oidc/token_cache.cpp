@@ -105,8 +105,7 @@ void append_length_prefixed(std::string& out, std::string_view part) {
 }  // namespace
 
 struct TokenCache::Flight {
-  std::mutex mutex;
-  bool done = false;
+  std::mutex mutex;  // guards waiters: a cancelled waiter leaves without the shard's lock
   std::uint64_t next_waiter_id = 0;
   std::list<Waiter> waiters;  // a cancelled waiter is unlinked wherever it is
 };
@@ -261,7 +260,6 @@ void TokenCache::complete_flight(const CacheKey& key, const std::shared_ptr<Flig
   std::list<Waiter> waiters;
   {
     std::lock_guard lock(flight->mutex);
-    flight->done = true;
     waiters.swap(flight->waiters);
   }
   for (Waiter& waiter : waiters) deliver(std::move(waiter), result);

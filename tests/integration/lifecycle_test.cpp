@@ -80,11 +80,19 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_EQ(run_and_wait({TOLLGATE_BIN, "--bogus"}, &out), 2);
 }
 
+// Far below the 1 GiB each body weighs. AddressSanitizer keeps freed memory in quarantine (256 MiB
+// by default), so its builds get that much more room; a buffered body would still exceed it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kRssBoundKib = (32 + 256) * 1024;
+#else
+constexpr long kRssBoundKib = 32 * 1024;
+#endif
+
 TEST(Streaming, LargeUploadAndDownloadPassWithBoundedMemory) {
   auto echo = start_echo_server();
   auto gateway = start_tollgate(echo_config(echo, "limits: { max_body_bytes: 0 }\n"));
   const long rss_before = rss_kib(gateway.process->pid());
-  constexpr std::uint64_t kSize = 256ull * 1024 * 1024;
+  constexpr std::uint64_t kSize = 1024ull * 1024 * 1024;  // 1 GiB each way
 
   HttpConnection c(gateway.port(), std::chrono::seconds(60));
   c.send_raw("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(kSize) +
@@ -115,7 +123,7 @@ TEST(Streaming, LargeUploadAndDownloadPassWithBoundedMemory) {
   EXPECT_EQ(received, kSize);
   const long growth_kib = rss_kib(gateway.process->pid()) - rss_before;
   RecordProperty("rss_growth_kib", std::to_string(growth_kib));
-  EXPECT_LT(growth_kib, 32 * 1024) << "RSS grew by " << growth_kib << " KiB for 512 MiB relayed";
+  EXPECT_LT(growth_kib, kRssBoundKib) << "RSS grew by " << growth_kib << " KiB for 2 GiB relayed";
 }
 
 TEST(Drain, SigtermFinishesInFlightRequestsThenExits) {

@@ -7,33 +7,52 @@
 #include <boost/beast/http/write.hpp>
 #include <stdexcept>
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
 namespace tollgate::test {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
+using boost::system::error_code;
 
 namespace {
-void set_socket_timeout(tcp::socket& s, std::chrono::milliseconds t) {
-  timeval tv{};
-  tv.tv_sec = t.count() / 1000;
-  tv.tv_usec = (t.count() % 1000) * 1000;
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+
+// Runs one asynchronous operation on `io` for at most `timeout`. Synchronous socket calls cannot be
+// bounded (Asio retries a read that SO_RCVTIMEO interrupted), so every wait here is asynchronous.
+// Returns the operation's error, or asio::error::timed_out after cancelling it.
+template <class Start>
+error_code run_for(asio::io_context& io, tcp::socket& socket, std::chrono::milliseconds timeout,
+                   Start start) {
+  bool done = false;
+  error_code result;
+  start([&](error_code ec, std::size_t = 0) {
+    done = true;
+    result = ec;
+  });
+  io.restart();
+  io.run_for(timeout);
+  if (!done) {
+    error_code ignored;
+    socket.cancel(ignored);
+    io.restart();
+    io.run();
+    return asio::error::timed_out;
+  }
+  return result;
 }
+
+void throw_if(error_code ec, const char* what) {
+  if (ec) throw std::runtime_error(std::string(what) + ": " + ec.message());
+}
+
 }  // namespace
 
 HttpConnection::HttpConnection(std::uint16_t port, std::chrono::milliseconds timeout)
     : socket_(io_), port_(port), timeout_(timeout) {
   socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   socket_.set_option(tcp::no_delay(true));
-  set_socket_timeout(socket_, timeout_);
 }
 
 HttpConnection::~HttpConnection() {
-  boost::system::error_code ec;
+  error_code ec;
   socket_.close(ec);
 }
 
@@ -43,7 +62,9 @@ Response HttpConnection::send(Request request) {
   }
   if (request.version() == 0) request.version(11);
   request.prepare_payload();
-  http::write(socket_, request);
+  throw_if(run_for(io_, socket_, timeout_,
+                   [&](auto handler) { http::async_write(socket_, request, handler); }),
+           "write");
   return read_response(request.method() == http::verb::head);
 }
 
@@ -55,7 +76,9 @@ Response HttpConnection::get(const std::string& target,
 }
 
 void HttpConnection::send_raw(const std::string& bytes) {
-  asio::write(socket_, asio::buffer(bytes));
+  throw_if(run_for(io_, socket_, timeout_,
+                   [&](auto handler) { asio::async_write(socket_, asio::buffer(bytes), handler); }),
+           "write");
 }
 
 Response HttpConnection::read_response(bool head) {
@@ -63,21 +86,19 @@ Response HttpConnection::read_response(bool head) {
   parser.skip(head);
   parser.body_limit(64 * 1024 * 1024);
   parser.header_limit(1024 * 1024);
-  http::read(socket_, buffer_, parser);
+  throw_if(run_for(io_, socket_, timeout_,
+                   [&](auto handler) { http::async_read(socket_, buffer_, parser, handler); }),
+           "read response");
   return parser.release();
 }
 
 bool HttpConnection::closed_by_peer(std::chrono::milliseconds timeout) {
-  set_socket_timeout(socket_, timeout);
+  if (buffer_.size() > 0) return false;
   char c;
-  boost::system::error_code ec;
-  for (;;) {
-    if (buffer_.size() > 0) return false;
-    socket_.read_some(asio::buffer(&c, 1), ec);
-    if (ec == asio::error::eof || ec == asio::error::connection_reset) return true;
-    if (ec) return false;  // timeout: still open
-    return false;          // data arrived: not closed
-  }
+  const error_code ec = run_for(io_, socket_, timeout, [&](auto handler) {
+    socket_.async_read_some(asio::buffer(&c, 1), handler);
+  });
+  return ec == asio::error::eof || ec == asio::error::connection_reset;
 }
 
 Response http_get(std::uint16_t port, const std::string& target,
@@ -91,15 +112,26 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
   asio::io_context io;
   tcp::socket s(io);
   s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  set_socket_timeout(s, timeout);
-  boost::system::error_code ec;
-  asio::write(s, asio::buffer(bytes), ec);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(1),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()));
+  };
+  // The peer may answer and close before taking every byte: a failed write is not an error here.
+  run_for(io, s, left(), [&](auto handler) { asio::async_write(s, asio::buffer(bytes), handler); });
   std::string out;
   char buf[4096];
   for (;;) {
-    std::size_t n = s.read_some(asio::buffer(buf), ec);
-    if (ec) break;
+    std::size_t n = 0;
+    const error_code ec = run_for(io, s, left(), [&](auto handler) {
+      s.async_read_some(asio::buffer(buf), [&n, handler](error_code e, std::size_t got) mutable {
+        n = got;
+        handler(e, got);
+      });
+    });
     out.append(buf, n);
+    if (ec) break;
   }
   return out;
 }

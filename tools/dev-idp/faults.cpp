@@ -82,18 +82,22 @@ nlohmann::ordered_json Faults::to_json() const {
 }
 
 void FaultSwitch::set(Faults faults) {
-  faults_.store(std::make_shared<const Faults>(std::move(faults)));
+  auto shared = std::make_shared<const Faults>(std::move(faults));
+  std::lock_guard lock(mutex_);
+  faults_ = std::move(shared);
   armed_.store(true, std::memory_order_release);
 }
 
 void FaultSwitch::clear() {
+  std::lock_guard lock(mutex_);
+  faults_.reset();
   armed_.store(false, std::memory_order_release);
-  faults_.store(nullptr);
 }
 
 std::shared_ptr<const Faults> FaultSwitch::current() const {
   if (!armed_.load(std::memory_order_acquire)) return nullptr;
-  return faults_.load();
+  std::lock_guard lock(mutex_);
+  return faults_;
 }
 
 }  // namespace tollgate::dev_idp

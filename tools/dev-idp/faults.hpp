@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -36,12 +37,14 @@ class FaultSwitch {
  public:
   void set(Faults faults);
   void clear();
-  // nullptr when no fault is set; the common case costs one relaxed atomic load.
+  // nullptr when no fault is set. That common case costs one atomic load and takes no lock; the
+  // lock is only taken while faults are set, when speed is not the point.
   std::shared_ptr<const Faults> current() const;
 
  private:
   std::atomic<bool> armed_{false};
-  std::atomic<std::shared_ptr<const Faults>> faults_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Faults> faults_;
 };
 
 }  // namespace tollgate::dev_idp

@@ -70,6 +70,8 @@ std::optional<Form> Form::parse(std::string_view body) {
     const std::string_view pair = body.substr(0, amp);
     body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
     if (pair.empty()) continue;  // "a=1&&b=2" is tolerated, as by most servers
+    // OAuth requests carry a handful of parameters; the bound keeps the duplicate check cheap.
+    if (form.params_.size() == kMaxParameters) return std::nullopt;
     const std::size_t eq = pair.find('=');
     auto name = form_decode(pair.substr(0, eq));
     auto value =

@@ -19,8 +19,9 @@ std::optional<std::string> path_decode(std::string_view in);
 // The parameters of a form body, in order, decoded.
 class Form {
  public:
-  // nullopt when an escape is malformed or a parameter appears twice (RFC 6749 section 3.2: request
-  // parameters must not be included more than once).
+  // nullopt when an escape is malformed, a parameter appears twice (RFC 6749 section 3.2: request
+  // parameters must not be included more than once), or there are more than kMaxParameters.
+  static constexpr std::size_t kMaxParameters = 64;
   static std::optional<Form> parse(std::string_view body);
 
   // The value of `name`, or nullopt when absent.

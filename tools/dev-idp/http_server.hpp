@@ -38,11 +38,14 @@ class HttpServer {
   awaitable<void> purge_loop(DevIdp& idp);
   void stop();
 
-  asio::io_context main_context_;  // acceptor, signals, housekeeping
-  tcp::acceptor acceptor_;
+  // Declaration order is destruction order in reverse, and it matters: the connections on the
+  // workers use the TLS context, and a pending accept on the main context holds a socket of a
+  // worker, so the main context goes first, then the workers, then the TLS context.
   std::optional<ssl::context> tls_context_;
   std::vector<std::unique_ptr<asio::io_context>> workers_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_guards_;
+  asio::io_context main_context_;  // acceptor, signals, housekeeping
+  tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   std::size_t next_worker_ = 0;
 };

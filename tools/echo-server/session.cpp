@@ -122,9 +122,12 @@ asio::awaitable<void> run_session(tollgate::tcp::socket socket, const Options& o
       // streamed through a small buffer would cost one system call per 512 bytes.
       buffer.reserve(kBodyChunk);
     }
+    // A named local, not a conditional inside the co_await expression: with g++ 12, UBSan saw
+    // the null branch dereferenced there.
+    std::span<char> scratch_span;
+    if (scratch) scratch_span = std::span<char>(*scratch);
     const auto body = co_await read_body(stream, buffer, parser, endpoint.wants_body_hash(),
-                                         scratch ? std::span<char>(*scratch) : std::span<char>(),
-                                         options.timeout);
+                                         scratch_span, options.timeout);
     if (!body) {
       co_await answer_read_error(stream, body.error(), options.timeout);
       break;

@@ -7,6 +7,7 @@
 #include "tollgate/common/error.hpp"
 #include "tollgate/common/hash.hpp"
 #include "tollgate/config/config.hpp"
+#include "tollgate/oidc/claims.hpp"
 
 namespace tollgate::filters::openid_connect {
 namespace {
@@ -52,13 +53,15 @@ boost::asio::awaitable<IntrospectionResult> call_idp(
   co_return result;
 }
 
+// Who the access log says made the request: sub, else client_id, else the token's hash. A value
+// that could break the log line (control characters, absurd length) is not used.
 std::string principal_of(const oidc::Introspection& answer, std::string_view token) {
+  constexpr std::size_t kMaxPrincipal = 256;
   for (const char* claim : {"sub", "client_id"}) {
     auto it = answer.claims.find(claim);
-    if (it != answer.claims.end() && it->is_string() &&
-        !it->get_ref<const std::string&>().empty()) {
-      return it->get<std::string>();
-    }
+    if (it == answer.claims.end() || !it->is_string()) continue;
+    std::optional<std::string> text = oidc::claim_header_value(*it);
+    if (text && !text->empty() && text->size() <= kMaxPrincipal) return std::move(*text);
   }
   return "token:" + short_hash(token);
 }

@@ -147,6 +147,14 @@ TEST_F(FilterTest, ClientIdIsThePrincipalWithoutSubject) {
   EXPECT_EQ(principal, "orders-app");
 }
 
+TEST_F(FilterTest, PrincipalThatCouldForgeLogLinesIsReplacedByTheTokenHash) {
+  idp->answers["good"] = answer_from(R"({"active":true,"sub":"alice\nGET /admin 200"})");
+  bearer("good");
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter).proceeds());
+  EXPECT_EQ(principal, "token:" + short_hash("good"));
+}
+
 TEST_F(FilterTest, InactiveTokenIsAnInvalidToken) {
   settings.unauthorized_message = "Token rejected";
   bearer("revoked");
