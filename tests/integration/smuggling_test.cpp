@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <memory>
 
-#include <poll.h>
-
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
@@ -22,14 +20,9 @@ using nlohmann::json;
 
 constexpr std::string_view kTargetPlaceholder = "{T}";
 
-// True when the gateway closes the connection within `timeout` and sends nothing more first. A
-// blocking read would wait for the gateway's idle timeout on an open connection; poll() bounds it.
-bool closed_without_more(HttpConnection& connection,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
-  pollfd readable{connection.socket().native_handle(), POLLIN, 0};
-  if (::poll(&readable, 1, static_cast<int>(timeout.count())) <= 0) return false;
-  return connection.closed_by_peer();  // EOF, or the start of a second response
-}
+// Long enough for a close that is on its way; an open connection stays open far longer
+// (client_idle).
+constexpr auto kCloseWait = std::chrono::seconds(3);
 
 class SmugglingTest : public ::testing::Test {
  protected:
@@ -42,7 +35,9 @@ class SmugglingTest : public ::testing::Test {
                          " ] }\n"
                          "routes:\n"
                          "  - { name: all, match: { paths: [ / ] }, upstream: echo }\n",
-                     "limits: { max_header_bytes: 8KiB, max_body_bytes: 1MiB }\n"
+                     // A generous head limit: chunk lines and trailers must be bounded on their
+                     // own, not by the room a head may take.
+                     "limits: { max_header_bytes: 96KiB, max_body_bytes: 1MiB }\n"
                      "timeouts: { client_idle: 30s, upstream_read: 5s }\n")));
   }
   static void TearDownTestSuite() {
@@ -209,10 +204,11 @@ const std::vector<Refusal> kRefusals = {
      chunked("5\r\nhello\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n" + kHidden)},
     {"trailerBareLf", chunked("5\r\nhello\r\n0\r\nX-T: a\nX-U: b\r\n\r\n")},
     // Sizes.
-    {"oversizeRequestLine", "GET /" + std::string(16 * 1024, 'a') + " HTTP/1.1\r\nHost: g\r\n\r\n",
+    {"oversizeRequestLine", "GET /" + std::string(100 * 1024, 'a') + " HTTP/1.1\r\nHost: g\r\n\r\n",
      431},
     {"oversizeHeaders",
-     "GET {T} HTTP/1.1\r\nHost: gateway.test\r\nX-Big: " + std::string(16 * 1024, 'b') + "\r\n\r\n",
+     "GET {T} HTTP/1.1\r\nHost: gateway.test\r\n" +
+         repeat("X-Big: " + std::string(1000, 'b') + "\r\n", 100) + "\r\n",
      431},
     {"declaredBodyTooLarge", post("Content-Length: 2000000\r\n", "abc"), 413},
 };
@@ -223,9 +219,9 @@ TEST_F(SmugglingTest, AmbiguousFramingIsRefusedAndClosedAndNeverReachesTheUpstre
     HttpConnection connection(gateway_->port());
     connection.send_raw(replace_target(c.request, "/smuggle/" + std::string(c.name)));
     const Response r = connection.read_response();
-    EXPECT_EQ(r.result_int(), c.status) << r.body();
+    EXPECT_EQ(r.result_int(), c.status) << r.body().substr(0, 300);
     EXPECT_EQ(r[boost::beast::http::field::connection], "close");
-    EXPECT_TRUE(closed_without_more(connection)) << "a second response or an open connection";
+    EXPECT_TRUE(connection.closed_by_peer(kCloseWait)) << "a second response or an open connection";
   }
   settle("refusals");
   for (const Refusal& c : kRefusals) {
@@ -250,7 +246,7 @@ TEST_F(SmugglingTest, AFramingErrorMidBodyAbortsTheUpstreamRequest) {
   connection.send_raw("zz\r\n" + kHidden);
   const Response r = connection.read_response();
   EXPECT_EQ(r.result_int(), 400);
-  EXPECT_TRUE(closed_without_more(connection));
+  EXPECT_TRUE(connection.closed_by_peer(kCloseWait));
 
   // The aborted upstream connection is not pooled: had it been, the upstream would read the next
   // request through it as more of the chunked body, and that request would get no answer of its
