@@ -254,7 +254,18 @@ int Gateway::run() {
   std::vector<std::thread> threads;
   for (auto& w : s.workers) {
     guards.push_back(asio::make_work_guard(w->io()));
-    threads.emplace_back([worker = w.get()] { worker->io().run(); });
+    threads.emplace_back([worker = w.get()] {
+      // An exception thrown by a completion handler (not a coroutine, whose errors end only its
+      // own session) leaves run(); log it and keep serving rather than take the process down.
+      for (;;) {
+        try {
+          worker->io().run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("worker {}: unexpected error: {}", worker->index(), e.what());
+        }
+      }
+    });
   }
   s.admin_state.ready = true;
   spdlog::info("tollgate {} started with {} worker(s)", TOLLGATE_VERSION, s.workers.size());

@@ -67,7 +67,7 @@ class InteropTest : public ::testing::Test {
         "  - { name: cached, match: { paths: [ /cached ] }, upstream: echo, plugins: [ cached ] }\n"
         "  - { name: uncached, match: { paths: [ /uncached ] }, upstream: echo, "
         "plugins: [ uncached ] }\n"));
-    gateway_.process->wait_for_line("introspection endpoint .* discovered");
+    gateway_.process->wait_for_count("introspection endpoint .* discovered", 2);  // both plugins
   }
 
   std::string token() {

@@ -58,8 +58,8 @@ class OidcFlowTest : public ::testing::Test {
         "  - { name: uncached, match: { paths: [ /uncached ] }, upstream: echo, "
         "plugins: [ uncached ] }\n"
         "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n"));
-    // Discovery runs in the background at start; wait until it has found the endpoint.
-    gateway_.process->wait_for_line("introspection endpoint");
+    // Discovery runs in the background at start, once per plugin; wait until both have found it.
+    gateway_.process->wait_for_count("introspection endpoint .* discovered", 2);
   }
 
   Response call(const std::string& path, const std::string& token) {

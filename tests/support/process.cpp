@@ -101,6 +101,21 @@ int Process::count_lines(const std::string& pattern) const {
   return count;
 }
 
+void Process::wait_for_count(const std::string& pattern, int count,
+                             std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (count_lines(pattern) >= count) return;
+    std::unique_lock lock(mutex_);
+    if (eof_)
+      throw std::runtime_error("process exited before /" + pattern + "/; output:\n" + output_);
+    const std::size_t seen = output_.size();
+    if (!changed_.wait_until(lock, deadline, [&] { return output_.size() != seen || eof_; })) {
+      throw std::runtime_error("timed out waiting for /" + pattern + "/; output:\n" + output_);
+    }
+  }
+}
+
 void Process::signal(int sig) {
   if (!exited_) kill(pid_, sig);
 }

@@ -32,6 +32,10 @@ class Process {
   std::string output() const;
   // Number of lines captured so far that match `pattern`.
   int count_lines(const std::string& pattern) const;
+  // Waits until at least `count` lines of all output match `pattern`, in any order with other
+  // lines (for events from concurrent sources). Throws like wait_for_line.
+  void wait_for_count(const std::string& pattern, int count,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
   void signal(int sig);
   // Waits for exit; returns the exit status (128+signal for a signal), or -1 on timeout.
