@@ -21,7 +21,9 @@ std::string to_hex(const Sha256& digest) {
   return out;
 }
 
-std::string short_hash(std::string_view secret) { return to_hex(sha256(secret)).substr(0, 12); }
+std::string short_hash(std::string_view secret) {
+  return to_hex(sha256(secret)).substr(0, 12);
+}
 
 std::string base64_encode(std::string_view data) {
   std::string out(4 * ((data.size() + 2) / 3), '\0');
@@ -35,8 +37,10 @@ std::string base64_encode(std::string_view data) {
 std::string base64url_encode(std::string_view data) {
   std::string out = base64_encode(data);
   for (char& c : out) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   while (!out.empty() && out.back() == '=') out.pop_back();
   return out;

@@ -1,5 +1,5 @@
-// Typed, position-aware access to a YAML document. Every error names file:line:col and the key path,
-// so one helper serves the core config and every plugin's config.
+// Typed, position-aware access to a YAML document. Every error names file:line:col and the key
+// path, so one helper serves the core config and every plugin's config.
 #pragma once
 
 #include <chrono>
@@ -17,7 +17,8 @@
 namespace tollgate::config {
 
 // One error in a config file. to_string() gives the user-facing line:
-//   config/tollgate.yaml:31:7: plugins.okta.config.cache_ttl: "5 minutes" is not a duration (e.g. 300s)
+//   config/tollgate.yaml:31:7: plugins.okta.config.cache_ttl: "5 minutes" is not a duration (e.g.
+//   300s)
 struct ConfigError {
   std::string file;
   int line = 0;    // 1-based; 0 when unknown
@@ -53,8 +54,8 @@ class Reader {
   // Children. A missing key gives a Reader whose present() is false, positioned at its parent.
   Reader operator[](std::string_view key) const;
   Reader at(std::size_t index) const;
-  std::vector<Reader> items() const;                              // a sequence's elements
-  std::vector<std::pair<std::string, Reader>> entries() const;   // a map's entries, in file order
+  std::vector<Reader> items() const;                            // a sequence's elements
+  std::vector<std::pair<std::string, Reader>> entries() const;  // a map's entries, in file order
 
   // Fails unless this is a map whose every key is in `allowed` ("did you mean" for close ones).
   void expect_keys(std::initializer_list<std::string_view> allowed) const;
@@ -65,8 +66,8 @@ class Reader {
   std::string string() const;
   bool boolean() const;
   std::int64_t integer(std::int64_t min, std::int64_t max) const;
-  Duration duration() const;            // "250ms", "5s", "2m", "1h"; a bare number is seconds
-  std::uint64_t size_bytes() const;     // "16KiB", "10MiB", "1GiB", "512" (bytes), "4KB" = 4000
+  Duration duration() const;         // "250ms", "5s", "2m", "1h"; a bare number is seconds
+  std::uint64_t size_bytes() const;  // "16KiB", "10MiB", "1GiB", "512" (bytes), "4KB" = 4000
   std::vector<std::string> string_list() const;  // a sequence of strings, or one string
 
   // Same, with a default when the key is absent.
@@ -79,7 +80,8 @@ class Reader {
 
   // One of a fixed set of words, e.g. balance: round_robin | least_conn.
   std::string one_of(std::initializer_list<std::string_view> choices) const;
-  std::string one_of_or(std::string_view fallback, std::initializer_list<std::string_view> choices) const;
+  std::string one_of_or(std::string_view fallback,
+                        std::initializer_list<std::string_view> choices) const;
 
   // Throws ConfigException positioned at this node.
   [[noreturn]] void fail(std::string message) const;

@@ -12,8 +12,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/beast/http/message.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 
 namespace tollgate::config {
@@ -24,12 +24,14 @@ namespace tollgate::filters {
 
 using RequestHead = boost::beast::http::request_header<>;
 
-// A response a filter sends instead of forwarding. The session adds the request id to the JSON body.
+// A response a filter sends instead of forwarding. The session adds the request id to the JSON
+// body.
 struct LocalResponse {
   boost::beast::http::status status = boost::beast::http::status::ok;
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. WWW-Authenticate, Retry-After
   std::string message;  // goes into {"message": ..., "request_id": ...}
-  std::string error;    // optional RFC 6750 error code for the JSON body ("invalid_token"); may be empty
+  std::string
+      error;  // optional RFC 6750 error code for the JSON body ("invalid_token"); may be empty
 };
 
 class Verdict {
@@ -49,18 +51,19 @@ class Verdict {
 
 // What a filter sees of one request. Owned by the session, lives for the request.
 struct RequestContext {
-  RequestHead& request;          // filters may add or remove headers; the forwarder sends this head
+  RequestHead& request;  // filters may add or remove headers; the forwarder sends this head
   const config::Route& route;
-  std::string_view path;         // normalised path the route was chosen on (before strip_path)
-  std::string_view query;        // raw query string without '?', may be empty
+  std::string_view path;   // normalised path the route was chosen on (before strip_path)
+  std::string_view query;  // raw query string without '?', may be empty
   std::string_view request_id;
   boost::asio::ip::address peer;
-  unsigned worker = 0;           // index of the worker thread running this request
-  std::string principal;         // set by auth filters for the access log (e.g. "sub" or hash)
+  unsigned worker = 0;    // index of the worker thread running this request
+  std::string principal;  // set by auth filters for the access log (e.g. "sub" or hash)
 };
 
 // What a filter needs when the gateway starts: the number of workers, so filters can keep lock-free
-// per-worker state (connection pools) indexed by RequestContext::worker, and an executor per worker.
+// per-worker state (connection pools) indexed by RequestContext::worker, and an executor per
+// worker.
 struct StartContext {
   std::vector<boost::asio::any_io_executor> worker_executors;
 };

@@ -1,5 +1,6 @@
-// One stream type for plain TCP and TLS, so the session, the forwarder and the IdP client are written
-// once. Both alternatives are beast::tcp_stream underneath, so timeouts are set the same way.
+// One stream type for plain TCP and TLS, so the session, the forwarder and the IdP client are
+// written once. Both alternatives are beast::tcp_stream underneath, so timeouts are set the same
+// way.
 #pragma once
 
 #include <utility>
@@ -36,13 +37,15 @@ class Stream {
 
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
-    if (v_.index() == 0) return std::get<0>(v_).async_read_some(buffers, std::forward<Token>(token));
+    if (v_.index() == 0)
+      return std::get<0>(v_).async_read_some(buffers, std::forward<Token>(token));
     return std::get<1>(v_).async_read_some(buffers, std::forward<Token>(token));
   }
 
   template <class Buffers, class Token>
   auto async_write_some(const Buffers& buffers, Token&& token) {
-    if (v_.index() == 0) return std::get<0>(v_).async_write_some(buffers, std::forward<Token>(token));
+    if (v_.index() == 0)
+      return std::get<0>(v_).async_write_some(buffers, std::forward<Token>(token));
     return std::get<1>(v_).async_write_some(buffers, std::forward<Token>(token));
   }
 

@@ -14,12 +14,13 @@ struct NormalisedTarget {
   std::string query;  // raw, without '?'; empty when none
 };
 
-// Accepts origin-form ("/a/b?x") and absolute-form ("http://host/a/b?x"; the host part is returned in
-// `authority` so the session can apply RFC 9112's rule that it replaces Host). Rejects (errc::bad_path):
-// a target not starting with '/', an encoded '/' (%2F) or '\\' (%5C), NUL (raw or %00), any control
-// character or raw space, a '..' that climbs above the root, invalid percent-encoding, a '#'.
-// Percent-encoded unreserved characters (ALPHA DIGIT - . _ ~) are decoded; other encodings are kept
-// with uppercase hex. ';' parameters are kept as part of their segment (no matrix-param stripping).
+// Accepts origin-form ("/a/b?x") and absolute-form ("http://host/a/b?x"; the host part is returned
+// in `authority` so the session can apply RFC 9112's rule that it replaces Host). Rejects
+// (errc::bad_path): a target not starting with '/', an encoded '/' (%2F) or '\\' (%5C), NUL (raw or
+// %00), any control character or raw space, a '..' that climbs above the root, invalid
+// percent-encoding, a '#'. Percent-encoded unreserved characters (ALPHA DIGIT - . _ ~) are decoded;
+// other encodings are kept with uppercase hex. ';' parameters are kept as part of their segment (no
+// matrix-param stripping).
 boost::system::result<NormalisedTarget> normalise_target(std::string_view target,
                                                          std::string* authority = nullptr);
 

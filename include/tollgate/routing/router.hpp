@@ -19,13 +19,15 @@ class Router {
  public:
   explicit Router(const std::vector<config::Route>& routes);
 
-  // host: normalised (lowercase, no port). path: normalised. method: as sent (case-sensitive, RFC 9110).
-  // Precedence: routes with a host match beat host-less ones (exact host beats wildcard, longer
-  // wildcard beats shorter); then exact path beats prefix; then the longest prefix; then config order.
-  // A path with ';' parameters is also matched without them, the way a servlet container reads it
+  // host: normalised (lowercase, no port). path: normalised. method: as sent (case-sensitive, RFC
+  // 9110). Precedence: routes with a host match beat host-less ones (exact host beats wildcard,
+  // longer wildcard beats shorter); then exact path beats prefix; then the longest prefix; then
+  // config order. A path with ';' parameters is also matched without them, the way a servlet
+  // container reads it
   // ("/admin;x=y" is "/admin" to Tomcat, a segment "admin;x=y" to others); when the two readings
   // choose different routes, no route is returned and `ambiguous` is set.
-  RouteMatchResult match(std::string_view host, std::string_view method, std::string_view path) const;
+  RouteMatchResult match(std::string_view host, std::string_view method,
+                         std::string_view path) const;
 
  private:
   RouteMatchResult first_match(std::string_view host, std::string_view method,
