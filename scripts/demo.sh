@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1  # cache hits across clones in different folders
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target tollgate echo-server dev-idp
 
