@@ -89,6 +89,10 @@ std::string Process::output() const {
 int Process::count_lines(const std::string& pattern) const {
   const std::regex re(pattern);
   std::lock_guard lock(mutex_);
+  return count_matching_lines(re);
+}
+
+int Process::count_matching_lines(const std::regex& re) const {
   int count = 0;
   std::size_t start = 0, eol;
   while ((eol = output_.find('\n', start)) != std::string::npos) {
@@ -103,17 +107,15 @@ int Process::count_lines(const std::string& pattern) const {
 
 void Process::wait_for_count(const std::string& pattern, int count,
                              std::chrono::milliseconds timeout) {
+  const std::regex re(pattern);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (count_lines(pattern) >= count) return;
-    std::unique_lock lock(mutex_);
-    if (eof_)
-      throw std::runtime_error("process exited before /" + pattern + "/; output:\n" + output_);
-    const std::size_t seen = output_.size();
-    if (!changed_.wait_until(lock, deadline, [&] { return output_.size() != seen || eof_; })) {
-      throw std::runtime_error("timed out waiting for /" + pattern + "/; output:\n" + output_);
-    }
-  }
+  std::unique_lock lock(mutex_);
+  // Count and wait under one lock, so output appended between the two cannot be missed.
+  const bool done = changed_.wait_until(
+      lock, deadline, [&] { return count_matching_lines(re) >= count || eof_; });
+  if (count_matching_lines(re) >= count) return;
+  throw std::runtime_error(std::string(done ? "process exited before /" : "timed out waiting for /") +
+                           pattern + "/; output:\n" + output_);
 }
 
 void Process::signal(int sig) {

@@ -45,6 +45,7 @@ class Process {
 
  private:
   void read_loop();
+  int count_matching_lines(const std::regex& re) const;  // caller holds mutex_
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int exit_status_ = -1;
