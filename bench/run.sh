@@ -14,7 +14,7 @@
 #   BENCH_WORKERS       workers of tollgate, nginx and HAProxy     (default 1; 1..64 or auto)
 #   BENCH_WRK_THREADS   wrk threads                                (default 1, 1..8)
 #   BENCH_TOKENS        distinct tokens in scenario d              (default 10000, 1..1000000)
-#   BENCH_TARGETS       contenders to run, e.g. "tollgate haproxy" (default: all)
+#   BENCH_CONTENDERS    contenders to run, e.g. "tollgate haproxy" (default: all)
 #   BENCH_BUILD_DIR     where tollgate and dev-idp are             (default build/release, built here)
 #   TOLLGATE_LOG_LEVEL  tollgate's log level                       (default warn)
 set -euo pipefail
@@ -69,10 +69,10 @@ bin_dir=${BENCH_BUILD_DIR:-$repo_root/build/release}
 readonly duration_s runs connections wrk_threads tokens_count workers tollgate_log_level bin_dir
 
 readonly all_contenders=(direct idp nginx haproxy tollgate)
-read -ra contenders <<<"${BENCH_TARGETS:-${all_contenders[*]}}"
+read -ra contenders <<<"${BENCH_CONTENDERS:-${all_contenders[*]}}"
 for contender in "${contenders[@]}"; do
   [[ " ${all_contenders[*]} " == *" $contender "* ]] ||
-    fail "BENCH_TARGETS: unknown contender '$contender' (known: ${all_contenders[*]})"
+    fail "BENCH_CONTENDERS: unknown contender '$contender' (known: ${all_contenders[*]})"
 done
 
 # What each scenario measures: its contenders, in the order of the first run (later runs rotate it).
@@ -94,18 +94,25 @@ declare -A scenario_contenders=(
 
 # --- preparing -----------------------------------------------------------------------------------
 
-# Sets the array `scenarios` from the command line (e stands for both e_download and e_upload).
+# Sets the array `scenarios` from the command line (e stands for both e_download and e_upload), in
+# the order a to g whatever the command line's: from the lightest load on a server's memory to the
+# heaviest, so that the first run's peak RSS of each scenario is not inflated by a heavier one.
 select_scenarios() {
-  local arg
-  scenarios=()
+  local arg name
+  local -A chosen=()
   [ $# -gt 0 ] || set -- a b c d e f g
   for arg in "$@"; do
     case $arg in
-      a | b | c | d | f | g | e_download | e_upload) scenarios+=("$arg") ;;
-      e) scenarios+=(e_download e_upload) ;;
+      a | b | c | d | f | g | e_download | e_upload) chosen[$arg]=1 ;;
+      e) chosen[e_download]=1 chosen[e_upload]=1 ;;
       *) fail "unknown scenario '$arg' (a b c d e f g; -h for help)" ;;
     esac
   done
+  scenarios=()
+  for name in a b c d e_download e_upload f g; do
+    [ -n "${chosen[$name]:-}" ] && scenarios+=("$name")
+  done
+  return 0
 }
 
 usage() {
@@ -340,6 +347,15 @@ mint_tokens() {
     fail "minting $count tokens failed"
 }
 
+# Scenario d's steady state: tollgate's cache holds every token before anything is timed.
+warm_token_cache() {
+  [[ " ${contenders[*]} " == *" tollgate "* ]] || return 0
+  log "warming tollgate's cache with each of the $tokens_count tokens once"
+  timeout $((30 + tokens_count / 200))s \
+    "$python" "$client_py" warm "${base_url[tollgate]}/cached/ok" "$tokens_file" ||
+    fail "warming the cache failed"
+}
+
 # Scenario g: 64 connections, then one request on each, all with one token nobody has seen. For
 # tollgate a fresh process each time, so nothing is cached; for nginx a new token is enough.
 measure_burst() {
@@ -368,7 +384,7 @@ measure_burst() {
     "$((calls_after - calls_before)) IdP call(s), $(jq -r .elapsed_ms <<<"$result") ms"
 }
 
-# The contenders of a scenario that BENCH_TARGETS keeps, rotated by the run number so that no
+# The contenders of a scenario that BENCH_CONTENDERS keeps, rotated by the run number so that no
 # contender always runs first (right after another scenario) or last.
 contenders_of() {
   local scenario=$1 run=$2 list=() kept=() c i
@@ -445,10 +461,6 @@ main() {
     tokens_file=$work_dir/tokens
     log "minting $tokens_count tokens for scenario d"
     mint_tokens "$tokens_count" >"$tokens_file"
-    log "warming tollgate's cache with each of them once"
-    timeout $((30 + tokens_count / 200))s \
-      "$python" "$client_py" warm "${base_url[tollgate]}/cached/ok" "$tokens_file" ||
-      fail "warming the cache failed"
   fi
 
   for scenario in "${scenarios[@]}"; do
@@ -461,6 +473,8 @@ main() {
     "connections: a-d $connections, e $large_connections, f $many_connections"
   for ((run = 1; run <= runs; run++)); do
     for scenario in "${scenarios[@]}"; do
+      # Filled just before d's first run, so that a-c run with an empty cache.
+      [ "$scenario" = d ] && [ "$run" -eq 1 ] && warm_token_cache
       mapfile -t list < <(contenders_of "$scenario" "$run")
       for contender in "${list[@]}"; do
         if [ "$scenario" = g ]; then

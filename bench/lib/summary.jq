@@ -38,7 +38,9 @@ def titles: {
         p99_ms: ([$runs[].latency_us.p99 / 1000] | median),
         idp_calls_per_request: ([$runs[] | .idp_calls / .requests] | median),
         cpu_s_per_1k_requests: ([$runs[] | .cpu_s / .requests * 1000] | median),
-        peak_rss_kib: ([$runs[].peak_rss_kib] | max),
+        # The first run's: allocators keep what they freed, so a later run's peak also holds what
+        # the heavier scenarios before it left behind.
+        peak_rss_kib: ([$runs[] | select(.run == 1) | .peak_rss_kib] | first),
         x_nginx: (if $contender == "nginx" then null
                   else same_run_ratio($runs; runs_of($scenario; "nginx")) end),
         x_haproxy: (if $contender == "haproxy" then null
