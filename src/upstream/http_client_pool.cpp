@@ -10,7 +10,10 @@
 
 namespace tollgate::upstream {
 namespace {
-constexpr std::size_t kIdleBufferLimit = 4096;
+// What a pooled connection's read buffer starts with and may keep while idle: a response head and
+// a small body arrive in one read, a relay piece fits, and a bigger buffer is given back.
+constexpr std::size_t kInitialBuffer = 4 * 1024;
+constexpr std::size_t kIdleBufferLimit = 16 * 1024;
 }  // namespace
 
 Lease::Lease(HttpClientPool* pool, std::unique_ptr<Connection> connection)
@@ -113,6 +116,7 @@ awaitable<result<Lease>> HttpClientPool::connect_new() {
   } else {
     c = std::make_unique<Connection>(http_io::Stream(std::move(tcp_stream)));
   }
+  c->buffer.reserve(kInitialBuffer);
   ++active_;
   co_return Lease(this, std::move(c));
 }
@@ -121,7 +125,7 @@ void HttpClientPool::give_back(std::unique_ptr<Connection> connection) {
   --active_;
   if (idle_.size() >= options_.max_idle) return;  // closes it
   connection->stream.expires_never();
-  // An idle connection keeps no large read buffer from a big response it relayed.
+  // An idle connection keeps no large read buffer from an oversized response head or trailer.
   if (connection->buffer.size() == 0 && connection->buffer.capacity() > kIdleBufferLimit) {
     connection->buffer.shrink_to_fit();
   }
