@@ -308,6 +308,9 @@ std::string normalise_host(std::string_view host_header) {
     if (ch == '.' && previous == '.') return {};  // empty label
     previous = ch;
   }
+  // Only one trailing dot is the root: "example.com.." ends in an empty label, and would otherwise
+  // come out as "example.com.", a name no route is bound to.
+  if (previous == '.') return {};
   return lowercase(host);
 }
 

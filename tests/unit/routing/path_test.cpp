@@ -180,6 +180,14 @@ TEST(NormaliseHost, DropsTrailingDot) {
   EXPECT_EQ(normalise_host("api.example.com.:80"), "api.example.com");
 }
 
+// Found by fuzzing: "api.example.com.." lost one dot and came out as "api.example.com.", which
+// matches no host-bound route, so a catch-all route took requests meant for the bound one.
+TEST(NormaliseHost, RejectsTwoTrailingDots) {
+  EXPECT_EQ(normalise_host("api.example.com.."), "");
+  EXPECT_EQ(normalise_host("api.example.com..:443"), "");
+  EXPECT_EQ(normalise_host("a.."), "");
+}
+
 TEST(NormaliseHost, KeepsBracketsOfIpv6) {
   EXPECT_EQ(normalise_host("[::1]"), "[::1]");
   EXPECT_EQ(normalise_host("[2001:DB8::1]:8080"), "[2001:db8::1]");
