@@ -16,7 +16,9 @@ std::optional<std::chrono::seconds> parse_delta_seconds(std::string_view value) 
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
   if (ec == std::errc::result_out_of_range) return kMaxRetryAfter;
   if (ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
-  return std::min(std::chrono::seconds(seconds), kMaxRetryAfter);
+  // Capped before it becomes a (signed) duration: above INT64_MAX it would turn negative.
+  if (seconds >= static_cast<std::uint64_t>(kMaxRetryAfter.count())) return kMaxRetryAfter;
+  return std::chrono::seconds(static_cast<std::chrono::seconds::rep>(seconds));
 }
 
 // IMF-fixdate, the only HTTP-date form senders may generate (RFC 9110 §5.6.7).

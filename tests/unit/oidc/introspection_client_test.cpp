@@ -429,5 +429,14 @@ TEST(ResponseParsingTest, RetryAfterFormats) {
   EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
 }
 
+// Found by fuzzing: a delta-seconds value between INT64_MAX and UINT64_MAX fits the parser's
+// uint64 but wrapped to a negative duration, which clients then got as a negative Retry-After.
+TEST(ResponseParsingTest, RetryAfterAboveInt64IsCappedNotNegative) {
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_EQ(parse_retry_after("10010088210260344831", now), seconds(3600));
+  EXPECT_EQ(parse_retry_after("9223372036854775808", now), seconds(3600));
+  EXPECT_EQ(parse_retry_after("18446744073709551615", now), seconds(3600));
+}
+
 }  // namespace
 }  // namespace tollgate::oidc
