@@ -11,6 +11,11 @@ namespace {
 
 constexpr std::chrono::seconds kMaxRetryAfter{3600};
 
+// Real answers nest two or three levels (realm_access.roles). Far deeper nesting is no answer, and
+// every use of such a claim that serialises or copies it (an upstream header holding it as JSON)
+// recurses once per level: 20,000 levels, well inside the answer size limit, overflow the stack.
+constexpr int kMaxAnswerDepth = 32;
+
 std::optional<std::chrono::seconds> parse_delta_seconds(std::string_view value) {
   std::uint64_t seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
@@ -85,8 +90,15 @@ IntrospectionResult parse_introspection_response(unsigned status, std::string_vi
   if (status != 200) {
     return IdpFailure(IdpFailureKind::http_status, status, parse_retry_after(retry_after, now));
   }
-  nlohmann::json claims = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!claims.is_object()) return IdpFailure(IdpFailureKind::bad_response);
+  bool too_deep = false;
+  nlohmann::json claims = nlohmann::json::parse(
+      body,
+      [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        too_deep = too_deep || depth > kMaxAnswerDepth;
+        return !too_deep;
+      },
+      /*allow_exceptions=*/false);
+  if (too_deep || !claims.is_object()) return IdpFailure(IdpFailureKind::bad_response);
   auto active = claims.find("active");
   if (active == claims.end() || !active->is_boolean())
     return IdpFailure(IdpFailureKind::bad_response);

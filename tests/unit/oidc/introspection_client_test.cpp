@@ -429,6 +429,20 @@ TEST(ResponseParsingTest, RetryAfterFormats) {
   EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
 }
 
+// An answer nested far deeper than any IdP nests claims is refused before anything recurses over
+// it: serialising a 20,000-level claim for an upstream header overflowed the stack.
+TEST(ResponseParsingTest, DeeplyNestedAnswerIsABadResponse) {
+  const auto nested = [](int depth) {
+    return R"({"active":true,"sub":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  const auto now = std::chrono::system_clock::now();
+  const auto deep = parse_introspection_response(200, "", nested(20'000), now);
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().kind, IdpFailureKind::bad_response);
+  EXPECT_FALSE(parse_introspection_response(200, "", nested(40), now));
+  EXPECT_TRUE(parse_introspection_response(200, "", nested(30), now));
+}
+
 // Found by fuzzing: a delta-seconds value between INT64_MAX and UINT64_MAX fits the parser's
 // uint64 but wrapped to a negative duration, which clients then got as a negative Retry-After.
 TEST(ResponseParsingTest, RetryAfterAboveInt64IsCappedNotNegative) {
