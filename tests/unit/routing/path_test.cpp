@@ -188,6 +188,17 @@ TEST(NormaliseHost, RejectsTwoTrailingDots) {
   EXPECT_EQ(normalise_host("a.."), "");
 }
 
+// Found by fuzzing: any run of hex digits, colons and dots in brackets passed as an IPv6 address,
+// "[1:2:3]" and 300-character ones included.
+TEST(NormaliseHost, RejectsBracketsThatHoldNoIpv6Address) {
+  for (const std::string& bad :
+       {std::string("[1:2:3]"), std::string("[::1::2]"), std::string("[:::]"),
+        std::string("[1.2.3.4]"), std::string("[::1.2.3.4.5]"), "[::" + std::string(300, '1') + "]",
+        "[::" + std::string(300, '1') + "]:80"}) {
+    EXPECT_EQ(normalise_host(bad), "") << bad;
+  }
+}
+
 TEST(NormaliseHost, KeepsBracketsOfIpv6) {
   EXPECT_EQ(normalise_host("[::1]"), "[::1]");
   EXPECT_EQ(normalise_host("[2001:DB8::1]:8080"), "[2001:db8::1]");
