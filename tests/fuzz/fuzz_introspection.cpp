@@ -68,40 +68,40 @@ UpstreamHeaders upstream_headers() {
 
 // An allowed request is one whose answer is active and, when it says when it expires or starts,
 // is within its lifetime (with the policy's leeway).
-void check_decision(const Policy& policy, const Introspection& answer, const Decision& decision) {
+void check_decision(const Policy& policy, const Introspection& answer, const Decision& decision,
+                    std::string_view input) {
   if (!decision.allowed()) {
-    FUZZ_CHECK(!decision.description().empty(), answer.raw_json);
+    FUZZ_CHECK(!decision.description().empty(), input);
     return;
   }
-  FUZZ_CHECK(answer.active, answer.raw_json);
+  FUZZ_CHECK(answer.active, input);
   const double now = tollgate::oidc::seconds_since_epoch(kNow);
   const double leeway = std::chrono::duration<double>(policy.leeway).count();
   const NumericDate exp = tollgate::oidc::numeric_date(answer.claims, "exp");
   const NumericDate nbf = tollgate::oidc::numeric_date(answer.claims, "nbf");
-  FUZZ_CHECK(exp.state != NumericDate::State::malformed, answer.raw_json);
-  FUZZ_CHECK(nbf.state != NumericDate::State::malformed, answer.raw_json);
-  if (exp.state == NumericDate::State::valid)
-    FUZZ_CHECK(exp.seconds > now - leeway, answer.raw_json);
-  if (nbf.state == NumericDate::State::valid)
-    FUZZ_CHECK(nbf.seconds <= now + leeway, answer.raw_json);
+  FUZZ_CHECK(exp.state != NumericDate::State::malformed, input);
+  FUZZ_CHECK(nbf.state != NumericDate::State::malformed, input);
+  if (exp.state == NumericDate::State::valid) FUZZ_CHECK(exp.seconds > now - leeway, input);
+  if (nbf.state == NumericDate::State::valid) FUZZ_CHECK(nbf.seconds <= now + leeway, input);
 }
 
 // A cached answer never outlives its token's exp (minus leeway), nor cache_ttl unless cache_ttl_min
 // raised it; an answer whose exp is not a number is not cached.
-void check_cache_ttl(const tollgate::oidc::CachePolicy& policy, const Introspection& answer) {
+void check_cache_ttl(const tollgate::oidc::CachePolicy& policy, const Introspection& answer,
+                     std::string_view input) {
   const std::chrono::milliseconds ttl = tollgate::oidc::cache_ttl_for(answer, kNow, policy);
   if (!answer.active) {
-    FUZZ_CHECK(ttl == policy.ttl_negative, answer.raw_json);
+    FUZZ_CHECK(ttl == policy.ttl_negative, input);
     return;
   }
-  FUZZ_CHECK(ttl <= std::max(policy.ttl, policy.ttl_min.value_or(0ms)), answer.raw_json);
+  FUZZ_CHECK(ttl <= std::max(policy.ttl, policy.ttl_min.value_or(0ms)), input);
   const NumericDate exp = tollgate::oidc::numeric_date(answer.claims, "exp");
-  if (exp.state == NumericDate::State::malformed) FUZZ_CHECK(ttl <= 0ms, answer.raw_json);
+  if (exp.state == NumericDate::State::malformed) FUZZ_CHECK(ttl <= 0ms, input);
   if (exp.state == NumericDate::State::valid && ttl > 0ms) {
     const auto until_expiry = tollgate::oidc::clamped_milliseconds(
                                   exp.seconds - tollgate::oidc::seconds_since_epoch(kNow)) -
                               policy.leeway;
-    FUZZ_CHECK(ttl <= until_expiry, answer.raw_json);
+    FUZZ_CHECK(ttl <= until_expiry, input);
   }
 }
 
@@ -136,12 +136,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const Introspection& answer = **parsed;
   FUZZ_CHECK(answer.claims.is_object() && answer.claims.at("active").is_boolean(), input);
-  FUZZ_CHECK(answer.raw_json == input, input);
 
   for (const Policy& policy : route_policies()) {
-    check_decision(policy, answer, evaluate(policy, answer, kNow));
+    check_decision(policy, answer, evaluate(policy, answer, kNow), input);
   }
-  for (const auto& policy : cache_policies()) check_cache_ttl(policy, answer);
+  for (const auto& policy : cache_policies()) check_cache_ttl(policy, answer, input);
   check_upstream_headers(answer);
   return 0;
 }
