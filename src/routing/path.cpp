@@ -278,11 +278,18 @@ std::string normalise_ipv6_host(std::string_view host_header) {
   if (close == std::string_view::npos || close < 3) return {};
   const std::string_view rest = host_header.substr(close + 1);
   if (!rest.empty() && (rest.front() != ':' || !valid_port(rest.substr(1)))) return {};
-  // The address itself must be one: hex digits and colons alone also make "[1:2:3]" or a
-  // 300-character "[::1111...]", names no route can carry.
-  const std::string address(host_header.substr(1, close - 1));
+  const std::string_view address = host_header.substr(1, close - 1);
+  for (const char ch : address) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!(is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == ':' || c == '.')) {
+      return {};  // this also keeps a NUL from ending the text inet_pton reads
+    }
+  }
+  // The characters alone also make "[1:2:3]" or a 300-character "[::1111...]": the address must
+  // parse as one.
   in6_addr parsed{};
-  if (address.size() >= INET6_ADDRSTRLEN || inet_pton(AF_INET6, address.c_str(), &parsed) != 1) {
+  if (address.size() >= INET6_ADDRSTRLEN ||
+      inet_pton(AF_INET6, std::string(address).c_str(), &parsed) != 1) {
     return {};
   }
   return lowercase(host_header.substr(0, close + 1));

@@ -194,7 +194,9 @@ TEST(NormaliseHost, RejectsBracketsThatHoldNoIpv6Address) {
   for (const std::string& bad :
        {std::string("[1:2:3]"), std::string("[::1::2]"), std::string("[:::]"),
         std::string("[1.2.3.4]"), std::string("[::1.2.3.4.5]"), "[::" + std::string(300, '1') + "]",
-        "[::" + std::string(300, '1') + "]:80"}) {
+        "[::" + std::string(300, '1') + "]:80",
+        // found by fuzzing the first version of the check: text after a NUL went unread
+        std::string("[::\0[::\0\01]", 11), std::string("[::1\0zz]", 8)}) {
     EXPECT_EQ(normalise_host(bad), "") << bad;
   }
 }
