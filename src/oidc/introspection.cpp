@@ -36,8 +36,9 @@ std::optional<std::chrono::seconds> parse_http_date(std::string_view value,
   if (in.fail()) return std::nullopt;
   const std::time_t when = timegm(&tm);
   if (when == static_cast<std::time_t>(-1)) return std::nullopt;
-  const auto delta = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::from_time_t(when) - now);
+  // In seconds: as a system_clock time point (nanoseconds) a year before 1678 or after 2262
+  // overflows, and a date is any year std::get_time reads.
+  const std::chrono::seconds delta(when - std::chrono::system_clock::to_time_t(now));
   return std::clamp(delta, std::chrono::seconds{0}, kMaxRetryAfter);
 }
 

@@ -430,6 +430,15 @@ TEST(ResponseParsingTest, RetryAfterFormats) {
   EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
 }
 
+// Found by fuzzing: a date far in the past or future overflowed the nanosecond time point it was
+// turned into (undefined behaviour, and a garbage delay).
+TEST(ResponseParsingTest, RetryAfterDatesOutsideTheClockRangeAreClamped) {
+  const auto now = std::chrono::system_clock::from_time_t(784111777);  // 06 Nov 1994 08:49:37 GMT
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 0202 07:28:00 GMT", now), seconds(0));
+  EXPECT_EQ(parse_retry_after("Sun, 01 Jan 1000 00:00:00 GMT", now), seconds(0));
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), seconds(3600));
+}
+
 // An answer nested far deeper than any IdP nests claims is refused before anything recurses over
 // it: serialising a 20,000-level claim for an upstream header overflowed the stack.
 TEST(ResponseParsingTest, DeeplyNestedAnswerIsABadResponse) {
