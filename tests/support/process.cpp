@@ -111,11 +111,12 @@ void Process::wait_for_count(const std::string& pattern, int count,
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(mutex_);
   // Count and wait under one lock, so output appended between the two cannot be missed.
-  const bool done = changed_.wait_until(
-      lock, deadline, [&] { return count_matching_lines(re) >= count || eof_; });
+  const bool done = changed_.wait_until(lock, deadline,
+                                        [&] { return count_matching_lines(re) >= count || eof_; });
   if (count_matching_lines(re) >= count) return;
-  throw std::runtime_error(std::string(done ? "process exited before /" : "timed out waiting for /") +
-                           pattern + "/; output:\n" + output_);
+  throw std::runtime_error(
+      std::string(done ? "process exited before /" : "timed out waiting for /") + pattern +
+      "/; output:\n" + output_);
 }
 
 void Process::signal(int sig) {

@@ -17,16 +17,21 @@ UpstreamHeaders user_and_introspection() {
   return headers;
 }
 
+// The upstream headers set for an answer whose "groups" claim is `groups`.
+RequestHead headers_for_groups(const std::string& groups) {
+  const auto answer =
+      oidc::testing::answer_from(R"({"active":true,"sub":"alice","groups":")" + groups + "\"}");
+  RequestHead request;
+  set_upstream_headers(request, user_and_introspection(), *answer, "token");
+  return request;
+}
+
 // A claim (or the base64 of an answer) longer than a Beast field holds made set() throw, which
 // ended the client's connection without an answer. Such a value sets no header, like a value
 // holding a control character; the others are still set.
 TEST(UpstreamHeadersTest, AValueTooLongForAHeaderSetsNoHeader) {
   const std::string groups = std::string(70'000, 'g');
-  const auto answer =
-      oidc::testing::answer_from(R"({"active":true,"sub":"alice","groups":")" + groups + "\"}");
-  ASSERT_NE(answer, nullptr);
-  RequestHead request;
-  set_upstream_headers(request, user_and_introspection(), *answer, "token");
+  const RequestHead request = headers_for_groups(groups);
   EXPECT_EQ(request["X-Authenticated-User"], "alice");
   EXPECT_EQ(request.count("X-Groups"), 0u);
   EXPECT_EQ(request.count("X-Introspection"), 0u);  // base64 of ~70 KB
@@ -34,11 +39,7 @@ TEST(UpstreamHeadersTest, AValueTooLongForAHeaderSetsNoHeader) {
 
 TEST(UpstreamHeadersTest, ALongValueThatFitsIsSet) {
   const std::string groups = std::string(40'000, 'g');
-  const auto answer =
-      oidc::testing::answer_from(R"({"active":true,"sub":"alice","groups":")" + groups + "\"}");
-  ASSERT_NE(answer, nullptr);
-  RequestHead request;
-  set_upstream_headers(request, user_and_introspection(), *answer, "token");
+  const RequestHead request = headers_for_groups(groups);
   EXPECT_EQ(request["X-Groups"], groups);
   EXPECT_EQ(request.count("X-Introspection"), 1u);  // base64 of ~40 KB: ~54 KB
 }
