@@ -84,6 +84,8 @@ class Session final : public SessionHandle {
     for (;;) {
       skip_empty_lines();
       if (buffer_.size() > 0) co_return true;
+      // An idle connection keeps no large buffer from an upload it relayed.
+      if (buffer_.capacity() > 2 * kReadChunk) buffer_.shrink_to_fit();
       idle_ = true;
       stream_.expires_after(config.timeouts.client_idle);
       error_code ec;
