@@ -69,8 +69,10 @@ void check_scan_is_consistent(std::string_view data) {
   }
 }
 
-errc parse(std::string_view head, Parser& parser) {
-  parser.header_limit(static_cast<std::uint32_t>(kLimits.max_header_bytes + 2));
+// As the session parses a head: with the configured limits, unless `header_limit` says otherwise.
+errc parse(std::string_view head, Parser& parser,
+           std::uint64_t header_limit = kLimits.max_header_bytes + 2) {
+  parser.header_limit(static_cast<std::uint32_t>(header_limit));
   parser.body_limit(kLimits.max_body_bytes);
   return tollgate::server::parse_request_head(parser, head);
 }
@@ -162,8 +164,10 @@ void check_forwarded_head(Head& head, bool chunked,
   const std::string wire = out.str();
   const auto scan = scan_request_head(wire);
   FUZZ_CHECK(scan.state == HeadState::complete && scan.size == wire.size(), wire);
+  // Not within the client-side head limit: normalising escapes every byte a path may not carry
+  // raw, so a forwarded head can be up to three times the size of the one received.
   Parser reparsed;
-  FUZZ_CHECK(parse(wire, reparsed) == errc::ok, wire);
+  FUZZ_CHECK(parse(wire, reparsed, wire.size() + 2) == errc::ok, wire);
   const auto& again = reparsed.get();
   FUZZ_CHECK(again.method_string() == head.method_string(), wire);
   FUZZ_CHECK(again.target() == head.target(), wire);
