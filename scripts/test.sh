@@ -2,7 +2,7 @@
 # Installs dependencies, builds, and runs the whole test suite.
 #   scripts/test.sh            the dev preset (Debug)
 #   scripts/test.sh asan       AddressSanitizer + UndefinedBehaviorSanitizer
-#   scripts/test.sh tsan       ThreadSanitizer
+#   scripts/test.sh tsan       ThreadSanitizer, on the tests that exercise concurrency
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-dev}"

@@ -1,13 +1,43 @@
 #include "tollgate/common/hash.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
+
+#include <memory>
+#include <stdexcept>
 
 namespace tollgate {
+namespace {
+
+// OpenSSL 3 looks the algorithm up again on every one-shot SHA256() call, which costs several
+// times the hash of a short input. Every cached request hashes its token, so the algorithm is
+// fetched once and each thread reuses one digest context.
+const EVP_MD* sha256_algorithm() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  if (!md) throw std::runtime_error("OpenSSL has no SHA2-256");
+  return md;
+}
+
+struct DigestContextDeleter {
+  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
+};
+
+EVP_MD_CTX* thread_digest_context() {
+  thread_local const std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx) throw std::bad_alloc();
+  return ctx.get();
+}
+
+}  // namespace
 
 Sha256 sha256(std::string_view data) {
   Sha256 out{};
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  EVP_MD_CTX* ctx = thread_digest_context();
+  unsigned int size = 0;
+  if (!EVP_DigestInit_ex2(ctx, sha256_algorithm(), nullptr) ||
+      !EVP_DigestUpdate(ctx, data.data(), data.size()) ||
+      !EVP_DigestFinal_ex(ctx, out.data(), &size) || size != out.size()) {
+    throw std::runtime_error("SHA-256 failed");
+  }
   return out;
 }
 

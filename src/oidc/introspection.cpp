@@ -77,6 +77,12 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   return parse_http_date(value, now);
 }
 
+IntrospectionPtr inactive_answer() {
+  static const IntrospectionPtr inactive = std::make_shared<const Introspection>(
+      Introspection{false, nlohmann::json::object({{"active", false}})});
+  return inactive;
+}
+
 IntrospectionResult parse_introspection_response(unsigned status, std::string_view retry_after,
                                                  std::string body,
                                                  std::chrono::system_clock::time_point now) {
@@ -88,10 +94,10 @@ IntrospectionResult parse_introspection_response(unsigned status, std::string_vi
   auto active = claims.find("active");
   if (active == claims.end() || !active->is_boolean())
     return IdpFailure(IdpFailureKind::bad_response);
+  if (!active->get<bool>()) return inactive_answer();
   auto answer = std::make_shared<Introspection>();
-  answer->active = active->get<bool>();
+  answer->active = true;
   answer->claims = std::move(claims);
-  answer->raw_json = std::move(body);
   return IntrospectionPtr(std::move(answer));
 }
 

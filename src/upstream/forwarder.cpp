@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -45,10 +46,42 @@ struct Attempt {
   bool retryable = false;  // nothing of the request body consumed, nothing of a response seen
 };
 
+using RelayBuffer = std::array<char, kRelayBufferSize>;
+
+// Relay buffers live outside the coroutine frame: Asio recycles frames only up to about 1 KiB, so
+// a 16 KiB array in the frame would cost a large allocation and free on every request. Each thread
+// keeps a few buffers its finished requests gave back (a worker's requests stay on its thread).
+class RelayBufferPool {
+ public:
+  struct GiveBack {
+    void operator()(RelayBuffer* buffer) const noexcept {
+      std::unique_ptr<RelayBuffer> owned(buffer);
+      auto& spare = spare_buffers();
+      if (spare.size() < kKeep) spare.push_back(std::move(owned));
+    }
+  };
+  using Handle = std::unique_ptr<RelayBuffer, GiveBack>;
+
+  static Handle take() {
+    auto& spare = spare_buffers();
+    if (spare.empty()) return Handle(new RelayBuffer);
+    Handle buffer(spare.back().release());
+    spare.pop_back();
+    return buffer;
+  }
+
+ private:
+  static constexpr std::size_t kKeep = 16;  // 256 KiB per thread at most, kept after a burst
+  static std::vector<std::unique_ptr<RelayBuffer>>& spare_buffers() {
+    thread_local std::vector<std::unique_ptr<RelayBuffer>> spare;
+    return spare;
+  }
+};
+
 // The relay buffer, and how much of it holds the start of the request body, read from the client
 // before any upstream was chosen (see read_body_start).
 struct BodyStart {
-  std::array<char, kRelayBufferSize> buffer;
+  RelayBufferPool::Handle buffer = RelayBufferPool::take();
   std::size_t size = 0;
   bool request_has_body = false;
 };
@@ -74,8 +107,8 @@ awaitable<errc> read_body_start(ForwardRequest& r, BodyStart& start) {
   if (r.parser.chunked()) {
     for (const auto& field : message) head_fields.push_back(&field);
   }
-  message.body().data = start.buffer.data();
-  message.body().size = start.buffer.size();
+  message.body().data = start.buffer->data();
+  message.body().size = start.buffer->size();
   // Beast reads at most the buffer's spare room per call: make room for whole relay pieces.
   r.client_buffer.reserve(kRelayBufferSize);
   r.client.expires_after(r.config.timeouts.client_body);
@@ -84,7 +117,7 @@ awaitable<errc> read_body_start(ForwardRequest& r, BodyStart& start) {
                             asio::redirect_error(asio::use_awaitable, ec));
   if (ec == http::error::need_buffer) ec = {};
   if (ec) co_return client_read_error(ec);
-  start.size = start.buffer.size() - message.body().size;
+  start.size = start.buffer->size() - message.body().size;
   if (r.parser.chunked() && r.parser.is_done()) drop_trailer_fields(message, head_fields);
   co_return errc::ok;
 }
@@ -96,7 +129,7 @@ class Exchange {
         lease_(lease),
         result_(result),
         timeouts_(r.config.timeouts),
-        buffer_(body_start.buffer),
+        buffer_(*body_start.buffer),
         body_start_size_(body_start.size),
         has_body_(body_start.request_has_body) {}
 
@@ -112,21 +145,18 @@ class Exchange {
     if (!r_.preserve_host) message.set(http::field::host, result_.target->authority);
     http::request_serializer<http::buffer_body> serializer{message};
     error_code ec;
-    upstream.expires_after(timeouts_.upstream_send);
-    co_await http::async_write_header(upstream, serializer,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-    // Nothing of the body has gone up yet, and its start is still in the buffer: retryable.
-    if (ec) co_return Attempt{errc::upstream_connect_failed, true};
-
-    // The body's start first, then each further piece as it arrives.
+    // The head and the body's start go up in one write, then each further piece as it arrives.
     message.body().data = body_start_size_ > 0 ? buffer_.data() : nullptr;
     message.body().size = body_start_size_;
     message.body().more = !r_.parser.is_done();
-    for (;;) {
+    for (bool first_write = true;; first_write = false) {
       upstream.expires_after(timeouts_.upstream_send);
       co_await http::async_write(upstream, serializer,
                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
+      // A first write that failed took nothing from the client the buffer does not still hold:
+      // it may be retried on another connection.
+      if (ec && first_write) co_return Attempt{errc::upstream_connect_failed, true};
       if (ec) co_return Attempt{errc::upstream_bad_response, false};
       if (r_.parser.is_done() || serializer.is_done()) break;
 
@@ -247,10 +277,14 @@ class Exchange {
     http::response_serializer<http::buffer_body> serializer{message};
     error_code ec;
     result_.response_started = true;
-    r_.client.expires_after(timeouts_.client_send);
-    co_await http::async_write_header(r_.client, serializer,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return Attempt{errc::bad_request, false};
+    // A head whose body has not started to arrive goes to the client at once (a slow or streamed
+    // body must not hold it back); otherwise head and first body piece leave in one write.
+    if (!parser->is_done() && lease_.buffer().size() == 0) {
+      r_.client.expires_after(timeouts_.client_send);
+      co_await http::async_write_header(r_.client, serializer,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return Attempt{errc::bad_request, false};
+    }
 
     if (!parser->is_done()) {
       lease_.buffer().reserve(kRelayBufferSize);
@@ -296,7 +330,7 @@ class Exchange {
   Lease& lease_;
   ForwardResult& result_;
   const config::Timeouts& timeouts_;
-  std::array<char, kRelayBufferSize>& buffer_;  // the body start, then every relayed piece
+  RelayBuffer& buffer_;  // the body start, then every relayed piece
   const std::size_t body_start_size_;
   const bool has_body_;  // once sent, a body is not sent again on another connection
   bool keep_alive_ = false;

@@ -11,6 +11,8 @@
 #include <optional>
 #include <thread>
 
+#include <openssl/evp.h>
+
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
@@ -22,6 +24,19 @@ namespace tollgate::test {
 namespace {
 
 using nlohmann::json;
+
+std::string base64_decode(const std::string& text) {
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) throw std::runtime_error("not base64: " + text);
+  out.resize(static_cast<std::size_t>(n));
+  // EVP_DecodeBlock writes a zero byte for each '=' of padding.
+  for (auto it = text.rbegin(); it != text.rend() && *it == '=' && !out.empty(); ++it)
+    out.pop_back();
+  return out;
+}
 
 std::string plugin(const std::string& name, const DevIdp& idp, const std::string& extra) {
   return "  " + name +
@@ -87,6 +102,11 @@ TEST_F(OidcFlowTest, ValidTokenReachesTheUpstreamWithClaimHeaders) {
   EXPECT_EQ(h["x-authenticated-user"], "demo-client");
   EXPECT_EQ(h["x-authenticated-scope"], "orders:read");
   ASSERT_TRUE(h.contains("x-introspection"));
+  // base64 of the IdP's answer: the same claims the IdP sent for this token.
+  const auto introspection = json::parse(base64_decode(h["x-introspection"].get<std::string>()));
+  EXPECT_EQ(introspection["active"], true);
+  EXPECT_EQ(introspection["client_id"], "demo-client");
+  EXPECT_EQ(introspection["scope"], "orders:read");
   EXPECT_TRUE(h.contains("authorization"));  // forwarded unless hide_credentials
 }
 

@@ -19,10 +19,14 @@ namespace tollgate::oidc {
 // The IdP's answer for one token, parsed once and shared read-only by every request presenting the
 // same token while it is cached. It is the answer, not a verdict: each route's policy is evaluated
 // against it on every request.
+//
+// Only the parsed claims are kept, not the body's bytes as well: a cached token then costs one
+// copy of its answer. Every inactive answer is one shared instance with no other claims (RFC 7662
+// §2.2: nothing else in an inactive answer may be relied on), so a flood of unknown tokens fills
+// the cache with small entries.
 struct Introspection {
   bool active = false;
-  nlohmann::json claims;  // the whole JSON object as sent, "active" included
-  std::string raw_json;   // the body as sent, for upstream_introspection_header
+  nlohmann::json claims;  // the JSON object as sent, "active" included
 };
 using IntrospectionPtr = std::shared_ptr<const Introspection>;
 
@@ -65,6 +69,9 @@ using IntrospectionResult = boost::system::result<IntrospectionPtr, IdpFailure>;
 // object with a boolean "active" is an answer; everything else is an IdP failure (never
 // "inactive"). `retry_after` is the raw Retry-After header value (empty when absent); `now`
 // resolves HTTP-dates.
+// The one instance every inactive answer is.
+IntrospectionPtr inactive_answer();
+
 IntrospectionResult parse_introspection_response(unsigned status, std::string_view retry_after,
                                                  std::string body,
                                                  std::chrono::system_clock::time_point now);

@@ -67,7 +67,9 @@ class Worker {
 
  private:
   unsigned index_;
-  asio::io_context io_{1};  // one thread runs it: Asio may skip internal locking
+  // One thread runs it and touches its sockets; other threads only post to it. So the reactor's
+  // per-socket locks can go, while the scheduler keeps the lock those posts need.
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::shared_ptr<Generation> generation_;
   std::mt19937_64 rng_;
   std::unordered_set<SessionHandle*> sessions_;

@@ -37,7 +37,8 @@ void set_upstream_headers(RequestHead& request, const UpstreamHeaders& headers,
     request.set(headers.access_token_header, value);
   }
   if (!headers.introspection_header.empty()) {
-    request.set(headers.introspection_header, base64_encode(answer.raw_json));
+    // The answer re-encoded from its parsed claims (as Kong does): the same members and values.
+    request.set(headers.introspection_header, base64_encode(answer.claims.dump()));
   }
   for (const ClaimHeader& claim : headers.claim_headers) {
     const nlohmann::json* value = oidc::find_claim(answer.claims, claim.claim_path);

@@ -157,7 +157,8 @@ TEST_F(IntrospectionClientTest, ActiveAndInactiveAnswers) {
   ASSERT_TRUE(good.has_value());
   EXPECT_TRUE((*good)->active);
   EXPECT_EQ((*good)->claims["sub"], "alice");
-  EXPECT_EQ((*good)->raw_json, R"({"active":true,"sub":"alice","scope":"a b"})");
+  EXPECT_EQ((*good)->claims,
+            nlohmann::json::parse(R"({"active":true,"sub":"alice","scope":"a b"})"));
   IntrospectionResult bad = introspect(*client, "bad");
   ASSERT_TRUE(bad.has_value());
   EXPECT_FALSE((*bad)->active);
