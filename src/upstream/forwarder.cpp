@@ -276,10 +276,11 @@ class Exchange {
     auto& message = parser->get();
     http::response_serializer<http::buffer_body> serializer{message};
     error_code ec;
-    result_.response_started = true;
     // A head whose body has not started to arrive goes to the client at once (a slow or streamed
-    // body must not hold it back); otherwise head and first body piece leave in one write.
+    // body must not hold it back); otherwise head and first body piece leave in one write. Until
+    // something is written, a failure can still be answered (502, 504) instead of cut.
     if (!parser->is_done() && lease_.buffer().size() == 0) {
+      result_.response_started = true;
       r_.client.expires_after(timeouts_.client_send);
       co_await http::async_write_header(r_.client, serializer,
                                         asio::redirect_error(asio::use_awaitable, ec));
@@ -295,8 +296,10 @@ class Exchange {
         message.body().data = buffer_.data();
         message.body().size = buffer_.size();
         upstream.expires_after(timeouts_.upstream_read);
-        co_await http::async_read(upstream, lease_.buffer(), *parser,
-                                  asio::redirect_error(asio::use_awaitable, ec));
+        // Whatever has arrived, not a full buffer: a body that comes slowly (a stream of events)
+        // reaches the client as it comes, and bytes sent before a failure are not held back.
+        co_await http::async_read_some(upstream, lease_.buffer(), *parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
         if (ec == http::error::need_buffer) ec = {};
         if (ec) {
           co_return Attempt{
@@ -312,6 +315,7 @@ class Exchange {
         message.body().size = 0;
         message.body().more = false;
       }
+      result_.response_started = true;
       r_.client.expires_after(timeouts_.client_send);
       co_await http::async_write(r_.client, serializer,
                                  asio::redirect_error(asio::use_awaitable, ec));
