@@ -9,6 +9,7 @@
 # usage: docker/check-image.sh [--skip-build]     (as root; compiles everything: minutes)
 #   --skip-build   check the image already tagged $TOLLGATE_IMAGE (default tollgate:dev)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR/..
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly repo_root
@@ -103,15 +104,8 @@ check_image_config() {
 }
 
 cleanup() {
-  local pid i
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || continue
-    for ((i = 0; i < stop_timeout_s * 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  local i
+  stop_started_processes
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
     umount "${mounts[i]}" || log "could not unmount ${mounts[i]}"
   done
@@ -144,7 +138,8 @@ image_command() {
     "$(command -v chroot)" --userspec="$uid:$gid" "$image_root")
 }
 
-# start_daemon, wait_for_port
+# start_daemon, wait_for_port, stop_started_processes
+# shellcheck source=scripts/lib/daemons.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/daemons.sh"
 
 # Starts a daemon inside the image; its output goes to $work_dir/NAME.log, its PID to started_pid.

@@ -4,7 +4,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "sections.hpp"
 #include "tollgate/config/config.hpp"
@@ -32,9 +35,55 @@ ConfigError error_at(const std::string& file, const YAML::Mark& mark, std::strin
   return error;
 }
 
+// Remembers where the latest document of a stream starts, and nothing else of it.
+class DocumentStart final : public YAML::EventHandler {
+ public:
+  const YAML::Mark& mark() const noexcept { return mark_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { mark_ = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  YAML::Mark mark_;
+};
+
+// yaml-cpp 0.7's parser can stop advancing: on a stray ',' at the top level it hands out the same
+// empty document forever, and YAML::LoadAll() collects them until memory runs out (yaml-cpp issue
+// 1040). One pass over the parse events, keeping nothing, finds such a spot first, so LoadAll()
+// only ever runs on a stream it gets to the end of.
+void reject_endless_parse(const std::string& text, const std::string& file) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStart start;
+  std::optional<int> previous;
+  while (parser.HandleNextDocument(start)) {
+    const YAML::Mark& mark = start.mark();
+    if (previous == mark.pos) {
+      std::string message = "not valid YAML here";
+      if (mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text.size()) {
+        const char c = text[static_cast<std::size_t>(mark.pos)];
+        if (c > ' ' && c < 0x7f) message = std::string("unexpected '") + c + "': " + message;
+      }
+      throw ConfigException(error_at(file, mark, message));
+    }
+    previous = mark.pos;
+  }
+}
+
 // The whole file must be one YAML document: a second one would be silently ignored otherwise.
 // Empty documents (a trailing "---") hold nothing to ignore.
 YAML::Node parse_document(const std::string& text, const std::string& file) {
+  reject_endless_parse(text, file);
   std::vector<YAML::Node> documents = YAML::LoadAll(text);
   std::erase_if(documents, [](const YAML::Node& document) { return document.IsNull(); });
   if (documents.empty()) return YAML::Node();

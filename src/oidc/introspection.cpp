@@ -11,12 +11,19 @@ namespace {
 
 constexpr std::chrono::seconds kMaxRetryAfter{3600};
 
+// Real answers nest two or three levels (realm_access.roles). Far deeper nesting is no answer, and
+// every use of such a claim that serialises or copies it (an upstream header holding it as JSON)
+// recurses once per level: 20,000 levels, well inside the answer size limit, overflow the stack.
+constexpr int kMaxAnswerDepth = 32;
+
 std::optional<std::chrono::seconds> parse_delta_seconds(std::string_view value) {
   std::uint64_t seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
   if (ec == std::errc::result_out_of_range) return kMaxRetryAfter;
   if (ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
-  return std::min(std::chrono::seconds(seconds), kMaxRetryAfter);
+  // Capped before it becomes a (signed) duration: above INT64_MAX it would turn negative.
+  if (seconds >= static_cast<std::uint64_t>(kMaxRetryAfter.count())) return kMaxRetryAfter;
+  return std::chrono::seconds(static_cast<std::chrono::seconds::rep>(seconds));
 }
 
 // IMF-fixdate, the only HTTP-date form senders may generate (RFC 9110 §5.6.7).
@@ -29,8 +36,9 @@ std::optional<std::chrono::seconds> parse_http_date(std::string_view value,
   if (in.fail()) return std::nullopt;
   const std::time_t when = timegm(&tm);
   if (when == static_cast<std::time_t>(-1)) return std::nullopt;
-  const auto delta = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::from_time_t(when) - now);
+  // In seconds: as a system_clock time point (nanoseconds) a year before 1678 or after 2262
+  // overflows, and a date is any year std::get_time reads.
+  const std::chrono::seconds delta(when - std::chrono::system_clock::to_time_t(now));
   return std::clamp(delta, std::chrono::seconds{0}, kMaxRetryAfter);
 }
 
@@ -89,8 +97,15 @@ IntrospectionResult parse_introspection_response(unsigned status, std::string_vi
   if (status != 200) {
     return IdpFailure(IdpFailureKind::http_status, status, parse_retry_after(retry_after, now));
   }
-  nlohmann::json claims = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!claims.is_object()) return IdpFailure(IdpFailureKind::bad_response);
+  bool too_deep = false;
+  nlohmann::json claims = nlohmann::json::parse(
+      body,
+      [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        too_deep = too_deep || depth > kMaxAnswerDepth;
+        return !too_deep;
+      },
+      /*allow_exceptions=*/false);
+  if (too_deep || !claims.is_object()) return IdpFailure(IdpFailureKind::bad_response);
   auto active = claims.find("active");
   if (active == claims.end() || !active->is_boolean())
     return IdpFailure(IdpFailureKind::bad_response);

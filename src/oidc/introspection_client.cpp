@@ -20,7 +20,9 @@ namespace {
 
 constexpr std::size_t kMaxAnswerBytes = 64 * 1024;     // Okta's answers are around 1 KiB
 constexpr std::size_t kMaxMetadataBytes = 512 * 1024;  // discovery documents are a few KiB
-constexpr std::size_t kIdlePerWorker = 16;
+// Idle connections kept per worker: as many as the calls a worker has in flight at once under
+// load, or every wave of calls beyond it pays a new TCP (and TLS) handshake with the IdP.
+constexpr std::size_t kIdlePerWorker = 256;
 constexpr std::chrono::seconds kPooledIdleTimeout{30};
 constexpr std::chrono::seconds kFirstDiscoveryRetry{1};
 constexpr std::chrono::seconds kMaxDiscoveryRetry{60};

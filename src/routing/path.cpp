@@ -5,6 +5,9 @@
 // guessed at.
 #include "tollgate/routing/path.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -279,8 +282,15 @@ std::string normalise_ipv6_host(std::string_view host_header) {
   for (const char ch : address) {
     const auto c = static_cast<unsigned char>(ch);
     if (!(is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == ':' || c == '.')) {
-      return {};
+      return {};  // this also keeps a NUL from ending the text inet_pton reads
     }
+  }
+  // The characters alone also make "[1:2:3]" or a 300-character "[::1111...]": the address must
+  // parse as one.
+  in6_addr parsed{};
+  if (address.size() >= INET6_ADDRSTRLEN ||
+      inet_pton(AF_INET6, std::string(address).c_str(), &parsed) != 1) {
+    return {};
   }
   return lowercase(host_header.substr(0, close + 1));
 }
@@ -308,6 +318,9 @@ std::string normalise_host(std::string_view host_header) {
     if (ch == '.' && previous == '.') return {};  // empty label
     previous = ch;
   }
+  // Only one trailing dot is the root: "example.com.." ends in an empty label, and would otherwise
+  // come out as "example.com.", a name no route is bound to.
+  if (previous == '.') return {};
   return lowercase(host);
 }
 

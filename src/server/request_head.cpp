@@ -1,5 +1,9 @@
 #include "tollgate/server/request_head.hpp"
 
+#include <stdexcept>
+
+#include <boost/asio/buffer.hpp>
+
 #include "tollgate/http/headers.hpp"
 
 namespace tollgate::server {
@@ -78,6 +82,22 @@ errc validate_request_head(const http::request_header<>& head) noexcept {
       return errc::bad_request;
   }
   return errc::ok;
+}
+
+errc parse_request_head(http::request_parser<http::buffer_body>& parser, std::string_view head) {
+  boost::system::error_code ec;
+  parser.eager(false);
+  std::size_t used = 0;
+  try {
+    used = parser.put(boost::asio::buffer(head.data(), head.size()), ec);
+  } catch (const std::length_error&) {
+    // Beast stores no field over 64 KiB, whatever max_header_bytes allows.
+    return errc::header_too_large;
+  }
+  if (ec == http::error::body_limit) return errc::body_too_large;
+  if (ec == http::error::header_limit) return errc::header_too_large;
+  if (ec || used != head.size() || !parser.is_header_done()) return errc::bad_request;
+  return validate_request_head(parser.get());
 }
 
 }  // namespace tollgate::server

@@ -84,6 +84,8 @@ class Session final : public SessionHandle {
     for (;;) {
       skip_empty_lines();
       if (buffer_.size() > 0) co_return true;
+      // An idle connection keeps no large buffer from an upload it relayed.
+      if (buffer_.capacity() > 2 * kReadChunk) buffer_.shrink_to_fit();
       idle_ = true;
       stream_.expires_after(config.timeouts.client_idle);
       error_code ec;
@@ -293,20 +295,10 @@ class Session final : public SessionHandle {
   }
 
   errc parse_head(RequestParser& parser, std::size_t head_size) {
-    error_code ec;
-    parser.eager(false);
-    std::size_t used = 0;
-    try {
-      used = parser.put(asio::buffer(buffer_.data().data(), head_size), ec);
-    } catch (const std::length_error&) {
-      // Beast stores no field over 64 KiB, whatever max_header_bytes allows.
-      return errc::header_too_large;
-    }
-    if (ec == http::error::body_limit) return errc::body_too_large;
-    if (ec == http::error::header_limit) return errc::header_too_large;
-    if (ec || used != head_size || !parser.is_header_done()) return errc::bad_request;
-    buffer_.consume(head_size);
-    return validate_request_head(parser.get());
+    const errc e = parse_request_head(
+        parser, std::string_view(static_cast<const char*>(buffer_.data().data()), head_size));
+    if (e == errc::ok) buffer_.consume(head_size);
+    return e;
   }
 
   void rewrite_for_upstream(filters::RequestHead& head, const config::Route& route,

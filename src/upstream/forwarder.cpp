@@ -287,8 +287,13 @@ class Exchange {
       if (ec) co_return Attempt{errc::bad_request, false};
     }
 
-    if (!parser->is_done()) {
+    // Beast reads at most the buffer's spare room per call: make room for whole relay pieces when
+    // more body is coming than the buffer already holds (a small answer arrives with its head).
+    const auto body_left = parser->content_length_remaining();
+    if (!parser->is_done() && (!body_left || *body_left > lease_.buffer().size())) {
       lease_.buffer().reserve(kRelayBufferSize);
+    }
+    if (!parser->is_done()) {
       lease_.buffer().max_size(std::max(lease_.buffer().size(), kBodyPhaseBufferLimit));
     }
     do {

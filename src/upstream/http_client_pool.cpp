@@ -9,6 +9,12 @@
 #include "tollgate/common/error.hpp"
 
 namespace tollgate::upstream {
+namespace {
+// What a pooled connection's read buffer starts with and may keep while idle: a response head and
+// a small body arrive in one read, a relay piece fits, and a bigger buffer is given back.
+constexpr std::size_t kInitialBuffer = 4 * 1024;
+constexpr std::size_t kIdleBufferLimit = 16 * 1024;
+}  // namespace
 
 Lease::Lease(HttpClientPool* pool, std::unique_ptr<Connection> connection)
     : pool_(pool), connection_(std::move(connection)) {}
@@ -48,7 +54,11 @@ HttpClientPool::HttpClientPool(asio::any_io_executor executor, Origin origin, Po
     : executor_(std::move(executor)),
       origin_(std::move(origin)),
       options_(std::move(options)),
-      resolver_(executor_) {}
+      resolver_(executor_) {
+  error_code ec;
+  const auto address = asio::ip::make_address(origin_.host, ec);
+  if (!ec) literal_address_ = address;
+}
 
 awaitable<result<Lease>> HttpClientPool::acquire() {
   const auto now = std::chrono::steady_clock::now();
@@ -69,13 +79,20 @@ awaitable<result<Lease>> HttpClientPool::acquire() {
 
 awaitable<result<Lease>> HttpClientPool::connect_new() {
   error_code ec;
-  auto endpoints = co_await resolver_.async_resolve(origin_.host, std::to_string(origin_.port),
-                                                    asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return make_error_code(errc::upstream_connect_failed);
-
   beast::tcp_stream tcp_stream(executor_);
   tcp_stream.expires_after(options_.connect_timeout);
-  co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (literal_address_) {
+    // An address needs no resolver, whose lookups run on a helper thread and cost a thread
+    // hand-off on every new connection.
+    co_await tcp_stream.async_connect(tcp::endpoint(*literal_address_, origin_.port),
+                                      asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    auto endpoints = co_await resolver_.async_resolve(
+        origin_.host, std::to_string(origin_.port), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return make_error_code(errc::upstream_connect_failed);
+    tcp_stream.expires_after(options_.connect_timeout);
+    co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  }
   if (ec) {
     co_return make_error_code(ec == beast::error::timeout ? errc::upstream_timeout
                                                           : errc::upstream_connect_failed);
@@ -88,9 +105,7 @@ awaitable<result<Lease>> HttpClientPool::connect_new() {
     c = std::make_unique<Connection>(http_io::Stream(std::move(tcp_stream), *options_.tls_context));
     auto& tls = c->stream.tls();
     // SNI only for names: RFC 6066 forbids IP literals in server_name.
-    error_code addr_ec;
-    asio::ip::make_address(origin_.host, addr_ec);
-    if (addr_ec && !SSL_set_tlsext_host_name(tls.native_handle(), origin_.host.c_str())) {
+    if (!literal_address_ && !SSL_set_tlsext_host_name(tls.native_handle(), origin_.host.c_str())) {
       co_return make_error_code(errc::upstream_connect_failed);
     }
     tls.set_verify_callback(ssl::host_name_verification(origin_.host));
@@ -101,6 +116,7 @@ awaitable<result<Lease>> HttpClientPool::connect_new() {
   } else {
     c = std::make_unique<Connection>(http_io::Stream(std::move(tcp_stream)));
   }
+  c->buffer.reserve(kInitialBuffer);
   ++active_;
   co_return Lease(this, std::move(c));
 }
@@ -109,6 +125,10 @@ void HttpClientPool::give_back(std::unique_ptr<Connection> connection) {
   --active_;
   if (idle_.size() >= options_.max_idle) return;  // closes it
   connection->stream.expires_never();
+  // An idle connection keeps no large read buffer from an oversized response head or trailer.
+  if (connection->buffer.size() == 0 && connection->buffer.capacity() > kIdleBufferLimit) {
+    connection->buffer.shrink_to_fit();
+  }
   connection->idle_since = std::chrono::steady_clock::now();
   idle_.push_back(std::move(connection));
 }

@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <string_view>
 
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 
 #include "tollgate/common/error.hpp"
 
@@ -28,5 +30,11 @@ HeadScan scan_request_head(std::string_view data) noexcept;
 // exactly "chunked", only on HTTP/1.1, never with Content-Length; no underscore spelling of either
 // (Content_Length); HTTP/1.0 or 1.1 only. Returns errc::ok or errc::bad_request.
 errc validate_request_head(const boost::beast::http::request_header<>& head) noexcept;
+
+// Parses `head`, a header block that scan_request_head() found complete (exactly its `size` bytes),
+// with `parser`, whose header and body limits the caller has set; then validate_request_head().
+// No body byte is read. Returns errc::ok, or bad_request, header_too_large or body_too_large.
+errc parse_request_head(boost::beast::http::request_parser<boost::beast::http::buffer_body>& parser,
+                        std::string_view head);
 
 }  // namespace tollgate::server

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -90,7 +91,8 @@ class HttpClientPool {
   Origin origin_;
   PoolOptions options_;
   tcp::resolver resolver_;
-  std::deque<std::unique_ptr<Connection>> idle_;  // most recently used at the back
+  std::optional<asio::ip::address> literal_address_;  // set when the host is an IP address
+  std::deque<std::unique_ptr<Connection>> idle_;      // most recently used at the back
   std::size_t active_ = 0;
 };
 

@@ -5,6 +5,17 @@
 #include "tollgate/oidc/claims.hpp"
 
 namespace tollgate::filters::openid_connect {
+namespace {
+
+// The longest value a Beast header field holds (its offsets are 16-bit); set() throws on a longer
+// one, which would end the client's connection without an answer.
+constexpr std::size_t kMaxHeaderValueBytes = 65'533;
+
+void set_if_it_fits(RequestHead& request, std::string_view name, std::string_view value) {
+  if (value.size() <= kMaxHeaderValueBytes) request.set(name, value);
+}
+
+}  // namespace
 
 std::vector<std::string> UpstreamHeaders::names() const {
   std::vector<std::string> out;
@@ -38,13 +49,13 @@ void set_upstream_headers(RequestHead& request, const UpstreamHeaders& headers,
   }
   if (!headers.introspection_header.empty()) {
     // The answer re-encoded from its parsed claims (as Kong does): the same members and values.
-    request.set(headers.introspection_header, base64_encode(answer.claims.dump()));
+    set_if_it_fits(request, headers.introspection_header, base64_encode(answer.claims.dump()));
   }
   for (const ClaimHeader& claim : headers.claim_headers) {
     const nlohmann::json* value = oidc::find_claim(answer.claims, claim.claim_path);
     if (value == nullptr) continue;
     if (std::optional<std::string> text = oidc::claim_header_value(*value)) {
-      request.set(claim.header, *text);
+      set_if_it_fits(request, claim.header, *text);
     }
   }
 }

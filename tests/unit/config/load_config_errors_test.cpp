@@ -43,6 +43,14 @@ TEST(ConfigErrors, SecondDocumentIsRejected) {
             "gw.yaml:10:1: the file holds more than one YAML document (remove the second \"---\")");
 }
 
+// yaml-cpp 0.7's LoadAll() never returns on a stray top-level ',' (it collects the same empty
+// document until memory runs out); the loader reports it like any syntax error.
+TEST(ConfigErrors, StrayCommaIsASyntaxErrorNotAnEndlessParse) {
+  EXPECT_EQ(error_line(","), "gw.yaml:1:1: unexpected ',': not valid YAML here");
+  EXPECT_EQ(error_line(head + one_route + "---\n,\n"),
+            "gw.yaml:10:1: unexpected ',': not valid YAML here");
+}
+
 TEST(ConfigErrors, EmptyDocumentsAroundTheConfigAreFine) {
   auto result = load_config_text("---\n" + head + one_route + "---\n", "gw.yaml");
   EXPECT_TRUE(result) << result.error().to_string();

@@ -430,5 +430,37 @@ TEST(ResponseParsingTest, RetryAfterFormats) {
   EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
 }
 
+// Found by fuzzing: a date far in the past or future overflowed the nanosecond time point it was
+// turned into (undefined behaviour, and a garbage delay).
+TEST(ResponseParsingTest, RetryAfterDatesOutsideTheClockRangeAreClamped) {
+  const auto now = std::chrono::system_clock::from_time_t(784111777);  // 06 Nov 1994 08:49:37 GMT
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 0202 07:28:00 GMT", now), seconds(0));
+  EXPECT_EQ(parse_retry_after("Sun, 01 Jan 1000 00:00:00 GMT", now), seconds(0));
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), seconds(3600));
+}
+
+// An answer nested far deeper than any IdP nests claims is refused before anything recurses over
+// it: serialising a 20,000-level claim for an upstream header overflowed the stack.
+TEST(ResponseParsingTest, DeeplyNestedAnswerIsABadResponse) {
+  const auto nested = [](int depth) {
+    return R"({"active":true,"sub":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  const auto now = std::chrono::system_clock::now();
+  const auto deep = parse_introspection_response(200, "", nested(20'000), now);
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().kind, IdpFailureKind::bad_response);
+  EXPECT_FALSE(parse_introspection_response(200, "", nested(40), now));
+  EXPECT_TRUE(parse_introspection_response(200, "", nested(30), now));
+}
+
+// Found by fuzzing: a delta-seconds value between INT64_MAX and UINT64_MAX fits the parser's
+// uint64 but wrapped to a negative duration, which clients then got as a negative Retry-After.
+TEST(ResponseParsingTest, RetryAfterAboveInt64IsCappedNotNegative) {
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_EQ(parse_retry_after("10010088210260344831", now), seconds(3600));
+  EXPECT_EQ(parse_retry_after("9223372036854775808", now), seconds(3600));
+  EXPECT_EQ(parse_retry_after("18446744073709551615", now), seconds(3600));
+}
+
 }  // namespace
 }  // namespace tollgate::oidc

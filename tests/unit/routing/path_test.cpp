@@ -180,6 +180,27 @@ TEST(NormaliseHost, DropsTrailingDot) {
   EXPECT_EQ(normalise_host("api.example.com.:80"), "api.example.com");
 }
 
+// Found by fuzzing: "api.example.com.." lost one dot and came out as "api.example.com.", which
+// matches no host-bound route, so a catch-all route took requests meant for the bound one.
+TEST(NormaliseHost, RejectsTwoTrailingDots) {
+  EXPECT_EQ(normalise_host("api.example.com.."), "");
+  EXPECT_EQ(normalise_host("api.example.com..:443"), "");
+  EXPECT_EQ(normalise_host("a.."), "");
+}
+
+// Found by fuzzing: any run of hex digits, colons and dots in brackets passed as an IPv6 address,
+// "[1:2:3]" and 300-character ones included.
+TEST(NormaliseHost, RejectsBracketsThatHoldNoIpv6Address) {
+  for (const std::string& bad :
+       {std::string("[1:2:3]"), std::string("[::1::2]"), std::string("[:::]"),
+        std::string("[1.2.3.4]"), std::string("[::1.2.3.4.5]"), "[::" + std::string(300, '1') + "]",
+        "[::" + std::string(300, '1') + "]:80",
+        // found by fuzzing the first version of the check: text after a NUL went unread
+        std::string("[::\0[::\0\01]", 11), std::string("[::1\0zz]", 8)}) {
+    EXPECT_EQ(normalise_host(bad), "") << bad;
+  }
+}
+
 TEST(NormaliseHost, KeepsBracketsOfIpv6) {
   EXPECT_EQ(normalise_host("[::1]"), "[::1]");
   EXPECT_EQ(normalise_host("[2001:DB8::1]:8080"), "[2001:db8::1]");

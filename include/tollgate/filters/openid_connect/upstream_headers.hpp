@@ -31,7 +31,8 @@ struct UpstreamHeaders {
 void strip_upstream_headers(RequestHead& request, const UpstreamHeaders& headers);
 
 // Sets the configured headers for an accepted request. A claim that is absent or null, or whose
-// text would hold a control character, sets no header.
+// text would hold a control character, sets no header; nor does a value too long for a header
+// field (64 KiB), whether a claim or the base64 of a large answer.
 void set_upstream_headers(RequestHead& request, const UpstreamHeaders& headers,
                           const oidc::Introspection& answer, std::string_view token);
 

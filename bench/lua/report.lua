@@ -1,5 +1,5 @@
 -- wrk reporter: after the run, prints one JSON line with exact numbers (wrk's text output rounds them),
--- for the benchmark scripts to read. Latencies are in microseconds.
+-- for bench/run.sh to read. Latencies are in microseconds. The other scripts here load this one.
 done = function(summary, latency, requests)
   local errors = summary.errors
   io.write(string.format(

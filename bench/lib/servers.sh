@@ -1,0 +1,349 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # variables shared with run.sh, which sources this
+# The servers of bench/run.sh: their configuration files and how each one starts. Sourced by run.sh,
+# which defines work_dir, repo_root, bin_dir, workers, tollgate_log_level, tokens_count, log and fail,
+# and sources scripts/lib/daemons.sh. Every server listens on 127.0.0.1 only.
+#
+# After start_servers: server_pid[NAME] and base_url[NAME] for upstream, idp, nginx, haproxy and
+# tollgate.
+
+declare -A server_pid=()
+declare -A base_url=()
+
+readonly idp_client_id=gateway            # the dev IdP's introspection client (its default clients)
+readonly idp_client_secret=gateway-secret
+readonly token_client_id=demo-client      # whose tokens the benchmark sends
+readonly token_scope=orders:read          # and the scope every protected route requires
+readonly large_body_bytes=$((1024 * 1024))
+readonly nginx_js_module=/usr/lib/nginx/modules/ngx_http_js_module.so   # libnginx-mod-http-js
+
+# Ports for the servers that cannot report one they chose themselves (nginx and haproxy, and
+# tollgate, whose log line is not written at the warn level). The kernel picks them, free at this
+# moment; the servers bind them a moment later.
+declare -A port=()
+allocate_ports() {
+  local names=(upstream nginx haproxy tollgate) free i
+  mapfile -t free < <("$python" "$client_py" free-ports ${#names[@]})
+  [ ${#free[@]} -eq ${#names[@]} ] || fail "could not find ${#names[@]} free ports"
+  for i in "${!names[@]}"; do
+    port[${names[i]}]=${free[i]}
+  done
+}
+
+# nginx's paths, so that nothing is read or written outside the work directory.
+nginx_common_directives() {
+  local dir=$1
+  cat <<EOF
+pid $dir/nginx.pid;
+events { worker_connections 4096; }
+EOF
+}
+
+nginx_temp_paths() {
+  local dir=$1
+  cat <<EOF
+  client_body_temp_path $dir/tmp/client_body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+EOF
+}
+
+# The upstream every proxy forwards to: nginx with one worker answering "ok", a 1 MiB file, and an
+# upload endpoint that reads the whole body before it answers (as a real upload endpoint would; a
+# bare `return 200` answers before the body has arrived). Keep-alive without a request limit and no
+# access log, so that it is never the bottleneck.
+write_upstream_config() {
+  local dir=$work_dir/upstream
+  mkdir -p "$dir/tmp" "$dir/www"
+  head -c "$large_body_bytes" /dev/zero | tr '\0' 'x' >"$dir/www/1mib"
+  chmod -R a+rX "$dir"
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+$(nginx_common_directives "$dir")
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  sendfile on;
+  tcp_nopush on;
+$(nginx_temp_paths "$dir")
+  upstream itself {
+    server 127.0.0.1:${port[upstream]};
+    keepalive 16;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port[upstream]} backlog=4096;
+    location / {
+      default_type text/plain;
+      return 200 "ok";
+    }
+    location = /1mib {
+      root $dir/www;
+      default_type application/octet-stream;
+    }
+    location = /upload {
+      client_max_body_size 2m;
+      client_body_buffer_size 2m;
+      proxy_pass http://itself/ok;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+}
+
+# A route that only a token checked by LOCATION (a njs check) passes; the token's subject goes to
+# the upstream as X-Authenticated-User.
+nginx_protected_directives() {
+  local check_location=$1
+  cat <<EOF
+      if (\$bearer_token = "") { return 401; }
+      auth_request $check_location;
+      auth_request_set \$subject \$sent_http_x_subject;
+      proxy_set_header Connection "";
+      proxy_set_header X-Authenticated-User \$subject;
+      proxy_pass http://app;
+EOF
+}
+
+# What nginx sends the IdP to introspect a token: the RFC 7662 call, client_secret_basic.
+nginx_introspection_directives() {
+  local basic
+  basic=$(printf '%s:%s' "$idp_client_id" "$idp_client_secret" | base64 -w0)
+  cat <<EOF
+      internal;
+      proxy_pass http://idp/oauth2/default/v1/introspect;
+      proxy_method POST;
+      proxy_pass_request_headers off;
+      proxy_pass_request_body off;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Content-Type application/x-www-form-urlencoded;
+      proxy_set_header Authorization "Basic $basic";
+      proxy_set_body "token=\$bearer_token&token_type_hint=access_token";
+EOF
+}
+
+# nginx as the peer: a plain keep-alive reverse proxy (defaults, no access log, HTTP/1.1 and a
+# keep-alive pool to the upstream), streaming the 1 MiB bodies; and for the protected routes NGINX's
+# introspection recipe, auth_request + njs (lib/nginx-introspection.js), with and without
+# proxy_cache.
+write_nginx_config() {
+  local dir=$work_dir/nginx
+  mkdir -p "$dir/tmp" "$dir/cache"
+  cp "$repo_root/bench/lib/nginx-introspection.js" "$dir/introspection.js"
+  chmod -R a+rX "$dir"
+  cat >"$dir/nginx.conf" <<EOF
+load_module $nginx_js_module;
+worker_processes $workers;
+$(nginx_common_directives "$dir")
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+$(nginx_temp_paths "$dir")
+  js_import introspection from $dir/introspection.js;
+  proxy_cache_path $dir/cache levels=1:2 keys_zone=introspection:16m inactive=1h use_temp_path=off;
+
+  upstream app {
+    server 127.0.0.1:${port[upstream]};
+    keepalive 1024;
+    keepalive_requests 1000000;
+  }
+  upstream idp {
+    server 127.0.0.1:$idp_port;
+    keepalive 1024;
+    keepalive_requests 1000000;
+  }
+
+  map \$http_authorization \$bearer_token {
+    default "";
+    "~^Bearer (?<token>[A-Za-z0-9._~-]+)\$" \$token;
+  }
+
+  server {
+    listen 127.0.0.1:${port[nginx]} backlog=4096;
+    client_max_body_size 2m;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+
+    location / {
+      proxy_pass http://app;
+    }
+    location = /1mib {
+      proxy_pass http://app;
+      proxy_buffering off;
+    }
+    location = /upload {
+      proxy_pass http://app;
+      proxy_request_buffering off;
+    }
+
+    location /cached/ {
+$(nginx_protected_directives /_check_cached)
+    }
+    location /uncached/ {
+$(nginx_protected_directives /_check)
+    }
+    location = /_check_cached {
+      internal;
+      set \$introspection_location /_introspect_cached;
+      set \$required_scope $token_scope;
+      js_content introspection.check;
+    }
+    location = /_check {
+      internal;
+      set \$introspection_location /_introspect;
+      set \$required_scope $token_scope;
+      js_content introspection.check;
+    }
+    location = /_introspect_cached {
+$(nginx_introspection_directives)
+      proxy_cache introspection;
+      proxy_cache_methods GET HEAD POST;
+      proxy_cache_key \$bearer_token;
+      proxy_cache_valid 200 1h;
+      proxy_cache_lock on;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie;
+    }
+    location = /_introspect {
+$(nginx_introspection_directives)
+    }
+  }
+}
+EOF
+}
+
+# HAProxy as the peer: HTTP mode, keep-alive both ways, idle server connections reused by any
+# request (http-reuse always, as the other proxies' pools do), no logging.
+write_haproxy_config() {
+  local dir=$work_dir/haproxy threads=""
+  mkdir -p "$dir"
+  [ "$workers" = auto ] || threads="nbthread $workers"
+  cat >"$dir/haproxy.cfg" <<EOF
+global
+  $threads
+  maxconn 4096
+
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 3s
+  timeout client 75s
+  timeout server 60s
+  timeout http-keep-alive 75s
+
+frontend bench
+  bind 127.0.0.1:${port[haproxy]}
+  default_backend app
+
+backend app
+  server app 127.0.0.1:${port[upstream]}
+EOF
+}
+
+# One openid-connect plugin instance checking tokens with the dev IdP.
+tollgate_plugin() {
+  local name=$1 cache=$2 cache_size
+  cache_size=$((tokens_count + 1000 > 100000 ? tokens_count + 1000 : 100000))
+  cat <<EOF
+  $name:
+    name: openid-connect
+    config:
+      issuer: http://127.0.0.1:$idp_port/oauth2/default
+      introspection_endpoint: http://127.0.0.1:$idp_port/oauth2/default/v1/introspect
+      auth_methods: [ introspection ]
+      client_id: $idp_client_id
+      client_secret: $idp_client_secret
+      cache_introspection: $cache
+      cache_ttl: 3600s
+      cache_size: $cache_size
+      scopes_required: [ "$token_scope" ]
+      upstream_headers_claims: [ sub ]
+      upstream_headers_names: [ X-Authenticated-User ]
+EOF
+}
+
+# tollgate: a plain route, and two protected routes checking tokens with the dev IdP, with the
+# introspection cache on (/cached) and off (/uncached, the seed's mode). Access log off, like the
+# peers'.
+write_tollgate_config() {
+  local file=$1 listen_port=$2
+  cat >"$file" <<EOF
+listen:
+  - address: 127.0.0.1:$listen_port
+admin: off
+workers: $workers
+log: { level: $tollgate_log_level, access_log: off }
+upstreams:
+  app:
+    targets: [ http://127.0.0.1:${port[upstream]} ]
+    keepalive: 1024
+plugins:
+$(tollgate_plugin cached true)
+$(tollgate_plugin uncached false)
+routes:
+  - name: plain
+    match: { paths: [ / ] }
+    upstream: app
+  - name: cached
+    match: { paths: [ /cached ] }
+    upstream: app
+    plugins: [ cached ]
+  - name: uncached
+    match: { paths: [ /uncached ] }
+    upstream: app
+    plugins: [ uncached ]
+EOF
+}
+
+start_nginx() {
+  local name=$1 dir=$work_dir/$1
+  start_daemon "$name" nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
+  server_pid[$name]=$started_pid
+  base_url[$name]=http://127.0.0.1:${port[$name]}
+  wait_for_http "$name" "${base_url[$name]}/" "$started_pid" "$dir/error.log"
+}
+
+start_idp() {
+  start_daemon dev-idp "$bin_dir/tools/dev-idp" --listen 127.0.0.1:0 --threads 1
+  server_pid[idp]=$started_pid
+  idp_port=$(wait_for_port dev-idp "$work_dir/dev-idp.log" "$started_pid")
+  base_url[idp]=http://127.0.0.1:$idp_port
+}
+
+start_haproxy() {
+  start_daemon haproxy haproxy -db -f "$work_dir/haproxy/haproxy.cfg"
+  server_pid[haproxy]=$started_pid
+  base_url[haproxy]=http://127.0.0.1:${port[haproxy]}
+  wait_for_http haproxy "${base_url[haproxy]}/" "$started_pid" "$work_dir/haproxy.log"
+}
+
+# Starts a tollgate with the benchmark's configuration on PORT; its PID goes to started_pid.
+start_tollgate() {
+  local name=$1 listen_port=$2
+  write_tollgate_config "$work_dir/$name.yaml" "$listen_port"
+  start_daemon "$name" "$bin_dir/tollgate" -c "$work_dir/$name.yaml"
+  wait_for_http "$name" "http://127.0.0.1:$listen_port/" "$started_pid" "$work_dir/$name.log"
+}
+
+start_servers() {
+  chmod 0755 "$work_dir"   # nginx's workers run as another user when started as root
+  allocate_ports
+  write_upstream_config
+  start_nginx upstream
+  start_idp
+  write_nginx_config
+  start_nginx nginx
+  write_haproxy_config
+  start_haproxy
+  start_tollgate tollgate "${port[tollgate]}"
+  server_pid[tollgate]=$started_pid
+  base_url[tollgate]=http://127.0.0.1:${port[tollgate]}
+}

@@ -1,0 +1,97 @@
+# bench/run.sh's results document → the tables people read. --arg format text | markdown.
+
+def fixed($decimals):
+  if . == null then "n/a"
+  else (. * pow(10; $decimals) | round) as $scaled
+    | ($scaled | fabs | tostring) as $digits
+    | (if ($digits | length) <= $decimals
+       then ("0" * ($decimals + 1 - ($digits | length))) + $digits else $digits end) as $padded
+    | (if $scaled < 0 then "-" else "" end)
+      + (if $decimals == 0 then $padded
+         else $padded[0:($padded | length) - $decimals] + "." + $padded[($padded | length) - $decimals:] end)
+  end;
+
+def thousands:
+  if . == null then "n/a"
+  else (round | tostring) as $s | ($s | length) as $n
+    | [ range(0; $n) as $i | (if $i > 0 and (($n - $i) % 3) == 0 then "," else "" end) + $s[$i:$i + 1] ]
+    | join("")
+  end;
+
+def mib: if . == null then "n/a" else . / 1024 | fixed(1) end;
+def ratio: if . == null then "" else fixed(2) + "×" end;
+
+def contender_name($scenario):
+  if . == "direct" then "upstream, direct"
+  elif . == "idp" then "dev IdP alone"
+  elif . == "nginx" and ($scenario | IN("b", "c", "g")) then "nginx auth_request"
+  elif . == "nginx" then "nginx"
+  elif . == "haproxy" then "HAProxy"
+  else . end;
+
+def order: {direct: 0, idp: 1, nginx: 2, haproxy: 3, tollgate: 4};
+
+def width($rows): [ $rows | transpose[] | map(length) | max ];
+
+def pad($w): . + (" " * ($w - length));
+def pad_left($w): (" " * ($w - length)) + .;
+
+# Rows of cells → a table: Markdown, or text columns (the first two left-aligned, numbers right).
+def table($header; $rows):
+  if $ARGS.named.format == "markdown" then
+    ([$header] + [$header | map("---")] + $rows)[] | "| " + join(" | ") + " |"
+  else
+    width([$header] + $rows) as $w
+    | ([$header] + $rows)[]
+    | [ to_entries[] | .key as $k | .value | if $k < 2 then pad($w[$k]) else pad_left($w[$k]) end ]
+    | join("  ")
+  end;
+
+def target_value:
+  if . == null then "n/a"
+  elif type == "array" then map(tostring) | join(", ")
+  else fixed(2) end;
+
+def heading($text): if $ARGS.named.format == "markdown" then "**\($text)**\n" else "\($text)\n" end;
+
+. as $doc
+| ($doc.scenarios | to_entries | map(select(.key != "g"))) as $wrk_scenarios
+| [ $wrk_scenarios[] as $s
+    | $s.value.contenders | to_entries | sort_by(order[.key]) | .[]
+    | [ ($s.key | sub("_"; " ")) + ": " + $s.value.title,
+        (.key | contender_name($s.key)),
+        ($s.value.connections | tostring),
+        (.value.rps | thousands),
+        (.value.p50_ms | fixed(2)),
+        (.value.p99_ms | fixed(2)),
+        (.value.idp_calls_per_request | fixed(2)),
+        (.value.cpu_s_per_1k_requests | fixed(3)),
+        (.value.peak_rss_kib | mib),
+        (.value.x_nginx | ratio),
+        (.value.x_haproxy | ratio) ] ] as $rows
+| ($doc.scenarios.g.contenders // {} | to_entries | sort_by(order[.key])
+   | map([ (.key | contender_name("g")),
+           (.value.idp_calls | map(tostring) | join(", ")),
+           (if .value.all_200 then "yes" else "no" end),
+           (.value.elapsed_ms | fixed(1)) ])) as $burst_rows
+| ($doc.targets | map([ .id, .what, (.value | target_value), .goal,
+                        (if .met == null then .note elif .met then "met" else "MISSED" end) ])) as $target_rows
+| $doc.settings as $settings
+| $doc.idle_rss_kib as $idle
+| heading("tollgate benchmark, \($doc.date): \($doc.machine.cpus) cores (\($doc.machine.cpu_model)), "
+          + "commit \($doc.commit)"),
+  "workers: \($settings.workers) each for tollgate, nginx and HAProxy; upstream nginx and dev IdP 1 each; "
+  + "wrk -t\($settings.wrk_threads), \($settings.runs) × \($settings.duration_s) s alternated, medians; "
+  + "\($doc.command)\n",
+  ( if ($rows | length) > 0 then
+      table(["scenario", "contender", "conns", "req/s", "p50 ms", "p99 ms", "IdP calls/req", "CPU s/1k req",
+             "peak RSS MiB", "× nginx", "× HAProxy"]; $rows), ""
+    else empty end ),
+  ( if ($burst_rows | length) > 0 then
+      heading("g: \($doc.scenarios.g.title)"),
+      table(["contender", "IdP calls per run", "all 200", "ms to the last answer (median)"]; $burst_rows), ""
+    else empty end ),
+  heading("idle RSS after start, MiB: tollgate \($idle.tollgate | mib), "
+          + "nginx \($idle.nginx | mib) (master + workers), HAProxy \($idle.haproxy | mib)"),
+  heading("targets (same-run ratios, medians of \($settings.runs))"),
+  table(["scenario", "target", "value", "goal", "result"]; $target_rows)

@@ -1,0 +1,492 @@
+#!/usr/bin/env bash
+# tollgate's benchmark: tollgate, nginx and HAProxy as reverse proxies in front of one upstream, and
+# tollgate's token introspection against the dev IdP, measured in one run with the runs alternated
+# so that the drift of a shared machine hits every contender alike. Prints one table (req/s, p50,
+# p99, IdP calls per request, CPU seconds per 1k requests, peak RSS, same-run ratios to nginx and
+# HAProxy) and the issue's targets, met or not; writes everything as JSON and Markdown under
+# bench/results/. Everything runs on 127.0.0.1, every step is bounded in time, and every process
+# started here is stopped by PID when the script exits, however it exits.
+#
+# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g (default: all); see bench/README.md
+#   BENCH_DURATION      seconds per wrk run                        (default 10, 1..60)
+#   BENCH_RUNS          runs per scenario and contender            (default 3, 1..10)
+#   BENCH_CONNECTIONS   wrk connections in scenarios a-d           (default 50, 1..1000)
+#   BENCH_WORKERS       workers of tollgate, nginx and HAProxy     (default 1; 1..64 or auto)
+#   BENCH_WRK_THREADS   wrk threads                                (default 1, 1..8)
+#   BENCH_TOKENS        distinct tokens in scenario d              (default 10000, 1..1000000)
+#   BENCH_CONTENDERS    contenders to run, e.g. "tollgate haproxy" (default: all)
+#   BENCH_BUILD_DIR     where tollgate and dev-idp are             (default build/release, built here)
+#   TOLLGATE_LOG_LEVEL  tollgate's log level                       (default warn)
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR/..
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly repo_root
+readonly results_dir=$repo_root/bench/results
+readonly lua_dir=$repo_root/bench/lua
+readonly client_py=$repo_root/bench/lib/client.py
+readonly python=/usr/bin/python3   # Debian's, standard library only
+readonly ready_timeout_s=20
+readonly stop_timeout_s=15
+readonly large_connections=8       # scenario e: 1 MiB bodies
+readonly many_connections=1000     # scenario f
+readonly burst_connections=64      # scenario g
+
+work_dir=""
+scenarios=()
+pids=()          # processes started here, stopped by PID on exit
+started_pid=""
+idp_port=""
+created_policy_rc=false
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+fail() {
+  log "error: $*"
+  exit 1
+}
+
+# An integer setting from the environment, bounded so that no run can grow without limit.
+bounded_setting() {
+  local name=$1 default=$2 min=$3 max=$4 value
+  value=${!name:-$default}
+  if ! [[ $value =~ ^[0-9]{1,7}$ ]] || ((10#$value < min || 10#$value > max)); then
+    fail "$name=$value: expected a whole number from $min to $max"
+  fi
+  echo $((10#$value))
+}
+
+duration_s=$(bounded_setting BENCH_DURATION 10 1 60)
+runs=$(bounded_setting BENCH_RUNS 3 1 10)
+connections=$(bounded_setting BENCH_CONNECTIONS 50 1 1000)
+wrk_threads=$(bounded_setting BENCH_WRK_THREADS 1 1 8)
+tokens_count=$(bounded_setting BENCH_TOKENS 10000 1 1000000)
+workers=${BENCH_WORKERS:-1}
+[[ $workers =~ ^([1-9]|[1-5][0-9]|6[0-4]|auto)$ ]] || fail "BENCH_WORKERS=$workers: expected 1..64 or auto"
+tollgate_log_level=${TOLLGATE_LOG_LEVEL:-warn}
+[[ $tollgate_log_level =~ ^(trace|debug|info|warn|error|off)$ ]] ||
+  fail "TOLLGATE_LOG_LEVEL=$tollgate_log_level: expected trace, debug, info, warn, error or off"
+bin_dir=${BENCH_BUILD_DIR:-$repo_root/build/release}
+readonly duration_s runs connections wrk_threads tokens_count workers tollgate_log_level bin_dir
+
+readonly all_contenders=(direct idp nginx haproxy tollgate)
+read -ra contenders <<<"${BENCH_CONTENDERS:-${all_contenders[*]}}"
+for contender in "${contenders[@]}"; do
+  [[ " ${all_contenders[*]} " == *" $contender "* ]] ||
+    fail "BENCH_CONTENDERS: unknown contender '$contender' (known: ${all_contenders[*]})"
+done
+
+# What each scenario measures: its contenders, in the order of the first run (later runs rotate it).
+declare -A scenario_contenders=(
+  [a]="direct nginx haproxy tollgate"
+  [b]="nginx tollgate"
+  [c]="idp nginx tollgate"
+  [d]="tollgate"
+  [e_download]="direct nginx haproxy tollgate"
+  [e_upload]="direct nginx haproxy tollgate"
+  [f]="direct nginx haproxy tollgate"
+  [g]="nginx tollgate"
+)
+
+# shellcheck source=scripts/lib/daemons.sh
+. "$repo_root/scripts/lib/daemons.sh"
+# shellcheck source=bench/lib/servers.sh
+. "$repo_root/bench/lib/servers.sh"
+
+# --- preparing -----------------------------------------------------------------------------------
+
+# Sets the array `scenarios` from the command line (e stands for both e_download and e_upload), in
+# the order a to g whatever the command line's: from the lightest load on a server's memory to the
+# heaviest, so that the first run's peak RSS of each scenario is not inflated by a heavier one.
+select_scenarios() {
+  local arg name
+  local -A chosen=()
+  [ $# -gt 0 ] || set -- a b c d e f g
+  for arg in "$@"; do
+    case $arg in
+      a | b | c | d | f | g | e_download | e_upload) chosen[$arg]=1 ;;
+      e) chosen[e_download]=1 chosen[e_upload]=1 ;;
+      *) fail "unknown scenario '$arg' (a b c d e f g; -h for help)" ;;
+    esac
+  done
+  scenarios=()
+  for name in a b c d e_download e_upload f g; do
+    [ -n "${chosen[$name]:-}" ] && scenarios+=("$name")
+  done
+  return 0
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+}
+
+# Debian starts a freshly installed nginx or HAProxy as a system service (nginx on port 80): not
+# wanted here. A policy-rc.d that refuses every start exists while they install, when none is there.
+keep_services_down_while_installing() {
+  local sudo=$1
+  [ -e /usr/sbin/policy-rc.d ] && return
+  $sudo sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d'
+  created_policy_rc=true
+}
+
+install_missing_tools() {
+  local sudo="" tool missing=false
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  for tool in wrk nginx haproxy jq curl; do
+    command -v "$tool" >/dev/null || missing=true
+  done
+  [ -x "$python" ] && [ -f "$nginx_js_module" ] || missing=true
+  if $missing; then
+    log "installing wrk, nginx (with njs), HAProxy, jq, curl and python3 from Debian"
+    keep_services_down_while_installing "$sudo"
+  fi
+  # The build dependencies too; quiet and quick when everything is there.
+  "$repo_root/scripts/install-deps.sh" wrk nginx libnginx-mod-http-js haproxy jq curl python3
+  if $created_policy_rc; then
+    $sudo rm -f /usr/sbin/policy-rc.d
+    created_policy_rc=false
+  fi
+}
+
+# Benchmarks measure the optimised build of the current sources (a no-op when it is up to date).
+build_release() {
+  if [ -n "${BENCH_BUILD_DIR:-}" ]; then
+    if [ ! -x "$bin_dir/tollgate" ] || [ ! -x "$bin_dir/tools/dev-idp" ]; then
+      fail "BENCH_BUILD_DIR=$bin_dir has no tollgate and tools/dev-idp"
+    fi
+    return
+  fi
+  local output
+  output=$(
+    cd "$repo_root"
+    [ -f "$bin_dir/build.ninja" ] || cmake --preset release 2>&1
+    cmake --build --preset release --target tollgate dev-idp 2>&1
+  ) || fail "the release build failed: $(tail -n 40 <<<"$output")"
+}
+
+# 1,000 connections through a proxy take 2,000 descriptors in it, and as many in wrk.
+raise_open_files_limit() {
+  local hard
+  hard=$(ulimit -Hn)
+  [ "$hard" = unlimited ] && hard=65536
+  ulimit -n $((hard < 65536 ? hard : 65536))
+  (($(ulimit -n) >= 4 * many_connections)) ||
+    fail "the open files limit ($(ulimit -n)) is below $((4 * many_connections))"
+}
+
+cleanup() {
+  stop_started_processes
+  if $created_policy_rc; then rm -f /usr/sbin/policy-rc.d 2>/dev/null || sudo rm -f /usr/sbin/policy-rc.d; fi
+  [ -n "$work_dir" ] && rm -rf "$work_dir"
+  return 0
+}
+
+# --- what a contender is in a scenario -----------------------------------------------------------
+
+one_token=""      # scenarios b and c
+tokens_file=""    # scenario d
+
+# Sets case_* for one contender in one scenario: the URL wrk loads, its connections, Lua script and
+# extra header, the server whose processes are measured, and the least bytes a response can have.
+case_spec() {
+  local scenario=$1 contender=$2 base path=/ok
+  case_connections=$connections
+  case_script=$lua_dir/report.lua
+  case_header=""
+  case_min_bytes=0
+  case $contender in
+    direct) case_server=upstream ;;
+    *) case_server=$contender ;;
+  esac
+  base=${base_url[$case_server]}
+  case $scenario in
+    a) ;;
+    b | d) path=/cached/ok ;;
+    c) path=/uncached/ok ;;
+    e_download)
+      path=/1mib
+      case_connections=$large_connections
+      case_min_bytes=$large_body_bytes
+      ;;
+    e_upload)
+      path=/upload
+      case_connections=$large_connections
+      case_script=$lua_dir/upload.lua
+      ;;
+    f) case_connections=$many_connections ;;
+  esac
+  case $scenario in
+    b | c) case_header="Authorization: Bearer $one_token" ;;
+    d) case_script=$lua_dir/tokens.lua ;;
+  esac
+  if [ "$contender" = idp ]; then
+    path=/oauth2/default/v1/introspect
+    case_script=$lua_dir/introspect.lua
+    case_header=""
+  fi
+  case_url=$base$path
+}
+
+# One request of the case with curl, before anything is timed: a contender that answers wrongly
+# stops the benchmark instead of producing a number.
+check_case() {
+  local scenario=$1 contender=$2 status size body=$work_dir/check-body args=()
+  case_spec "$scenario" "$contender"
+  [ -n "$case_header" ] && args+=(-H "$case_header")
+  case $case_script in
+    */upload.lua)
+      args+=(--data-binary "@$work_dir/upstream/www/1mib" -H 'Content-Type: application/octet-stream')
+      ;;
+    */introspect.lua) args+=(-u "$idp_client_id:$idp_client_secret" -d "token=$one_token") ;;
+    */tokens.lua) args+=(-H "Authorization: Bearer $(head -n 1 "$tokens_file")") ;;
+  esac
+  read -r status size < <(curl -sS -o "$body" -w '%{http_code} %{size_download}\n' --max-time 10 \
+    "${args[@]}" "$case_url") || fail "$scenario/$contender: $case_url does not answer"
+  [ "$status" = 200 ] || fail "$scenario/$contender: $case_url answered $status: $(head -c 300 "$body")"
+  ((size >= case_min_bytes)) ||
+    fail "$scenario/$contender: $case_url sent $size bytes, expected $case_min_bytes"
+  if [ "$contender" = idp ] && ! grep -q '"active":true' "$body"; then
+    fail "the dev IdP does not find the benchmark's token active: $(cat "$body")"
+  fi
+}
+
+# --- measuring -----------------------------------------------------------------------------------
+
+# The PIDs of a server: its main process and its children (nginx's master and workers).
+server_pids() {
+  local pid=${server_pid[$1]}
+  echo "$pid"
+  child_pids "$pid"
+}
+
+# utime + stime, in clock ticks, summed over the given processes.
+cpu_ticks() {
+  local total=0 pid line fields
+  for pid in "$@"; do
+    line=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    read -ra fields <<<"${line##*) }"   # the fields after the command name, from field 3 on
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
+# A field of /proc/PID/status (VmRSS, VmHWM), in KiB, summed over the given processes.
+memory_kib() {
+  local field=$1 pid
+  shift
+  for pid in "$@"; do
+    cat "/proc/$pid/status" 2>/dev/null || true
+  done | awk -v field="$field:" '$1 == field { sum += $2 } END { print sum + 0 }'
+}
+
+# Resets the peak RSS (VmHWM) of the processes, so that the next reading is this run's peak.
+reset_peak_rss() {
+  local pid
+  for pid in "$@"; do
+    echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true
+  done
+}
+
+introspect_calls() {
+  curl -sSf --max-time 5 "${base_url[idp]}/admin/stats" | jq -e '.introspect_calls' ||
+    fail "cannot read the dev IdP's call count"
+}
+
+# One wrk run of the case set by case_spec; prints wrk-report.lua's JSON. A run with any failed request
+# (connect/read/write error, timeout, status of 400 or more) or with responses shorter than expected
+# is an error, not a number: a proxy that answers 502 quickly must not look fast.
+run_wrk() {
+  local output status=0 report threads=$wrk_threads args=()
+  ((threads <= case_connections)) || threads=$case_connections
+  [ -n "$case_header" ] && args+=(-H "$case_header")
+  output=$(BENCH_TOKEN=$one_token BENCH_TOKENS_FILE=$tokens_file \
+    BENCH_BASIC=$(printf '%s:%s' "$idp_client_id" "$idp_client_secret" | base64 -w0) \
+    timeout --kill-after=5s $((duration_s + 60))s \
+    wrk -t"$threads" -c"$case_connections" -d"${duration_s}s" --timeout 5s -s "$case_script" \
+    "${args[@]}" "$case_url" 2>&1) || status=$?
+  [ "$status" -eq 0 ] || fail "wrk against $case_url ended with status $status: $output"
+  report=$(grep '^{' <<<"$output" | tail -n 1)
+  [ -n "$report" ] || fail "wrk printed no report for $case_url: $output"
+  jq -e '.requests > 0 and ([.errors[]] | add) == 0' <<<"$report" >/dev/null ||
+    fail "failed requests against $case_url: $report"
+  jq -e --argjson min "$case_min_bytes" '.bytes / .requests >= $min' <<<"$report" >/dev/null ||
+    fail "responses from $case_url are shorter than $case_min_bytes bytes: $report"
+  echo "$report"
+}
+
+# Measures one contender in one scenario once; appends the run to runs.jsonl.
+measure_case() {
+  local scenario=$1 contender=$2 run=$3 server_processes report peak
+  local ticks_before ticks_after calls_before calls_after cpu_s
+  case_spec "$scenario" "$contender"
+  mapfile -t server_processes < <(server_pids "$case_server")
+  calls_before=$(introspect_calls)
+  reset_peak_rss "${server_processes[@]}"
+  ticks_before=$(cpu_ticks "${server_processes[@]}")
+  report=$(run_wrk)
+  ticks_after=$(cpu_ticks "${server_processes[@]}")
+  peak=$(memory_kib VmHWM "${server_processes[@]}")
+  calls_after=$(introspect_calls)
+  cpu_s=$(awk -v ticks=$((ticks_after - ticks_before)) -v hz="$clock_ticks" 'BEGIN { print ticks / hz }')
+  jq -c --arg scenario "$scenario" --arg contender "$contender" --argjson run "$run" \
+    --argjson calls $((calls_after - calls_before)) --argjson peak "$peak" \
+    --argjson cpu_s "$cpu_s" \
+    --argjson connections "$case_connections" \
+    '{scenario: $scenario, contender: $contender, run: $run, connections: $connections} + .
+     + {idp_calls: $calls, cpu_s: $cpu_s, peak_rss_kib: $peak}' <<<"$report" >>"$work_dir/runs.jsonl"
+  log "run $run/$runs $scenario $contender: $(tail -n 1 "$work_dir/runs.jsonl" | jq -r '
+    "\(.rps | floor) req/s, p50 \(.latency_us.p50 / 1000) ms, p99 \(.latency_us.p99 / 1000) ms, " +
+    "IdP \(.idp_calls / .requests * 100 | round / 100)/req, " +
+    "CPU \(.cpu_s / .requests * 1e6 | round / 1000) s/1k, " +
+    "peak RSS \(.peak_rss_kib / 1024 * 10 | round / 10) MiB"')"
+}
+
+mint_tokens() {
+  local count=$1
+  timeout $((30 + count / 200))s \
+    "$python" "$client_py" mint "${base_url[idp]}" "$token_client_id" "$token_scope" "$count" ||
+    fail "minting $count tokens failed"
+}
+
+# Scenario d's steady state: tollgate's cache holds every token before anything is timed.
+warm_token_cache() {
+  [[ " ${contenders[*]} " == *" tollgate "* ]] || return 0
+  log "warming tollgate's cache with each of the $tokens_count tokens once"
+  timeout $((30 + tokens_count / 200))s \
+    "$python" "$client_py" warm "${base_url[tollgate]}/cached/ok" "$tokens_file" ||
+    fail "warming the cache failed"
+}
+
+# Scenario g: 64 connections, then one request on each, all with one token nobody has seen. For
+# tollgate a fresh process each time, so nothing is cached; for nginx a new token is enough.
+measure_burst() {
+  local contender=$1 run=$2 token url fresh_pid="" fresh_port calls_before calls_after result
+  token=$(mint_tokens 1)
+  if [ "$contender" = tollgate ]; then
+    fresh_port=$(timeout 10s "$python" "$client_py" free-ports 1) || fail "no free port"
+    start_tollgate tollgate-fresh "$fresh_port"
+    fresh_pid=$started_pid
+    url=http://127.0.0.1:$fresh_port/cached/ok
+  else
+    url=${base_url[$contender]}/cached/ok
+  fi
+  calls_before=$(introspect_calls)
+  result=$(timeout 60s "$python" "$client_py" burst "$url" "$token" "$burst_connections") ||
+    fail "the burst against $url failed"
+  calls_after=$(introspect_calls)
+  [ -n "$fresh_pid" ] && stop_daemon "$fresh_pid"
+  jq -e --argjson n "$burst_connections" '.statuses == {"200": $n}' <<<"$result" >/dev/null ||
+    fail "not every request of the burst against $url was answered 200: $result"
+  jq -c --arg contender "$contender" --argjson run "$run" --argjson calls $((calls_after - calls_before)) \
+    --argjson n "$burst_connections" \
+    '{scenario: "g", contender: $contender, run: $run, requests: $n, idp_calls: $calls} + .' \
+    <<<"$result" >>"$work_dir/runs.jsonl"
+  log "run $run/$runs g $contender: $burst_connections requests," \
+    "$((calls_after - calls_before)) IdP call(s), $(jq -r .elapsed_ms <<<"$result") ms"
+}
+
+# The contenders of a scenario that BENCH_CONTENDERS keeps, rotated by the run number so that no
+# contender always runs first (right after another scenario) or last.
+contenders_of() {
+  local scenario=$1 run=$2 list=() kept=() c i
+  read -ra list <<<"${scenario_contenders[$scenario]}"
+  for c in "${list[@]}"; do
+    [[ " ${contenders[*]} " == *" $c "* ]] && kept+=("$c")
+  done
+  for ((i = 0; i < ${#kept[@]}; i++)); do
+    echo "${kept[(i + run - 1) % ${#kept[@]}]}"
+  done
+}
+
+# --- reporting -----------------------------------------------------------------------------------
+
+write_results() {
+  local scenarios_json=$1 idle_json=$2 stamp document file
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  document=$(jq -s -f "$repo_root/bench/lib/summary.jq" \
+    --argjson scenarios "$scenarios_json" --argjson idle_rss_kib "$idle_json" \
+    --argjson settings "$(jq -n --argjson duration "$duration_s" --argjson runs "$runs" \
+      --argjson connections "$connections" --argjson threads "$wrk_threads" --arg workers "$workers" \
+      --argjson tokens "$tokens_count" --arg log_level "$tollgate_log_level" \
+      --argjson large "$large_connections" --argjson many "$many_connections" \
+      --argjson burst "$burst_connections" \
+      '{duration_s: $duration, runs: $runs, wrk_threads: $threads, workers: $workers, tokens: $tokens,
+        tollgate_log_level: $log_level,
+        connections: {a: $connections, b: $connections, c: $connections, d: $connections,
+                      e_download: $large, e_upload: $large, f: $many, g: $burst}}')" \
+    --argjson machine "$(jq -n --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
+      --arg model "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+      --argjson memory_kib "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
+      '{cpus: $cpus, cpu_model: $model, memory_kib: $memory_kib, kernel: $kernel}')" \
+    --argjson versions "$(jq -n --arg nginx "$(nginx -v 2>&1)" --arg haproxy "$(haproxy -v | head -n 1)" \
+      --arg wrk "$(wrk -v 2>&1 | head -n 1)" '{nginx: $nginx, haproxy: $haproxy, wrk: $wrk}')" \
+    --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --arg commit "$(git -C "$repo_root" describe --always --dirty 2>/dev/null || echo unknown)" \
+    --arg command "$command_line" \
+    "$work_dir/runs.jsonl")
+  mkdir -p "$results_dir"
+  file=$results_dir/bench-$stamp
+  echo "$document" >"$file.json"
+  jq -r -f "$repo_root/bench/lib/table.jq" --arg format markdown <<<"$document" >"$file.md"
+  jq -r -f "$repo_root/bench/lib/table.jq" --arg format text <<<"$document"
+  log "results: $file.json and $file.md"
+}
+
+main() {
+  local scenario contender run list
+  case "${1:-}" in -h | --help) usage; exit 0 ;; esac
+  select_scenarios "$@"
+  command_line="bench/run.sh${*:+ $*}"
+  install_missing_tools
+  build_release
+  raise_open_files_limit
+  clock_ticks=$(getconf CLK_TCK)
+
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  work_dir=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
+  : >"$work_dir/runs.jsonl"
+
+  log "starting the upstream, the dev IdP, nginx, HAProxy and tollgate (workers: $workers)"
+  start_servers
+  # Before any load: what each server holds once started (one request served, for readiness).
+  local idle_json='{}' name processes
+  for name in tollgate nginx haproxy upstream idp; do
+    mapfile -t processes < <(server_pids "$name")
+    idle_json=$(jq -c --arg n "$name" --argjson kib "$(memory_kib VmRSS "${processes[@]}")" \
+      '. + {($n): $kib}' <<<"$idle_json")
+  done
+
+  one_token=$(mint_tokens 1)
+  if [[ " ${scenarios[*]} " == *" d "* ]]; then
+    tokens_file=$work_dir/tokens
+    log "minting $tokens_count tokens for scenario d"
+    mint_tokens "$tokens_count" >"$tokens_file"
+  fi
+
+  for scenario in "${scenarios[@]}"; do
+    [ "$scenario" = g ] && continue
+    mapfile -t list < <(contenders_of "$scenario" 1)
+    for contender in "${list[@]}"; do check_case "$scenario" "$contender"; done
+  done
+
+  log "wrk -t$wrk_threads -d${duration_s}s, $runs run(s)," \
+    "connections: a-d $connections, e $large_connections, f $many_connections"
+  for ((run = 1; run <= runs; run++)); do
+    for scenario in "${scenarios[@]}"; do
+      # Filled just before d's first run, so that a-c run with an empty cache.
+      [ "$scenario" = d ] && [ "$run" -eq 1 ] && warm_token_cache
+      mapfile -t list < <(contenders_of "$scenario" "$run")
+      for contender in "${list[@]}"; do
+        if [ "$scenario" = g ]; then
+          measure_burst "$contender" "$run"
+        else
+          measure_case "$scenario" "$contender" "$run"
+        fi
+      done
+    done
+  done
+
+  write_results "$(printf '%s\n' "${scenarios[@]}" | jq -R . | jq -sc .)" "$idle_json"
+}
+
+main "$@"
