@@ -1,5 +1,7 @@
 #include "tollgate/oidc/http_exchange.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,6 +16,10 @@ namespace tollgate::oidc {
 namespace {
 
 constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;
+// What the connection's buffer may hold unparsed: the head, then one chunk-size line or trailer
+// section at a time. Beast bounds neither of these, and throws from inside the read (where no
+// handler can catch it, so the call would never end) for a trailer field over 64 KiB.
+constexpr std::size_t kMaxUnparsedBytes = 32 * 1024;
 
 using Clock = std::chrono::steady_clock;
 
@@ -70,6 +76,7 @@ awaitable<HttpReplyResult> exchange_until(upstream::HttpClientPool& pool,
     left = remaining(deadline);
     if (!left) co_return IdpFailure(IdpFailureKind::timeout);
     lease->stream().expires_after(*left);
+    lease->buffer().max_size(std::max(lease->buffer().size(), kMaxUnparsedBytes));
     auto [read_error, read] = co_await http::async_read(lease->stream(), lease->buffer(), parser,
                                                         asio::as_tuple(asio::use_awaitable));
     if (read_error) {

@@ -10,6 +10,7 @@
 #include "tollgate/admin/admin.hpp"
 #include "tollgate/filters/filter.hpp"
 #include "tollgate/server/access_log.hpp"
+#include "tollgate/server/resource_limits.hpp"
 #include "tollgate/server/session.hpp"
 #include "tollgate/server/worker.hpp"
 
@@ -38,6 +39,14 @@ std::shared_ptr<ssl::context> make_server_tls_context(const config::TlsFiles& fi
 std::string endpoint_text(const tcp::endpoint& e) {
   const auto a = e.address();
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
+}
+
+void log_open_file_limit(const OpenFileLimit& limit) {
+  if (limit.failed) {
+    spdlog::warn("could not raise the open-file limit above {}", limit.before);
+  } else if (limit.after != limit.before) {
+    spdlog::info("open-file limit raised from {} to {}", limit.before, limit.after);
+  }
 }
 
 // Retries accept() after a transient failure such as EMFILE without spinning.
@@ -228,6 +237,7 @@ Gateway::~Gateway() = default;
 int Gateway::run() {
   Impl& s = *impl_;
   configure_logging(s.config->log);
+  log_open_file_limit(raise_open_file_limit());
   for (unsigned i = 0; i < s.config->workers; ++i) s.workers.push_back(std::make_unique<Worker>(i));
   try {
     if (!s.bind_listeners()) return 1;

@@ -4,6 +4,8 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string_view>
 #include <vector>
 
 #include "tollgate/http/headers.hpp"
@@ -12,6 +14,12 @@ namespace tollgate::upstream {
 namespace {
 
 constexpr std::size_t kRelayBufferSize = 16 * 1024;
+constexpr std::size_t kHeadReadChunk = 4 * 1024;
+// While a body is relayed, the upstream's buffer holds what the relay has not taken yet plus at
+// most one chunk-size line or trailer section. Bounding it ends a chunk extension or trailer
+// section that never ends, and keeps every trailer field below Beast's 64 KiB field limit (see
+// read_head_bytes).
+constexpr std::size_t kBodyPhaseBufferLimit = 32 * 1024;
 using ResponseParser = http::response_parser<http::buffer_body>;
 
 // Keeps least_conn's in-flight counts right on every exit path.
@@ -169,20 +177,21 @@ class Exchange {
   // Reads the upstream's response head, skipping interim 1xx answers.
   awaitable<Attempt> read_response_head(std::optional<ResponseParser>& parser) {
     auto& upstream = lease_.stream();
+    const std::size_t limit = r_.config.limits.max_response_header_bytes;
     for (;;) {
       parser.emplace();
-      parser->header_limit(static_cast<std::uint32_t>(r_.config.limits.max_response_header_bytes));
+      parser->header_limit(static_cast<std::uint32_t>(limit));
       parser->body_limit(boost::none);
       if (r_.head_request) parser->skip(true);
-      error_code ec;
       upstream.expires_after(timeouts_.upstream_read);
-      co_await http::async_read_header(upstream, lease_.buffer(), *parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
+      error_code ec;
+      const std::size_t head_size = co_await read_head_bytes(limit, ec);
       if (ec) {
         const bool nothing_seen = lease_.buffer().size() == 0 && !has_body_;
         if (ec == beast::error::timeout) co_return Attempt{errc::upstream_timeout, false};
         co_return Attempt{errc::upstream_bad_response, nothing_seen && lease_.reused()};
       }
+      if (!parse_head(*parser, head_size)) co_return Attempt{errc::upstream_bad_response, false};
       const unsigned status = parser->get().result_int();
       if (status >= 100 && status < 200) {
         if (status == 101) co_return Attempt{errc::upstream_bad_response, false};  // no upgrades
@@ -190,6 +199,46 @@ class Exchange {
       }
       co_return Attempt{};
     }
+  }
+
+  // Reads until the connection's buffer holds a whole response head; returns its size. The head is
+  // gathered here rather than by http::async_read_header because Beast stores no field over 64 KiB
+  // and enforces that by throwing from inside the read, where no handler can catch it: parse_head
+  // catches it instead.
+  awaitable<std::size_t> read_head_bytes(std::size_t limit, error_code& ec) {
+    auto& buffer = lease_.buffer();
+    buffer.max_size(std::max(buffer.size(), limit + kHeadReadChunk));
+    std::size_t searched = 0;
+    for (;;) {
+      const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+      const std::size_t end = data.find("\r\n\r\n", searched);
+      if (end != std::string_view::npos) co_return end + 4;
+      if (data.size() > limit) {
+        ec = http::error::header_limit;
+        co_return 0;
+      }
+      searched = data.size() < 3 ? 0 : data.size() - 3;
+      const std::size_t n = co_await lease_.stream().async_read_some(
+          buffer.prepare(kHeadReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return 0;
+      buffer.commit(n);
+    }
+  }
+
+  bool parse_head(ResponseParser& parser, std::size_t head_size) {
+    auto& buffer = lease_.buffer();
+    error_code ec;
+    parser.eager(false);
+    std::size_t used = 0;
+    try {
+      used = parser.put(asio::buffer(buffer.data().data(), head_size), ec);
+    } catch (const std::length_error&) {
+      return false;  // a field over Beast's 64 KiB
+    }
+    if (ec || used != head_size || !parser.is_header_done()) return false;
+    buffer.consume(head_size);
+    parser.eager(true);
+    return true;
   }
 
   // Rewrites the upstream's head for the client and decides how the body is framed.
@@ -227,10 +276,11 @@ class Exchange {
     auto& message = parser->get();
     http::response_serializer<http::buffer_body> serializer{message};
     error_code ec;
-    result_.response_started = true;
     // A head whose body has not started to arrive goes to the client at once (a slow or streamed
-    // body must not hold it back); otherwise head and first body piece leave in one write.
+    // body must not hold it back); otherwise head and first body piece leave in one write. Until
+    // something is written, a failure can still be answered (502, 504) instead of cut.
     if (!parser->is_done() && lease_.buffer().size() == 0) {
+      result_.response_started = true;
       r_.client.expires_after(timeouts_.client_send);
       co_await http::async_write_header(r_.client, serializer,
                                         asio::redirect_error(asio::use_awaitable, ec));
@@ -243,13 +293,18 @@ class Exchange {
     if (!parser->is_done() && (!body_left || *body_left > lease_.buffer().size())) {
       lease_.buffer().reserve(kRelayBufferSize);
     }
+    if (!parser->is_done()) {
+      lease_.buffer().max_size(std::max(lease_.buffer().size(), kBodyPhaseBufferLimit));
+    }
     do {
       if (!parser->is_done()) {
         message.body().data = buffer_.data();
         message.body().size = buffer_.size();
         upstream.expires_after(timeouts_.upstream_read);
-        co_await http::async_read(upstream, lease_.buffer(), *parser,
-                                  asio::redirect_error(asio::use_awaitable, ec));
+        // Whatever has arrived, not a full buffer: a body that comes slowly (a stream of events)
+        // reaches the client as it comes, and bytes sent before a failure are not held back.
+        co_await http::async_read_some(upstream, lease_.buffer(), *parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
         if (ec == http::error::need_buffer) ec = {};
         if (ec) {
           co_return Attempt{
@@ -265,6 +320,7 @@ class Exchange {
         message.body().size = 0;
         message.body().more = false;
       }
+      result_.response_started = true;
       r_.client.expires_after(timeouts_.client_send);
       co_await http::async_write(r_.client, serializer,
                                  asio::redirect_error(asio::use_awaitable, ec));

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faults.hpp"
+
 namespace echo_server {
 namespace {
 
@@ -14,6 +16,7 @@ using tollgate::error_code;
 constexpr auto kTupleAwaitable = asio::as_tuple(use_awaitable);
 
 constexpr std::uint64_t kMaxDelayMs = 60'000;
+constexpr std::uint64_t kMaxFaultBytes = 16 * 1024 * 1024;  // heads and trailers are held whole
 constexpr std::uint64_t kTruncatedDeclaredLength = 1000;
 constexpr std::uint64_t kTruncatedSentLength = 100;
 
@@ -44,17 +47,6 @@ SplitTarget split_target(std::string_view target) {
   const std::size_t question = target.find('?');
   if (question == std::string_view::npos) return {target, {}};
   return {target.substr(0, question), target.substr(question + 1)};
-}
-
-// One block of the /bytes pattern. Its length is a multiple of the pattern's period (26), so
-// sending it again and again (and a prefix of it last) continues the pattern without a seam.
-const std::string& pattern_block() {
-  static const std::string block = [] {
-    std::string b(26 * 2520, '\0');
-    for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>('a' + i % 26);
-    return b;
-  }();
-  return block;
 }
 
 std::string to_lower(std::string_view s) {
@@ -209,7 +201,50 @@ asio::awaitable<bool> send_truncated(beast::tcp_stream& stream, const RequestHea
   co_return false;
 }
 
+// The fault paths (faults.hpp); anything else is the echo.
+Endpoint choose_fault(std::string_view path) {
+  if (path == "/reset") return {EndpointKind::reset};
+  if (path == "/reset-mid-body") return {EndpointKind::reset_mid_body};
+  if (path == "/endless") return {EndpointKind::endless};
+  if (path == "/never-closes") return {EndpointKind::never_closes};
+  struct Numbered {
+    std::string_view prefix;
+    EndpointKind kind;
+    std::uint64_t max;
+    std::string_view error;
+  };
+  static constexpr Numbered kNumbered[] = {
+      {"/slow-head/", EndpointKind::slow_head, kMaxDelayMs, "/slow-head/MS wants milliseconds"},
+      {"/stall-mid-body/", EndpointKind::stall_mid_body, kMaxDelayMs,
+       "/stall-mid-body/MS wants milliseconds"},
+      {"/big-head/", EndpointKind::big_head, kMaxFaultBytes, "/big-head/N wants at most 16 MiB"},
+      {"/big-field/", EndpointKind::big_field, kMaxFaultBytes, "/big-field/N wants at most 16 MiB"},
+      {"/big-trailer/", EndpointKind::big_trailer, kMaxFaultBytes,
+       "/big-trailer/N wants at most 16 MiB"},
+  };
+  for (const Numbered& numbered : kNumbered) {
+    if (!path.starts_with(numbered.prefix)) continue;
+    const auto number = parse_decimal(path.substr(numbered.prefix.size()));
+    if (!number || *number > numbered.max) {
+      return {EndpointKind::bad_request, 0, false, numbered.error};
+    }
+    return {numbered.kind, *number};
+  }
+  return {EndpointKind::echo};
+}
+
 }  // namespace
+
+// Its length is a multiple of the pattern's period (26), so sending it again and again (and a
+// prefix of it last) continues the pattern without a seam.
+const std::string& pattern_block() {
+  static const std::string block = [] {
+    std::string b(26 * 2520, '\0');
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>('a' + i % 26);
+    return b;
+  }();
+  return block;
+}
 
 Endpoint choose_endpoint(std::string_view target) {
   const SplitTarget split = split_target(target);
@@ -234,7 +269,7 @@ Endpoint choose_endpoint(std::string_view target) {
     if (!delay) return {EndpointKind::bad_request, 0, false, "/delay/MS wants milliseconds"};
     return {EndpointKind::delay, std::min(*delay, kMaxDelayMs)};
   }
-  return {EndpointKind::echo};
+  return choose_fault(path);
 }
 
 asio::awaitable<bool> respond(beast::tcp_stream& stream, const RequestHead& request,
@@ -257,6 +292,26 @@ asio::awaitable<bool> respond(beast::tcp_stream& stream, const RequestHead& requ
     }
     case EndpointKind::close_mid_body:
       co_return co_await send_truncated(stream, request, timeout);
+    case EndpointKind::reset:
+      co_return co_await faults::reset_at_once(stream);
+    case EndpointKind::reset_mid_body:
+      co_return co_await faults::reset_mid_body(stream, timeout);
+    case EndpointKind::slow_head:
+      co_return co_await faults::slow_head(stream, std::chrono::milliseconds(endpoint.number),
+                                           timeout);
+    case EndpointKind::stall_mid_body:
+      co_return co_await faults::stall_mid_body(stream, std::chrono::milliseconds(endpoint.number),
+                                                timeout);
+    case EndpointKind::big_head:
+      co_return co_await faults::big_head(stream, endpoint.number, timeout);
+    case EndpointKind::big_field:
+      co_return co_await faults::big_field(stream, endpoint.number, timeout);
+    case EndpointKind::big_trailer:
+      co_return co_await faults::big_trailer(stream, endpoint.number, timeout);
+    case EndpointKind::endless:
+      co_return co_await faults::endless(stream, timeout);
+    case EndpointKind::never_closes:
+      co_return co_await faults::never_closes(stream, timeout);
     case EndpointKind::bad_request:
       co_return co_await send_text(stream, request, http::status::bad_request, "application/json",
                                    error_json(endpoint.error), timeout);

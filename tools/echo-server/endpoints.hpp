@@ -15,11 +15,29 @@ namespace asio = tollgate::asio;
 namespace beast = tollgate::beast;
 namespace http = tollgate::http;
 
-enum class EndpointKind { echo, ok, bytes, status, delay, close_mid_body, bad_request };
+enum class EndpointKind {
+  echo,
+  ok,
+  bytes,
+  status,
+  delay,
+  close_mid_body,
+  // Faults (faults.hpp): the connection is never reused after one.
+  reset,
+  reset_mid_body,
+  slow_head,
+  stall_mid_body,
+  big_head,
+  big_field,
+  big_trailer,
+  endless,
+  never_closes,
+  bad_request
+};
 
 struct Endpoint {
   EndpointKind kind = EndpointKind::echo;
-  std::uint64_t number = 0;     // N of /bytes/N, NNN of /status/NNN, MS of /delay/MS
+  std::uint64_t number = 0;     // the N, NNN or MS of the path
   bool chunked = false;         // /bytes/N?chunked=1
   std::string_view error = {};  // for bad_request
 
@@ -29,6 +47,9 @@ struct Endpoint {
            kind == EndpointKind::delay;
   }
 };
+
+// Bytes of the /bytes pattern ('a' + i % 26), a whole number of periods long (64 KiB and more).
+const std::string& pattern_block();
 
 // Picks the endpoint from the request-target (path before '?', query after it).
 Endpoint choose_endpoint(std::string_view target);

@@ -63,6 +63,19 @@ Special paths (matched on the request-target's path, exactly as written):
   /delay/MS            the JSON echo after MS milliseconds (at most 60000)
   /close-mid-body      Content-Length: 1000, then 100 bytes, then the connection is closed
 
+Fault paths (for gateway tests; the connection is never reused after one):
+  /reset               the connection is reset (TCP RST) before any byte of an answer
+  /reset-mid-body      Content-Length: 1000, then 100 bytes, then a reset
+  /slow-head/MS        a 200 "ok" whose head is written one byte every MS milliseconds
+  /stall-mid-body/MS   Content-Length: 200, then 100 bytes, MS milliseconds of silence, 100 more
+  /big-head/N          a 200 "ok" with at least N bytes of X-Filler-K header fields (4000-byte values)
+  /big-field/N         a 200 "ok" with one header field X-Big of N bytes
+  /big-trailer/N       a chunked 200 "ok" with one trailer field X-Trailer of N bytes
+  /endless             a 200 delimited by close whose body never ends (the /bytes pattern)
+  /never-closes        a 200 delimited by close, body "ok", then the connection is held open
+                       without another byte until the client leaves or --timeout passes
+MS is at most 60000; N at most 16 MiB.
+
 Request headers are limited to 64 KiB (431 beyond). "Connection: close" and HTTP/1.0 without
 keep-alive are honoured; "Expect: 100-continue" gets its interim response. SIGINT/SIGTERM stop it.
 )";

@@ -1,0 +1,81 @@
+// The limits the daemon sets for itself: started under a low soft limit on open files (1024 is the
+// usual default), tollgate raises it to the hard limit and holds more clients than the soft limit
+// would have let it.
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "http_client.hpp"
+#include "services.hpp"
+
+namespace tollgate::test {
+namespace {
+
+constexpr rlim_t kLowSoftLimit = 256;
+constexpr int kClients = 600;  // well above the low soft limit
+
+// The "Max open files" line of /proc/PID/limits: soft and hard.
+std::pair<std::string, std::string> open_file_limits(pid_t pid) {
+  std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(limits, line)) {
+    if (!line.starts_with("Max open files")) continue;
+    std::istringstream fields(line.substr(std::string("Max open files").size()));
+    std::string soft, hard;
+    fields >> soft >> hard;
+    return {soft, hard};
+  }
+  return {};
+}
+
+TEST(ResourceLimits, RaisesTheOpenFileSoftLimitToTheHardLimitAndHoldsMoreClients) {
+  rlimit own{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &own), 0);
+  // The test itself holds the clients: it needs the room it gives the gateway.
+  ASSERT_TRUE(own.rlim_max == RLIM_INFINITY || own.rlim_max >= 4 * kClients)
+      << "the hard limit on open files is too low for this test";
+  if (own.rlim_cur < 4 * kClients) {
+    own.rlim_cur = 4 * kClients;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &own), 0);
+  }
+
+  auto echo = start_echo_server();
+  Tollgate gateway;
+  gateway.dir = std::make_unique<TempDir>();
+  gateway.config_path = gateway.dir->write(
+      "tollgate.yaml",
+      basic_config("upstreams:\n  echo: { targets: [ " + echo.url() +
+                   " ] }\n"
+                   "routes:\n"
+                   "  - { name: all, match: { paths: [ / ] }, upstream: echo }\n"));
+  const std::string hard =
+      own.rlim_max == RLIM_INFINITY ? "unlimited" : std::to_string(own.rlim_max);
+  gateway.process = std::make_unique<Process>(std::vector<std::string>{
+      "/usr/bin/prlimit", "--nofile=" + std::to_string(kLowSoftLimit) + ":" + hard, "--",
+      TOLLGATE_BIN, "-c", gateway.config_path});
+  gateway.process->wait_for_line("open-file limit raised from " + std::to_string(kLowSoftLimit));
+  const auto port = static_cast<std::uint16_t>(
+      std::stoi(gateway.process->wait_for_line(R"(tollgate listening on 127\.0\.0\.1:(\d+))")));
+  gateway.process->wait_for_line("started with");
+
+  const auto [soft_now, hard_now] = open_file_limits(gateway.process->pid());
+  EXPECT_EQ(soft_now, hard_now);
+
+  // All of them open at once, then each served on its own connection. Under the low limit the
+  // gateway could not accept them all, and the first one left in the backlog would time out.
+  std::vector<std::unique_ptr<HttpConnection>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<HttpConnection>(port, std::chrono::seconds(5)));
+  }
+  for (auto& client : clients) ASSERT_EQ(client->get("/ok").result_int(), 200);
+  EXPECT_EQ(gateway.process->count_lines("accept failed"), 0);
+}
+
+}  // namespace
+}  // namespace tollgate::test
