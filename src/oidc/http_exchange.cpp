@@ -7,10 +7,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include "tollgate/common/error.hpp"
+#include "tollgate/http/headers.hpp"
 
 namespace tollgate::oidc {
 namespace {
@@ -45,6 +46,11 @@ std::optional<Clock::duration> remaining(Clock::time_point deadline) {
 awaitable<HttpReplyResult> exchange_until(upstream::HttpClientPool& pool,
                                           const http::request<http::string_body>& request,
                                           Clock::time_point deadline, std::size_t max_body_bytes) {
+  // The request as it goes on the wire, head and body in one piece: one plain write.
+  std::string wire;
+  wire.reserve(1024 + request.body().size());
+  http_io::append_head(request.base(), wire);
+  wire += request.body();
   for (int attempt = 0;; ++attempt) {
     result<upstream::Lease> lease = make_error_code(errc::internal);
     if (attempt == 0) {
@@ -62,8 +68,8 @@ awaitable<HttpReplyResult> exchange_until(upstream::HttpClientPool& pool,
     auto left = remaining(deadline);
     if (!left) co_return IdpFailure(IdpFailureKind::timeout);
     lease->stream().expires_after(*left);
-    auto [write_error, written] =
-        co_await http::async_write(lease->stream(), request, asio::as_tuple(asio::use_awaitable));
+    auto [write_error, written] = co_await asio::async_write(lease->stream(), asio::buffer(wire),
+                                                             asio::as_tuple(asio::use_awaitable));
     if (write_error) {
       lease->discard();
       if (may_retry && write_error != beast::error::timeout) continue;
