@@ -181,8 +181,10 @@ class Exchange {
       message.body().data = buffer_.data();
       message.body().size = buffer_.size();
       r_.client.expires_after(timeouts_.client_body);
-      co_await http::async_read(r_.client, r_.client_buffer, r_.parser,
-                                asio::redirect_error(asio::use_awaitable, ec));
+      // Whatever has arrived, not a full buffer: a body the client sends slowly (a stream) reaches
+      // the upstream as it comes.
+      co_await http::async_read_some(r_.client, r_.client_buffer, r_.parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return Attempt{client_read_error(ec), false};
       message.body().size = buffer_.size() - message.body().size;

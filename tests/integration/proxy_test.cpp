@@ -18,7 +18,7 @@ json echo_of(const Response& r) {
 class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    echo_a_ = start_echo_server("a");
+    echo_a_ = start_echo_server("a", {"--log-requests"});
     echo_b_ = start_echo_server("b");
     gateway_ =
         start_tollgate(basic_config("upstreams:\n"
@@ -187,6 +187,26 @@ TEST_F(ProxyTest, ChunkedBodiesPassBothWays) {
   EXPECT_EQ(echo_of(r)["body_size"], 11);
   auto chunked = c.get("/api/bytes-via/bytes?chunked=1");  // routed under /api, echo sees /api/...
   EXPECT_EQ(chunked.result_int(), 200);
+}
+
+// A body the client sends slowly reaches the upstream as it comes: once the first 16 KiB (what
+// is checked before an upstream is chosen) are through, a later piece is not held back until more
+// arrive.
+TEST_F(ProxyTest, ASlowRequestBodyReachesTheUpstreamAsItArrives) {
+  // A little over 16 KiB first, so the body's start is full and goes up without waiting.
+  const std::size_t first = 16 * 1024 + 512, second = 1024, rest = 3 * 1024;
+  HttpConnection c(gateway_.port());
+  c.send_raw("POST /api/v2/body-progress HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+             std::to_string(first + second + rest) + "\r\n\r\n" + std::string(first, 'a'));
+  echo_a_.process->wait_for_line("echo-server body-bytes " + std::to_string(first) + "$");
+  c.send_raw(std::string(second, 'b'));
+  // Nothing more is sent until the upstream has seen the second piece.
+  echo_a_.process->wait_for_line("echo-server body-bytes " + std::to_string(first + second) + "$",
+                                 std::chrono::seconds(5));
+  c.send_raw(std::string(rest, 'c'));
+  auto r = c.read_response();
+  ASSERT_EQ(r.result_int(), 200);
+  EXPECT_EQ(echo_of(r)["body_size"], first + second + rest);
 }
 
 TEST_F(ProxyTest, ExpectContinueIsAnsweredBeforeTheBody) {

@@ -250,6 +250,11 @@ Endpoint choose_endpoint(std::string_view target) {
   const SplitTarget split = split_target(target);
   const std::string_view path = split.path;
   if (path == "/ok") return {EndpointKind::ok};
+  if (path == "/body-progress") {
+    Endpoint progress{EndpointKind::echo};
+    progress.log_body_progress = true;
+    return progress;
+  }
   if (path == "/close-mid-body") return {EndpointKind::close_mid_body};
   if (path.starts_with("/bytes/")) {
     const auto length = parse_decimal(path.substr(7));

@@ -40,6 +40,9 @@ struct Endpoint {
   std::uint64_t number = 0;     // the N, NNN or MS of the path
   bool chunked = false;         // /bytes/N?chunked=1
   std::string_view error = {};  // for bad_request
+  // /body-progress: an echo that prints "echo-server body-bytes N" (N so far) after every read of
+  // the body, so a test can watch a body arrive piece by piece.
+  bool log_body_progress = false;
 
   // Only answers that carry the echo need the body's hash; the others just drain the body.
   bool wants_body_hash() const {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <tuple>
 
 #include "tollgate/http/headers.hpp"
 
@@ -31,9 +32,11 @@ bool expects_continue(const RequestHead& request) {
 }
 
 // Reads the whole body through `scratch`, counting it and (when asked) hashing it on the way.
+// With `log_progress`, each read takes what has arrived and the count so far is printed.
 asio::awaitable<result<ReceivedBody>> read_body(beast::tcp_stream& stream,
                                                 beast::flat_buffer& buffer, RequestParser& parser,
-                                                bool hash, std::span<char> scratch,
+                                                bool hash, bool log_progress,
+                                                std::span<char> scratch,
                                                 std::chrono::seconds timeout) {
   ReceivedBody body;
   std::optional<Sha256Stream> sha256;
@@ -42,12 +45,23 @@ asio::awaitable<result<ReceivedBody>> read_body(beast::tcp_stream& stream,
     parser.get().body().data = scratch.data();
     parser.get().body().size = scratch.size();
     stream.expires_after(timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTupleAwaitable);
+    error_code ec;
+    if (log_progress) {
+      std::tie(ec, std::ignore) =
+          co_await http::async_read_some(stream, buffer, parser, kTupleAwaitable);
+    } else {
+      std::tie(ec, std::ignore) =
+          co_await http::async_read(stream, buffer, parser, kTupleAwaitable);
+    }
     // need_buffer only says that scratch is full: take what is in it and go on.
     if (ec && ec != http::error::need_buffer) co_return ec;
     const std::size_t received = scratch.size() - parser.get().body().size;
     body.size += received;
     if (sha256) sha256->update(scratch.data(), received);
+    if (log_progress) {
+      std::printf("echo-server body-bytes %llu\n", static_cast<unsigned long long>(body.size));
+      std::fflush(stdout);
+    }
   }
   if (sha256) body.sha256 = sha256->hex_digest();
   co_return body;
@@ -127,7 +141,7 @@ asio::awaitable<void> run_session(tollgate::tcp::socket socket, const Options& o
     std::span<char> scratch_span;
     if (scratch) scratch_span = std::span<char>(*scratch);
     const auto body = co_await read_body(stream, buffer, parser, endpoint.wants_body_hash(),
-                                         scratch_span, options.timeout);
+                                         endpoint.log_body_progress, scratch_span, options.timeout);
     if (!body) {
       co_await answer_read_error(stream, body.error(), options.timeout);
       break;
