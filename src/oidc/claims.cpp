@@ -6,21 +6,14 @@
 namespace tollgate::oidc {
 namespace {
 
-using json = nlohmann::json;
+ClaimValue find_step(ClaimValue object, std::string_view step) noexcept {
+  if (ClaimValue exact = object.find(step)) return exact;  // absent unless `object` is an object
+  if (step.find('.') == std::string_view::npos) return {};
 
-const json* find_step(const json& object, std::string_view step) {
-  if (!object.is_object()) return nullptr;
-  if (auto it = object.find(step); it != object.end()) return &*it;
-  if (step.find('.') == std::string_view::npos) return nullptr;
-
-  const json* node = &object;
-  while (node != nullptr) {
+  ClaimValue node = object;
+  while (node) {
     const std::size_t dot = step.find('.');
-    const std::string_view key = step.substr(0, dot);
-    if (!node->is_object()) return nullptr;
-    auto it = node->find(key);
-    if (it == node->end()) return nullptr;
-    node = &*it;
+    node = node.find(step.substr(0, dot));  // absent unless an object holding the key
     if (dot == std::string_view::npos) break;
     step.remove_prefix(dot + 1);
   }
@@ -36,31 +29,31 @@ bool safe_header_text(std::string_view text) {
                       [](char c) { return is_control(static_cast<unsigned char>(c)); });
 }
 
-void append_scalar(std::string& out, const json& value) {
+void append_scalar(std::string& out, ClaimValue value) {
   if (value.is_string()) {
-    out += value.get_ref<const std::string&>();
+    out += value.string();
   } else {
-    out += value.dump();
+    value.dump_to(out);
   }
 }
 
 }  // namespace
 
-const json* find_claim(const json& claims, const std::vector<std::string>& path) {
-  const json* node = &claims;
+ClaimValue find_claim(ClaimValue claims, const std::vector<std::string>& path) noexcept {
+  if (path.empty()) return {};
+  ClaimValue node = claims;
   for (const std::string& step : path) {
-    node = find_step(*node, step);
-    if (node == nullptr) return nullptr;
+    node = find_step(node, step);
+    if (!node) return {};
   }
-  return path.empty() ? nullptr : node;
+  return node;
 }
 
-NumericDate numeric_date(const json& claims, const char* name) {
-  if (!claims.is_object()) return {};
-  auto it = claims.find(name);
-  if (it == claims.end()) return {};
-  if (!it->is_number()) return {NumericDate::State::malformed, 0};
-  const double seconds = it->get<double>();
+NumericDate numeric_date(ClaimValue claims, std::string_view name) noexcept {
+  const ClaimValue claim = claims.find(name);
+  if (!claim) return {};
+  if (!claim.is_number()) return {NumericDate::State::malformed, 0};
+  const double seconds = claim.number();
   if (!std::isfinite(seconds)) return {NumericDate::State::malformed, 0};
   return {NumericDate::State::valid, seconds};
 }
@@ -75,32 +68,17 @@ std::chrono::milliseconds clamped_milliseconds(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::floor(clamped * 1000.0)));
 }
 
-std::vector<std::string_view> claim_words(const json* claim) {
+std::vector<std::string_view> claim_words(ClaimValue claim) {
   std::vector<std::string_view> words;
-  if (claim == nullptr) return words;
-  auto add_split = [&words](std::string_view text) {
-    while (!text.empty()) {
-      const std::size_t space = text.find(' ');
-      if (space != 0) words.push_back(text.substr(0, space));
-      if (space == std::string_view::npos) break;
-      text.remove_prefix(space + 1);
-    }
-  };
-  if (claim->is_string()) {
-    add_split(claim->get_ref<const std::string&>());
-  } else if (claim->is_array()) {
-    for (const json& element : *claim) {
-      if (element.is_string()) words.push_back(element.get_ref<const std::string&>());
-    }
-  }
+  for_each_claim_word(claim, [&words](std::string_view word) { words.push_back(word); });
   return words;
 }
 
-std::optional<std::string> claim_header_value(const json& claim) {
+std::optional<std::string> claim_header_value(ClaimValue claim) {
+  if (!claim || claim.is_null()) return std::nullopt;
   std::string out;
-  if (claim.is_null()) return std::nullopt;
   if (claim.is_array()) {
-    for (const json& element : claim) {
+    for (const ClaimValue element : claim.elements()) {
       if (element.is_null()) continue;
       if (!out.empty()) out += ' ';
       append_scalar(out, element);

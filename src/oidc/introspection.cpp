@@ -1,8 +1,10 @@
 #include "tollgate/oidc/introspection.hpp"
 
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <iomanip>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 
@@ -85,9 +87,24 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   return parse_http_date(value, now);
 }
 
+IntrospectionPtr Introspection::create(bool active, const nlohmann::json& claims,
+                                       ClaimDictionary& dictionary) {
+  const std::vector<std::uint8_t> encoded = encode_claims(claims, dictionary);
+  // One block: this header, then the encoded claims.
+  void* block = ::operator new(sizeof(Introspection) + encoded.size());
+  auto* bytes = static_cast<std::uint8_t*>(block) + sizeof(Introspection);
+  std::memcpy(bytes, encoded.data(), encoded.size());
+  return IntrospectionPtr(new (block) Introspection(active, ClaimValue(bytes, &dictionary)));
+}
+
+void Introspection::destroy(const Introspection* answer) noexcept {
+  answer->~Introspection();
+  ::operator delete(const_cast<Introspection*>(answer));
+}
+
 IntrospectionPtr inactive_answer() {
-  static const IntrospectionPtr inactive = std::make_shared<const Introspection>(
-      Introspection{false, nlohmann::json::object({{"active", false}})});
+  static const IntrospectionPtr inactive =
+      Introspection::create(false, nlohmann::json::object({{"active", false}}));
   return inactive;
 }
 
@@ -98,7 +115,7 @@ IntrospectionResult parse_introspection_response(unsigned status, std::string_vi
     return IdpFailure(IdpFailureKind::http_status, status, parse_retry_after(retry_after, now));
   }
   bool too_deep = false;
-  nlohmann::json claims = nlohmann::json::parse(
+  const nlohmann::json claims = nlohmann::json::parse(
       body,
       [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
         too_deep = too_deep || depth > kMaxAnswerDepth;
@@ -110,10 +127,7 @@ IntrospectionResult parse_introspection_response(unsigned status, std::string_vi
   if (active == claims.end() || !active->is_boolean())
     return IdpFailure(IdpFailureKind::bad_response);
   if (!active->get<bool>()) return inactive_answer();
-  auto answer = std::make_shared<Introspection>();
-  answer->active = true;
-  answer->claims = std::move(claims);
-  return IntrospectionPtr(std::move(answer));
+  return Introspection::create(true, claims);
 }
 
 }  // namespace tollgate::oidc

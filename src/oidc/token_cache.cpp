@@ -5,6 +5,7 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <openssl/crypto.h>
@@ -38,10 +39,15 @@ struct KeyHash {
   }
 };
 
+// One cached answer: a single node of the shard's hash map, linked into the shard's LRU order
+// through the map's own nodes (whose addresses never change), so an entry costs one allocation.
+struct Entry;
+using Node = std::pair<const CacheKey, Entry>;
 struct Entry {
-  CacheKey key;
   IntrospectionPtr value;
   SteadyTime expires;
+  Node* newer = nullptr;
+  Node* older = nullptr;
 };
 
 // A move-only completion handler of any type. (asio::any_completion_handler would do, but in Boost
@@ -112,45 +118,62 @@ struct TokenCache::Flight {
 
 struct alignas(64) TokenCache::Shard {
   mutable std::mutex mutex;
-  std::list<Entry> lru;  // most recently used first
-  std::unordered_map<CacheKey, std::list<Entry>::iterator, KeyHash> index;
+  std::unordered_map<CacheKey, Entry, KeyHash> entries;
+  Node* newest = nullptr;  // the LRU order, most recently used first
+  Node* oldest = nullptr;
   std::unordered_map<CacheKey, std::shared_ptr<Flight>, KeyHash> flights;
   std::size_t capacity = 0;
 
   // The fresh entry for `key`, marked most recently used; expired entries are dropped on sight.
   IntrospectionPtr find_locked(const CacheKey& key, SteadyTime now) {
-    auto it = index.find(key);
-    if (it == index.end()) return nullptr;
-    auto entry = it->second;
-    if (entry->expires <= now) {
-      lru.erase(entry);
-      index.erase(it);
+    auto it = entries.find(key);
+    if (it == entries.end()) return nullptr;
+    Node& node = *it;
+    if (node.second.expires <= now) {
+      unlink(node);
+      entries.erase(it);
       return nullptr;
     }
-    lru.splice(lru.begin(), lru, entry);
-    return entry->value;
+    unlink(node);
+    link_newest(node);
+    return node.second.value;
   }
 
   void insert_locked(const CacheKey& key, IntrospectionPtr value, SteadyTime expires) {
-    if (auto it = index.find(key); it != index.end()) {
-      it->second->value = std::move(value);
-      it->second->expires = expires;
-      lru.splice(lru.begin(), lru, it->second);
-      return;
-    }
-    lru.push_front(Entry{key, std::move(value), expires});
-    index.emplace(key, lru.begin());
-    while (lru.size() > capacity) {
-      index.erase(lru.back().key);
-      lru.pop_back();
+    auto [it, inserted] = entries.try_emplace(key);
+    Node& node = *it;
+    node.second.value = std::move(value);
+    node.second.expires = expires;
+    if (!inserted) unlink(node);
+    link_newest(node);
+    while (entries.size() > capacity) {
+      const CacheKey evicted = oldest->first;  // not a reference into the node erased
+      unlink(*oldest);
+      entries.erase(evicted);
     }
   }
 
   void erase_locked(const CacheKey& key) {
-    if (auto it = index.find(key); it != index.end()) {
-      lru.erase(it->second);
-      index.erase(it);
+    if (auto it = entries.find(key); it != entries.end()) {
+      unlink(*it);
+      entries.erase(it);
     }
+  }
+
+ private:
+  void link_newest(Node& node) {
+    node.second.newer = nullptr;
+    node.second.older = newest;
+    if (newest != nullptr) newest->second.newer = &node;
+    newest = &node;
+    if (oldest == nullptr) oldest = &node;
+  }
+
+  void unlink(Node& node) {
+    Entry& entry = node.second;
+    (entry.newer != nullptr ? entry.newer->second.older : newest) = entry.older;
+    (entry.older != nullptr ? entry.older->second.newer : oldest) = entry.newer;
+    entry.newer = entry.older = nullptr;
   }
 };
 
@@ -232,7 +255,7 @@ std::size_t TokenCache::size() const {
   std::size_t total = 0;
   for (std::size_t i = 0; i < shard_count_; ++i) {
     std::lock_guard lock(shards_[i].mutex);
-    total += shards_[i].lru.size();
+    total += shards_[i].entries.size();
   }
   return total;
 }

@@ -135,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const Introspection& answer = **parsed;
-  FUZZ_CHECK(answer.claims.is_object() && answer.claims.at("active").is_boolean(), input);
+  FUZZ_CHECK(answer.claims.is_object() && answer.claims.find("active").is_boolean(), input);
 
   for (const Policy& policy : route_policies()) {
     check_decision(policy, answer, evaluate(policy, answer, kNow), input);

@@ -8,16 +8,15 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "tollgate/oidc/claim_store.hpp"
 
 namespace tollgate::oidc {
 
 // A claim path as Kong writes it: each step is one object key, so [realm_access, roles] reads
 // claims.realm_access.roles. A step that is not a key of its object but contains dots is read as a
 // dotted path ("realm_access.roles"); an exact key always wins, so URL-shaped claim names
-// ("https://example.com/roles") keep working. nullptr when any step is missing.
-const nlohmann::json* find_claim(const nlohmann::json& claims,
-                                 const std::vector<std::string>& path);
+// ("https://example.com/roles") keep working. Absent when any step is missing.
+ClaimValue find_claim(ClaimValue claims, const std::vector<std::string>& path) noexcept;
 
 // A NumericDate claim (exp, nbf, iat): absent, seconds since the epoch, or present but not a
 // number.
@@ -26,7 +25,7 @@ struct NumericDate {
   State state = State::absent;
   double seconds = 0;
 };
-NumericDate numeric_date(const nlohmann::json& claims, const char* name);
+NumericDate numeric_date(ClaimValue claims, std::string_view name) noexcept;
 
 double seconds_since_epoch(std::chrono::system_clock::time_point time);
 
@@ -35,12 +34,31 @@ double seconds_since_epoch(std::chrono::system_clock::time_point time);
 std::chrono::milliseconds clamped_milliseconds(double seconds);
 
 // The words a claim holds, for scope/audience/groups checks: a string is split on spaces, an array
-// gives its string elements. Anything else holds no words. Views point into `claim`.
-std::vector<std::string_view> claim_words(const nlohmann::json* claim);
+// gives its string elements. Anything else holds no words. Views point into the claims.
+std::vector<std::string_view> claim_words(ClaimValue claim);
+
+// Calls visit(word) for each word claim_words() gives, in the same order, without allocating.
+template <class Visit>
+void for_each_claim_word(ClaimValue claim, Visit&& visit) {
+  if (claim.is_string()) {
+    std::string_view text = claim.string();
+    while (!text.empty()) {
+      const std::size_t space = text.find(' ');
+      if (space != 0) visit(text.substr(0, space));
+      if (space == std::string_view::npos) break;
+      text.remove_prefix(space + 1);
+    }
+  } else if (claim.is_array()) {
+    for (const ClaimValue element : claim.elements()) {
+      if (element.is_string()) visit(element.string());
+    }
+  }
+}
 
 // The value of an upstream header carrying `claim`: strings as they are, numbers and booleans as
-// text, arrays space-joined, objects as compact JSON. nullopt for null, and for any value holding a
-// control character (CR, LF, NUL...), which could split or corrupt the forwarded request head.
-std::optional<std::string> claim_header_value(const nlohmann::json& claim);
+// text, arrays space-joined, objects as compact JSON. nullopt for null or absent, and for any value
+// holding a control character (CR, LF, NUL...), which could split or corrupt the forwarded request
+// head.
+std::optional<std::string> claim_header_value(ClaimValue claim);
 
 }  // namespace tollgate::oidc

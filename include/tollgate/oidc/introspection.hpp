@@ -2,17 +2,21 @@
 // client interface the openid-connect filter talks to (the real one speaks HTTP; tests use a fake).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 #include <boost/system/result.hpp>
 #include <nlohmann/json.hpp>
 
 #include "tollgate/filters/filter.hpp"
+#include "tollgate/oidc/claim_store.hpp"
 
 namespace tollgate::oidc {
 
@@ -20,15 +24,43 @@ namespace tollgate::oidc {
 // same token while it is cached. It is the answer, not a verdict: each route's policy is evaluated
 // against it on every request.
 //
-// Only the parsed claims are kept, not the body's bytes as well: a cached token then costs one
-// copy of its answer. Every inactive answer is one shared instance with no other claims (RFC 7662
-// §2.2: nothing else in an inactive answer may be relied on), so a flood of unknown tokens fills
-// the cache with small entries.
-struct Introspection {
-  bool active = false;
-  nlohmann::json claims;  // the JSON object as sent, "active" included
+// A cached token costs one allocation: this header (reference count, `active`, the root of the
+// claims) followed by the claims in their compact encoding (claim_store.hpp), nothing else. The
+// body's bytes and the parsed JSON tree are not kept. Every inactive answer is one shared instance
+// with no other claims (RFC 7662 §2.2: nothing else in an inactive answer may be relied on), so a
+// flood of unknown tokens fills the cache with small entries.
+class Introspection {
+ public:
+  // An answer holding `claims` (a JSON object, "active" included), encoded with `dictionary`,
+  // which must outlive it.
+  static boost::intrusive_ptr<const Introspection> create(
+      bool active, const nlohmann::json& claims,
+      ClaimDictionary& dictionary = ClaimDictionary::shared());
+
+  Introspection(const Introspection&) = delete;
+  Introspection& operator=(const Introspection&) = delete;
+
+ private:
+  // First, so it packs with `active` ahead of the 8-byte aligned view.
+  mutable std::atomic<std::uint32_t> references_{0};
+
+ public:
+  const bool active;
+  const ClaimValue claims;  // the JSON object as sent, "active" included
+
+ private:
+  Introspection(bool is_active, ClaimValue root) noexcept : active(is_active), claims(root) {}
+  ~Introspection() = default;
+
+  friend void intrusive_ptr_add_ref(const Introspection* answer) noexcept {
+    answer->references_.fetch_add(1, std::memory_order_relaxed);
+  }
+  friend void intrusive_ptr_release(const Introspection* answer) noexcept {
+    if (answer->references_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(answer);
+  }
+  static void destroy(const Introspection* answer) noexcept;
 };
-using IntrospectionPtr = std::shared_ptr<const Introspection>;
+using IntrospectionPtr = boost::intrusive_ptr<const Introspection>;
 
 // Why no answer could be had. Failures are never cached and always end in 503 for the client:
 // an IdP outage must not look like every token was revoked, and must never let a request through.
@@ -65,13 +97,13 @@ using IntrospectionResult = boost::system::result<IntrospectionPtr, IdpFailure>;
 [[noreturn]] void throw_exception_from_error(const IdpFailure& failure,
                                              const boost::source_location& location);
 
+// The one instance every inactive answer is.
+IntrospectionPtr inactive_answer();
+
 // Turns the IdP's HTTP answer into an Introspection or a failure. Only a 200 whose body is a JSON
 // object with a boolean "active" is an answer; everything else is an IdP failure (never
 // "inactive"). `retry_after` is the raw Retry-After header value (empty when absent); `now`
 // resolves HTTP-dates.
-// The one instance every inactive answer is.
-IntrospectionPtr inactive_answer();
-
 IntrospectionResult parse_introspection_response(unsigned status, std::string_view retry_after,
                                                  std::string body,
                                                  std::chrono::system_clock::time_point now);

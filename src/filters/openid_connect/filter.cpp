@@ -60,9 +60,9 @@ boost::asio::awaitable<IntrospectionResult> call_idp(
 std::string principal_of(const oidc::Introspection& answer, std::string_view token) {
   constexpr std::size_t kMaxPrincipal = 256;
   for (const char* claim : {"sub", "client_id"}) {
-    auto it = answer.claims.find(claim);
-    if (it == answer.claims.end() || !it->is_string()) continue;
-    std::optional<std::string> text = oidc::claim_header_value(*it);
+    const oidc::ClaimValue value = answer.claims.find(claim);
+    if (!value.is_string()) continue;
+    std::optional<std::string> text = oidc::claim_header_value(value);
     if (text && !text->empty() && text->size() <= kMaxPrincipal) return std::move(*text);
   }
   return "token:" + short_hash(token);

@@ -1,6 +1,7 @@
 #include "tollgate/filters/openid_connect/policy.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "tollgate/oidc/claims.hpp"
 
@@ -26,12 +27,25 @@ bool holds_all(std::span<const std::string_view> held, const std::vector<std::st
   });
 }
 
-bool meets(const Requirement& requirement, const nlohmann::json& claims,
+// The claim's words, gathered without allocating for any ordinary claim: the policy is checked on
+// every request.
+bool meets(const Requirement& requirement, oidc::ClaimValue claims,
            const std::vector<std::string>& claim_path) {
   if (requirement.empty()) return true;
-  const std::vector<std::string_view> held =
-      oidc::claim_words(oidc::find_claim(claims, claim_path));
-  return requirement.satisfied_by(held);
+  constexpr std::size_t kInlineWords = 32;
+  std::array<std::string_view, kInlineWords> inline_words;
+  std::size_t count = 0;
+  std::vector<std::string_view> more_words;  // only for a claim holding more than kInlineWords
+  oidc::for_each_claim_word(oidc::find_claim(claims, claim_path), [&](std::string_view word) {
+    if (count < kInlineWords) {
+      inline_words[count++] = word;
+      return;
+    }
+    if (more_words.empty()) more_words.assign(inline_words.begin(), inline_words.end());
+    more_words.push_back(word);
+  });
+  if (!more_words.empty()) return requirement.satisfied_by(more_words);
+  return requirement.satisfied_by(std::span<const std::string_view>(inline_words.data(), count));
 }
 
 }  // namespace
@@ -91,7 +105,7 @@ std::string_view Decision::description() const noexcept {
 Decision evaluate(const Policy& policy, const oidc::Introspection& answer,
                   std::chrono::system_clock::time_point now) {
   if (!answer.active) return {Rejection::inactive};
-  const nlohmann::json& claims = answer.claims;
+  const oidc::ClaimValue claims = answer.claims;
   const double now_seconds = oidc::seconds_since_epoch(now);
   const double leeway_seconds = std::chrono::duration<double>(policy.leeway).count();
 
@@ -108,11 +122,10 @@ Decision evaluate(const Policy& policy, const oidc::Introspection& answer,
   }
 
   if (!policy.issuers_allowed.empty()) {
-    auto iss = claims.find("iss");
+    const oidc::ClaimValue iss = claims.find("iss");
     const bool allowed =
-        iss != claims.end() && iss->is_string() &&
-        std::find(policy.issuers_allowed.begin(), policy.issuers_allowed.end(),
-                  iss->get_ref<const std::string&>()) != policy.issuers_allowed.end();
+        iss.is_string() && std::find(policy.issuers_allowed.begin(), policy.issuers_allowed.end(),
+                                     iss.string()) != policy.issuers_allowed.end();
     if (!allowed) return {Rejection::issuer_not_allowed};
   }
 

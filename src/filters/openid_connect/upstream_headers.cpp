@@ -52,9 +52,9 @@ void set_upstream_headers(RequestHead& request, const UpstreamHeaders& headers,
     set_if_it_fits(request, headers.introspection_header, base64_encode(answer.claims.dump()));
   }
   for (const ClaimHeader& claim : headers.claim_headers) {
-    const nlohmann::json* value = oidc::find_claim(answer.claims, claim.claim_path);
-    if (value == nullptr) continue;
-    if (std::optional<std::string> text = oidc::claim_header_value(*value)) {
+    const oidc::ClaimValue value = oidc::find_claim(answer.claims, claim.claim_path);
+    if (!value) continue;
+    if (std::optional<std::string> text = oidc::claim_header_value(value)) {
       set_if_it_fits(request, claim.header, *text);
     }
   }
