@@ -1,5 +1,6 @@
 #include "tollgate/oidc/introspection.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -17,6 +18,31 @@ constexpr std::chrono::seconds kMaxRetryAfter{3600};
 // every use of such a claim that serialises or copies it (an upstream header holding it as JSON)
 // recurses once per level: 20,000 levels, well inside the answer size limit, overflow the stack.
 constexpr int kMaxAnswerDepth = 32;
+
+// How deeply `text`'s arrays and objects nest, read as JSON (strings skipped). Checked before the
+// parse, so the parser needs no per-value callback (a third of its cost on a usual answer).
+int nesting_depth(std::string_view text) noexcept {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
 
 std::optional<std::chrono::seconds> parse_delta_seconds(std::string_view value) {
   std::uint64_t seconds = 0;
@@ -114,15 +140,10 @@ IntrospectionResult parse_introspection_response(unsigned status, std::string_vi
   if (status != 200) {
     return IdpFailure(IdpFailureKind::http_status, status, parse_retry_after(retry_after, now));
   }
-  bool too_deep = false;
-  const nlohmann::json claims = nlohmann::json::parse(
-      body,
-      [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-        too_deep = too_deep || depth > kMaxAnswerDepth;
-        return !too_deep;
-      },
-      /*allow_exceptions=*/false);
-  if (too_deep || !claims.is_object()) return IdpFailure(IdpFailureKind::bad_response);
+  if (nesting_depth(body) > kMaxAnswerDepth) return IdpFailure(IdpFailureKind::bad_response);
+  const nlohmann::json claims =
+      nlohmann::json::parse(body, /*callback=*/nullptr, /*allow_exceptions=*/false);
+  if (!claims.is_object()) return IdpFailure(IdpFailureKind::bad_response);
   auto active = claims.find("active");
   if (active == claims.end() || !active->is_boolean())
     return IdpFailure(IdpFailureKind::bad_response);
