@@ -97,4 +97,50 @@ bool has_duplicate(const http::fields& fields, http::field name) {
   return first != last && std::next(first) != last;
 }
 
+namespace {
+
+void append_fields(const http::fields& fields, std::string& out) {
+  for (const auto& field : fields) {
+    out.append(field.name_string());
+    out.append(": ");
+    out.append(field.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+void append_version(unsigned version, std::string& out) {
+  const char text[8] = {'H', 'T',
+                        'T', 'P',
+                        '/', static_cast<char>('0' + version / 10 % 10),
+                        '.', static_cast<char>('0' + version % 10)};
+  out.append(text, sizeof text);
+}
+
+}  // namespace
+
+void append_head(const http::request_header<>& head, std::string& out) {
+  out.append(head.method_string());
+  out.push_back(' ');
+  out.append(head.target());
+  out.push_back(' ');
+  append_version(head.version(), out);
+  out.append("\r\n");
+  append_fields(head, out);
+}
+
+void append_head(const http::response_header<>& head, std::string& out) {
+  const unsigned status = head.result_int();
+  const char code[3] = {static_cast<char>('0' + status / 100 % 10),
+                        static_cast<char>('0' + status / 10 % 10),
+                        static_cast<char>('0' + status % 10)};
+  append_version(head.version(), out);
+  out.push_back(' ');
+  out.append(code, sizeof code);
+  out.push_back(' ');
+  out.append(head.reason());
+  out.append("\r\n");
+  append_fields(head, out);
+}
+
 }  // namespace tollgate::http_io

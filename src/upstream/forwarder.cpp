@@ -5,8 +5,11 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/asio/write.hpp>
 
 #include "tollgate/http/headers.hpp"
 
@@ -15,6 +18,8 @@ namespace {
 
 constexpr std::size_t kRelayBufferSize = 16 * 1024;
 constexpr std::size_t kHeadReadChunk = 4 * 1024;
+// Room for a usual head written by hand, so that building it takes one allocation.
+constexpr std::size_t kHeadReserve = 1024;
 // While a body is relayed, the upstream's buffer holds what the relay has not taken yet plus at
 // most one chunk-size line or trailer section. Bounding it ends a chunk extension or trailer
 // section that never ends, and keeps every trailer field below Beast's 64 KiB field limit (see
@@ -143,8 +148,21 @@ class Exchange {
     auto& upstream = lease_.stream();
     auto& message = r_.parser.get();
     if (!r_.preserve_host) message.set(http::field::host, result_.target->authority);
-    http::request_serializer<http::buffer_body> serializer{message};
     error_code ec;
+    if (r_.parser.is_done() && !message.chunked()) {
+      // The whole request is at hand and needs no framing (the usual case): one plain write.
+      std::string head;
+      head.reserve(kHeadReserve);
+      http_io::append_head(message.base(), head);
+      const std::array<asio::const_buffer, 2> wire{asio::buffer(head),
+                                                   asio::buffer(buffer_.data(), body_start_size_)};
+      upstream.expires_after(timeouts_.upstream_send);
+      co_await asio::async_write(upstream, wire, asio::redirect_error(asio::use_awaitable, ec));
+      // A failed write took nothing from the client: it may be retried on another connection.
+      if (ec) co_return Attempt{errc::upstream_connect_failed, true};
+      co_return Attempt{};
+    }
+    http::request_serializer<http::buffer_body> serializer{message};
     // The head and the body's start go up in one write, then each further piece as it arrives.
     message.body().data = body_start_size_ > 0 ? buffer_.data() : nullptr;
     message.body().size = body_start_size_;
@@ -272,6 +290,9 @@ class Exchange {
     result_.status = parser->get().result_int();
     prepare_client_head(*parser);
 
+    if (const auto whole = whole_body_at_hand(*parser))
+      co_return co_await send_whole(*parser, *whole);
+
     auto& upstream = lease_.stream();
     auto& message = parser->get();
     http::response_serializer<http::buffer_body> serializer{message};
@@ -332,6 +353,34 @@ class Exchange {
     if (parser->keep_alive() && r_.parser.is_done()) {
       lease_.release();
     }
+    co_return Attempt{};
+  }
+
+  // The size of the body when all of it has arrived with the head and goes to the client as it
+  // came (a length, or no body): the usual small answer, sent without Beast's serializer.
+  std::optional<std::size_t> whole_body_at_hand(ResponseParser& parser) {
+    if (parser.is_done()) return 0;  // no body: HEAD, 204, 304, Content-Length: 0
+    if (parser.get().chunked()) return std::nullopt;
+    const auto left = parser.content_length_remaining();
+    if (!left || *left > lease_.buffer().size()) return std::nullopt;
+    return static_cast<std::size_t>(*left);
+  }
+
+  awaitable<Attempt> send_whole(ResponseParser& parser, std::size_t body_size) {
+    std::string head;
+    head.reserve(kHeadReserve);
+    http_io::append_head(parser.get().base(), head);
+    const std::array<asio::const_buffer, 2> wire{
+        asio::buffer(head), asio::buffer(lease_.buffer().data().data(), body_size)};
+    result_.response_started = true;
+    r_.client.expires_after(timeouts_.client_send);
+    error_code ec;
+    co_await asio::async_write(r_.client, wire, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return Attempt{errc::bad_request, false};
+    lease_.buffer().consume(body_size);
+    result_.body_bytes += body_size;
+    result_.keep_alive = keep_alive_;
+    if (parser.keep_alive() && r_.parser.is_done()) lease_.release();
     co_return Attempt{};
   }
 

@@ -60,7 +60,7 @@ HttpClientPool::HttpClientPool(asio::any_io_executor executor, Origin origin, Po
   if (!ec) literal_address_ = address;
 }
 
-awaitable<result<Lease>> HttpClientPool::acquire() {
+std::optional<Lease> HttpClientPool::take_idle() {
   const auto now = std::chrono::steady_clock::now();
   while (!idle_.empty()) {
     std::unique_ptr<Connection> c = std::move(idle_.back());
@@ -72,8 +72,13 @@ awaitable<result<Lease>> HttpClientPool::acquire() {
     if (c->stream.socket().available(ec) > 0 || ec) continue;
     c->reused = true;
     ++active_;
-    co_return Lease(this, std::move(c));
+    return Lease(this, std::move(c));
   }
+  return std::nullopt;
+}
+
+awaitable<result<Lease>> HttpClientPool::acquire() {
+  if (auto lease = take_idle()) co_return std::move(*lease);
   co_return co_await connect_new();
 }
 

@@ -1,9 +1,10 @@
 // Header rules shared by every hop: what is hop-by-hop, what a client may not set.
 #pragma once
 
+#include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 namespace tollgate::http_io {
 
@@ -30,5 +31,11 @@ void erase_cgi_equivalents(boost::beast::http::fields& fields, std::string_view 
 
 // True when `fields` carries `name` more than once.
 bool has_duplicate(const boost::beast::http::fields& fields, boost::beast::http::field name);
+
+// Appends `head` as it goes on the wire: start line, fields in their order, empty line. The same
+// bytes Beast's serializer writes, without its buffer-sequence machinery, so that a head and a body
+// already at hand leave in one plain write. (The serializer stays for bodies that need framing.)
+void append_head(const boost::beast::http::request_header<>& head, std::string& out);
+void append_head(const boost::beast::http::response_header<>& head, std::string& out);
 
 }  // namespace tollgate::http_io

@@ -76,6 +76,8 @@ class HttpClientPool {
   // An idle connection when one is there, else a new one (resolve, connect, TLS handshake with
   // SNI).
   awaitable<result<Lease>> acquire();
+  // An idle connection that still looks usable, without connecting: nothing when there is none.
+  std::optional<Lease> take_idle();
   // A new connection even when idle ones exist (used to retry after a stale pooled one failed).
   awaitable<result<Lease>> connect_new();
 

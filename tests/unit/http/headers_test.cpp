@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/write.hpp>
 
 namespace tollgate::http_io {
 namespace {
@@ -140,6 +144,59 @@ TEST(EraseCgiEquivalents, RemovesEverySpellingAndNothingElse) {
   f.insert("Host", "h");
   erase_cgi_equivalents(f, "X-User");
   EXPECT_EQ(names_of(f), (std::vector<std::string>{"x-USER_", "X_Users", "Host"}));
+}
+
+// What Beast's own serializer writes for `head`: append_head must write exactly this.
+template <bool isRequest>
+std::string beast_wire(const http::header<isRequest>& head) {
+  http::message<isRequest, http::empty_body> message{head};
+  std::ostringstream out;
+  out << message;
+  return out.str();
+}
+
+std::string appended(const auto& head) {
+  std::string out = "left as it was|";
+  append_head(head, out);
+  return out;
+}
+
+TEST(AppendHead, WritesARequestHeadAsBeastDoes) {
+  http::request_header<> head;
+  head.method(http::verb::post);
+  head.target("/orders?id=7&x=%2F");
+  head.version(11);
+  head.set(http::field::host, "api.example.com");
+  head.insert("X-Custom", "two  spaces");
+  head.insert("X-Custom", "second");
+  head.set(http::field::content_length, "12");
+  EXPECT_EQ(appended(head), "left as it was|" + beast_wire(head));
+  EXPECT_EQ(appended(head),
+            "left as it was|POST /orders?id=7&x=%2F HTTP/1.1\r\nHost: api.example.com\r\n"
+            "X-Custom: two  spaces\r\nX-Custom: second\r\nContent-Length: 12\r\n\r\n");
+}
+
+TEST(AppendHead, KeepsAnUnknownMethodAndHttp10) {
+  http::request_header<> head;
+  head.method_string("PURGE");
+  head.target("/");
+  head.version(10);
+  EXPECT_EQ(appended(head), "left as it was|PURGE / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(appended(head), "left as it was|" + beast_wire(head));
+}
+
+TEST(AppendHead, WritesAResponseHeadWithItsOwnOrTheDefaultReason) {
+  http::response_header<> head;
+  head.result(http::status::not_found);
+  head.version(11);
+  head.set(http::field::content_length, "0");
+  EXPECT_EQ(appended(head), "left as it was|HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(appended(head), "left as it was|" + beast_wire(head));
+
+  head.result(299);  // no standard reason
+  head.reason("Fine By Me");
+  EXPECT_EQ(appended(head), "left as it was|" + beast_wire(head));
+  EXPECT_EQ(appended(head).substr(15, 25), "HTTP/1.1 299 Fine By Me\r\n");
 }
 
 }  // namespace
