@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <array>
-#include <optional>
+#include <memory>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -34,6 +34,31 @@ constexpr std::size_t kMaxRequestIdLength = 200;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
 
+// Allocates a handler's operation at its own size. Asio's default allocator recycles blocks per
+// thread, so the small wait an idle connection leaves pending would often occupy a block several
+// times its size that a request's write freed, for as long as the connection idles.
+template <class T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() noexcept = default;
+  template <class U>
+  ExactAllocator(const ExactAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+  friend bool operator==(ExactAllocator, ExactAllocator) noexcept { return true; }
+};
+
+// The socket's readability, as a deferred operation: awaiting it takes no coroutine frame, and its
+// pending operation takes no more than its own size.
+auto readable(tcp::socket& socket) {
+  return asio::async_initiate<const asio::as_tuple_t<asio::deferred_t>&, void(error_code)>(
+      [](auto handler, tcp::socket* s) {
+        s->async_wait(tcp::socket::wait_read,
+                      asio::bind_allocator(ExactAllocator<void>(), std::move(handler)));
+      },
+      asio::as_tuple(asio::deferred), &socket);
+}
+
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
   for (char c : id) {
@@ -60,7 +85,7 @@ class Session final : public SessionHandle {
     worker_.add_session(this);
   }
   ~Session() {
-    header_deadline_->waiting = false;
+    deadline_->waiting = false;
     worker_.remove_session(this);
   }
   Session(const Session&) = delete;
@@ -70,31 +95,82 @@ class Session final : public SessionHandle {
     if (idle_) stream_.tcp().cancel();
   }
 
+  // The keep-alive loop. An idle connection holds no read buffer: it waits for readability and
+  // takes the buffer once bytes are there. The idle phase runs in this frame, allocated once per
+  // connection, and awaits a deferred operation that takes no coroutine frame: a frame taken there
+  // would come from Asio's per-thread frame cache, often a block several times its size that the
+  // request just freed, and stay taken for as long as the connection idles.
   awaitable<void> run() {
     while (!worker_.draining()) {
       std::shared_ptr<Generation> generation = worker_.generation();
-      if (!co_await wait_for_request(*generation->config)) co_return;
+      const config::GatewayConfig& config = *generation->config;
+      for (;;) {
+        const Available available = take_available_bytes();
+        if (available == Available::request) break;
+        if (available == Available::closed) co_return;
+        const auto deadline = Clock::now() + config.timeouts.client_idle;
+        if (!stream_.tls_input_buffered()) {
+          release_buffer();
+          idle_ = true;
+          arm_deadline(deadline);
+          const auto [ec] = co_await readable(stream_.socket());
+          idle_ = false;
+          if (!idle_wait_succeeded(ec)) co_return;
+          buffer_.reserve(kReadChunk);  // bytes are there: take_available_bytes reads them
+        }
+        if (stream_.is_tls()) {
+          // A TLS record may arrive in pieces: the read waits for the rest, within the same
+          // deadline.
+          idle_ = true;
+          stream_.expires_at(deadline);
+          error_code ec;
+          const std::size_t n = co_await stream_.async_read_some(
+              buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+          idle_ = false;
+          if (ec) co_return;
+          buffer_.commit(n);
+        }
+      }
       if (!co_await handle_request(*generation)) co_return;
     }
   }
 
  private:
-  // The idle phase between keep-alive requests; false when the client left or idled out.
-  awaitable<bool> wait_for_request(const config::GatewayConfig& config) {
+  enum class Available { request, none, closed };
+
+  // What the idle phase has without waiting: it skips empty lines and, on a plain connection that
+  // holds a buffer, reads what the socket already has, as a read through the reactor would try
+  // first anyway (the next request of a busy or pipelining client is often there already).
+  Available take_available_bytes() {
     for (;;) {
       skip_empty_lines();
-      if (buffer_.size() > 0) co_return true;
-      // An idle connection keeps no large buffer from an upload it relayed.
-      if (buffer_.capacity() > 2 * kReadChunk) buffer_.shrink_to_fit();
-      idle_ = true;
-      stream_.expires_after(config.timeouts.client_idle);
+      if (buffer_.size() > 0) return Available::request;
+      if (buffer_.capacity() == 0 || stream_.is_tls()) return Available::none;
       error_code ec;
-      const std::size_t n = co_await stream_.async_read_some(
-          buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
-      idle_ = false;
-      if (ec) co_return false;
+      const std::size_t n = stream_.socket().read_some(buffer_.prepare(kReadChunk), ec);
+      if (ec == asio::error::would_block) return Available::none;
+      if (ec) return Available::closed;
       buffer_.commit(n);
     }
+  }
+
+  // Frees the read buffer (empty here): an idle connection should cost as little as possible.
+  void release_buffer() {
+    buffer_.clear();
+    buffer_.shrink_to_fit();
+  }
+
+  // After the idle wait: true when bytes arrived. When the client idled out the socket closes at
+  // once, as a stream timeout closes it; a cancelled wait (drain) leaves the close to the caller.
+  bool idle_wait_succeeded(error_code ec) {
+    const bool expired = deadline_->expired;
+    disarm_deadline();
+    if (expired) {
+      error_code ignored;
+      stream_.socket().close(ignored);
+      return false;
+    }
+    return !ec;
   }
 
   // RFC 9112 §2.2: at least one empty line before a request line is ignored.
@@ -126,24 +202,27 @@ class Session final : public SessionHandle {
       } else {
         // One deadline for the whole head, counted from its first byte. Beast's stream timeout
         // would close the socket; this timer only cancels the read, so a 408 can still be sent.
-        if (!timer_armed) arm_header_timer(config.timeouts.client_header), timer_armed = true;
+        if (!timer_armed) {
+          arm_deadline(Clock::now() + config.timeouts.client_header);
+          timer_armed = true;
+        }
         stream_.expires_never();
         error_code ec;
         const std::size_t n = co_await stream_.async_read_some(
             buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
-        if (header_deadline_->expired) {
-          disarm_header_timer();
+        if (deadline_->expired) {
+          disarm_deadline();
           co_return errc::client_header_timeout;
         }
         if (ec) {
-          disarm_header_timer();
+          disarm_deadline();
           closed = true;
           co_return errc::bad_request;
         }
         buffer_.commit(n);
         continue;
       }
-      if (timer_armed) disarm_header_timer();
+      if (timer_armed) disarm_deadline();
       co_return result;
     }
   }
@@ -151,22 +230,25 @@ class Session final : public SessionHandle {
   // Never below what the buffer already holds: pipelined bytes read with an earlier request stay.
   void bound_buffer(std::size_t limit) { buffer_.max_size(std::max(buffer_.size(), limit)); }
 
-  void arm_header_timer(config::Duration timeout) {
-    header_deadline_->waiting = true;
-    header_deadline_->expired = false;
-    header_timer_.expires_after(timeout);
-    header_timer_.async_wait([deadline = header_deadline_](error_code ec) {
-      // A handler already queued when the head arrived must not cancel what comes next.
-      if (ec || !deadline->waiting) return;
-      deadline->expired = true;
-      error_code ignored;
-      deadline->stream->socket().cancel(ignored);
-    });
+  // One deadline at a time (the idle wait's, or a head's): it cancels what the socket waits for,
+  // and says so.
+  void arm_deadline(Clock::time_point at) {
+    deadline_->waiting = true;
+    deadline_->expired = false;
+    deadline_timer_.expires_at(at);
+    deadline_timer_.async_wait(
+        asio::bind_allocator(ExactAllocator<void>(), [deadline = deadline_](error_code ec) {
+          // A handler already queued when the wait ended must not cancel what comes next.
+          if (ec || !deadline->waiting) return;
+          deadline->expired = true;
+          error_code ignored;
+          deadline->stream->socket().cancel(ignored);
+        }));
   }
 
-  void disarm_header_timer() {
-    header_deadline_->waiting = false;
-    header_timer_.cancel();
+  void disarm_deadline() {
+    deadline_->waiting = false;
+    deadline_timer_.cancel();
   }
 
   // Handles one request; true when the connection may carry another.
@@ -383,13 +465,13 @@ class Session final : public SessionHandle {
   std::string peer_;
   asio::ip::address peer_address_;
   // Shared with the timer's handler, which may run after this session is gone.
-  struct HeaderDeadline {
+  struct Deadline {
     http_io::Stream* stream;
     bool waiting = false;
     bool expired = false;
   };
-  std::shared_ptr<HeaderDeadline> header_deadline_ = std::make_shared<HeaderDeadline>(&stream_);
-  asio::steady_timer header_timer_{stream_.get_executor()};
+  std::shared_ptr<Deadline> deadline_ = std::make_shared<Deadline>(&stream_);
+  asio::steady_timer deadline_timer_{stream_.get_executor()};
   bool idle_ = false;
 };
 
@@ -419,29 +501,39 @@ awaitable<void> close_gracefully(http_io::Stream& stream) {
   stream.socket().close(ec);
 }
 
+// Built in place from the socket (see http_io::Stream).
+http_io::Stream make_client_stream(tcp::socket socket, ssl::context* tls) {
+  if (tls) return http_io::Stream(std::move(socket), *tls);
+  return http_io::Stream(std::move(socket));
+}
+
+// Its own coroutine, so that what the handshake needs is gone once it is done.
+awaitable<bool> tls_handshake(http_io::Stream& stream, config::Duration timeout) {
+  error_code ec;
+  stream.expires_after(timeout);
+  co_await stream.tls().async_handshake(ssl::stream_base::server,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
 }  // namespace
 
 awaitable<void> run_session(Worker& worker, tcp::socket socket, ssl::context* tls) {
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
+  // Plain sessions read what is already there without waiting (see take_available_bytes).
+  if (!tls) socket.non_blocking(true, ec);
   const auto remote = socket.remote_endpoint(ec);
   if (ec) co_return;
-  beast::tcp_stream plain(std::move(socket));
-  std::optional<http_io::Stream> stream;
-  if (tls) {
-    stream.emplace(std::move(plain), *tls);
-    stream->expires_after(worker.generation()->config->timeouts.client_header);
-    co_await stream->tls().async_handshake(ssl::stream_base::server,
-                                           asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-  } else {
-    stream.emplace(std::move(plain));
+  http_io::Stream stream = make_client_stream(std::move(socket), tls);
+  if (tls && !co_await tls_handshake(stream, worker.generation()->config->timeouts.client_header)) {
+    co_return;
   }
   {
-    Session session(worker, *stream, remote.address().to_string(), remote.address());
+    Session session(worker, stream, remote.address().to_string(), remote.address());
     co_await session.run();
   }
-  co_await close_gracefully(*stream);
+  co_await close_gracefully(stream);
 }
 
 }  // namespace tollgate::server

@@ -18,11 +18,11 @@ workers=$(bounded_setting TOLLGATE_WORKERS 1 1 64)
 readonly attackers duration_s workers
 readonly normal_connections=50
 
-# One wrk run of normal requests; prints wrk-report.lua's JSON line.
+# One wrk run of normal requests; prints bench/lua/report.lua's JSON line.
 normal_traffic() {
   local seconds=$1 output
   output=$(wrk -t1 -c"$normal_connections" -d"${seconds}s" --timeout 5s \
-    -s "$repo_root/bench/wrk-report.lua" "http://127.0.0.1:$tollgate_port/ok")
+    -s "$repo_root/bench/lua/report.lua" "http://127.0.0.1:$tollgate_port/ok")
   grep '^{' <<<"$output" | tail -n 1
 }
 

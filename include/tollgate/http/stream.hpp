@@ -3,6 +3,7 @@
 // way.
 #pragma once
 
+#include <memory>
 #include <utility>
 #include <variant>
 
@@ -18,39 +19,52 @@ class Stream {
   using executor_type = beast::tcp_stream::executor_type;
   using tls_stream = ssl::stream<beast::tcp_stream>;
 
+  // From a connected socket, built in place: moving a beast::tcp_stream in would leave the
+  // moved-from one's implementation allocated for as long as that object lives.
+  explicit Stream(asio::ip::tcp::socket socket) : v_(std::in_place_index<0>, std::move(socket)) {}
+  Stream(asio::ip::tcp::socket socket, ssl::context& context)
+      : v_(std::in_place_index<1>, std::make_unique<tls_stream>(std::move(socket), context)) {}
   explicit Stream(beast::tcp_stream plain) : v_(std::in_place_index<0>, std::move(plain)) {}
   Stream(beast::tcp_stream plain, ssl::context& context)
-      : v_(std::in_place_index<1>, std::move(plain), context) {}
+      : v_(std::in_place_index<1>, std::make_unique<tls_stream>(std::move(plain), context)) {}
 
   bool is_tls() const noexcept { return v_.index() == 1; }
-  tls_stream& tls() { return std::get<1>(v_); }
+  // On the heap: its engine, buffers and timers would otherwise make every plain stream as large.
+  tls_stream& tls() { return *std::get<1>(v_); }
 
-  beast::tcp_stream& tcp() {
-    return v_.index() == 0 ? std::get<0>(v_) : beast::get_lowest_layer(std::get<1>(v_));
-  }
-  tcp::socket& socket() { return tcp().socket(); }
+  beast::tcp_stream& tcp() { return v_.index() == 0 ? std::get<0>(v_) : tls().next_layer(); }
+  asio::ip::tcp::socket& socket() { return tcp().socket(); }
   executor_type get_executor() { return tcp().get_executor(); }
 
   // Re-armed before every operation: a timeout is per read/write, never per connection.
   void expires_after(std::chrono::steady_clock::duration d) { tcp().expires_after(d); }
+  void expires_at(std::chrono::steady_clock::time_point t) { tcp().expires_at(t); }
   void expires_never() { tcp().expires_never(); }
+
+  // True when the TLS layer already holds received bytes (decrypted or not) that a read would
+  // return without the socket becoming readable again; always false for plain TCP.
+  bool tls_input_buffered() {
+    if (!is_tls()) return false;
+    SSL* ssl = tls().native_handle();
+    return SSL_has_pending(ssl) == 1 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
+  }
 
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
     if (v_.index() == 0)
       return std::get<0>(v_).async_read_some(buffers, std::forward<Token>(token));
-    return std::get<1>(v_).async_read_some(buffers, std::forward<Token>(token));
+    return tls().async_read_some(buffers, std::forward<Token>(token));
   }
 
   template <class Buffers, class Token>
   auto async_write_some(const Buffers& buffers, Token&& token) {
     if (v_.index() == 0)
       return std::get<0>(v_).async_write_some(buffers, std::forward<Token>(token));
-    return std::get<1>(v_).async_write_some(buffers, std::forward<Token>(token));
+    return tls().async_write_some(buffers, std::forward<Token>(token));
   }
 
  private:
-  std::variant<beast::tcp_stream, tls_stream> v_;
+  std::variant<beast::tcp_stream, std::unique_ptr<tls_stream>> v_;
 };
 
 }  // namespace tollgate::http_io
