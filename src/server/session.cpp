@@ -402,11 +402,11 @@ class Session final : public SessionHandle {
          {http_io::kXForwardedFor, http_io::kXForwardedProto, http_io::kXForwardedHost}) {
       http_io::erase_cgi_equivalents(head, name);
     }
-    const std::string peer_ip = peer_address_.to_string();
+    // peer_ is the client's address as text, made once per connection.
     if (forwarded_for.empty()) {
-      head.set(http_io::kXForwardedFor, peer_ip);
+      head.set(http_io::kXForwardedFor, peer_);
     } else {
-      forwarded_for.append(", ").append(peer_ip);
+      forwarded_for.append(", ").append(peer_);
       head.set(http_io::kXForwardedFor, forwarded_for);
     }
     head.set(http_io::kXForwardedProto, stream_.is_tls() ? "https" : "http");
