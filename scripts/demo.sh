@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1  # cache hits across clones in different folders
+# The library uses a precompiled header; ccache caches such builds only with these settings.
+export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target tollgate echo-server dev-idp
 
