@@ -45,15 +45,8 @@ fail() {
   exit 1
 }
 
-# An integer setting from the environment, bounded so that no run can grow without limit.
-bounded_setting() {
-  local name=$1 default=$2 min=$3 max=$4 value
-  value=${!name:-$default}
-  if ! [[ $value =~ ^[0-9]{1,7}$ ]] || ((10#$value < min || 10#$value > max)); then
-    fail "$name=$value: expected a whole number from $min to $max"
-  fi
-  echo $((10#$value))
-}
+# shellcheck source=scripts/lib/daemons.sh
+. "$repo_root/scripts/lib/daemons.sh"
 
 duration_s=$(bounded_setting BENCH_DURATION 10 1 60)
 runs=$(bounded_setting BENCH_RUNS 3 1 10)
@@ -87,8 +80,6 @@ declare -A scenario_contenders=(
   [g]="nginx tollgate"
 )
 
-# shellcheck source=scripts/lib/daemons.sh
-. "$repo_root/scripts/lib/daemons.sh"
 # shellcheck source=bench/lib/servers.sh
 . "$repo_root/bench/lib/servers.sh"
 

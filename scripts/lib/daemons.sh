@@ -3,6 +3,16 @@
 # they are ready, and stop them again by PID. The sourcing script defines: work_dir, the array pids,
 # ready_timeout_s, stop_timeout_s, and fail().
 
+# An integer setting from the environment, bounded so that no run can grow without limit.
+bounded_setting() {
+  local name=$1 default=$2 min=$3 max=$4 value
+  value=${!name:-$default}
+  if ! [[ $value =~ ^[0-9]{1,8}$ ]] || ((10#$value < min || 10#$value > max)); then
+    fail "$name=$value: expected a whole number from $min to $max"
+  fi
+  echo $((10#$value))
+}
+
 # Starts a daemon (the command and its arguments); its output goes to $work_dir/NAME.log, its PID
 # to started_pid and to pids (for stop_started_processes).
 start_daemon() {

@@ -394,16 +394,6 @@ class IdpFaultTest : public ::testing::TestWithParam<IdpFault> {
   Tollgate gateway_;
 };
 
-// Polls a count that has no event to wait on (the IdP's call counter), up to a few seconds.
-bool eventually(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
-
 TEST_P(IdpFaultTest, Is503NeverCachedLeavesThePublicRouteServedAndRecovers) {
   const IdpFault& fault = GetParam();
   const std::string t = token();
@@ -416,7 +406,7 @@ TEST_P(IdpFaultTest, Is503NeverCachedLeavesThePublicRouteServedAndRecovers) {
   protected_request.send_raw("GET /orders HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer " + t +
                              "\r\n\r\n");
   if (fault.holds_the_call) {
-    ASSERT_TRUE(eventually([&] { return idp_calls() > calls_before_fault; }));
+    ASSERT_TRUE(poll_until([&] { return idp_calls() > calls_before_fault; }));
   }
   EXPECT_EQ(http_get(gateway_.port(), "/public").result_int(), 200);
   if (fault.holds_the_call) {

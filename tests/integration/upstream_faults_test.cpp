@@ -121,16 +121,6 @@ Reading read_response(const std::string& bytes) {
   return reading;
 }
 
-// Polls a condition that has no event to wait on (a count in /proc), up to `limit`.
-bool eventually(const std::function<bool()>& condition, milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  for (;;) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-}
-
 // The TCP connections (not listeners) a process holds: its socket descriptors that the kernel's
 // table lists in a state other than LISTEN.
 int open_connections(pid_t pid) {
@@ -158,14 +148,14 @@ int open_connections(pid_t pid) {
 
 // A process's descriptor count once it holds no connection: what it must return to after faults.
 int settled_fds(pid_t pid) {
-  EXPECT_TRUE(eventually([&] { return open_connections(pid) == 0; }, std::chrono::seconds(10)))
+  EXPECT_TRUE(poll_until([&] { return open_connections(pid) == 0; }))
       << open_connections(pid) << " connections still open";
   return open_fds(pid);
 }
 
 // True when the process is back to `baseline` descriptors within a few seconds.
 bool returns_to(pid_t pid, int baseline) {
-  return eventually([&] { return open_fds(pid) <= baseline; }, std::chrono::seconds(10));
+  return poll_until([&] { return open_fds(pid) <= baseline; });
 }
 
 // AddressSanitizer holds freed memory in a quarantine of 256 MiB by default, which would hide any

@@ -21,16 +21,6 @@ fail() {
   exit 1
 }
 
-# An integer setting from the environment, bounded so that no run can grow without limit.
-bounded_setting() {
-  local name=$1 default=$2 min=$3 max=$4 value
-  value=${!name:-$default}
-  if ! [[ $value =~ ^[0-9]{1,8}$ ]] || ((10#$value < min || 10#$value > max)); then
-    fail "$name=$value: expected a whole number from $min to $max"
-  fi
-  echo $((10#$value))
-}
-
 # start_daemon, wait_for_port
 . "$repo_root/scripts/lib/daemons.sh"
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -73,5 +74,10 @@ class TempDir {
 // Resident set size of a process in KiB (from /proc), and its open file descriptor count.
 long rss_kib(pid_t pid);
 int open_fds(pid_t pid);
+
+// For a state no process reports as an event (a count in /proc, a counter behind an admin API):
+// checks `condition` every 10 ms until it holds (true) or `limit` passes (false).
+bool poll_until(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 }  // namespace tollgate::test
