@@ -105,7 +105,7 @@ awaitable<HttpReplyResult> exchange_until(upstream::HttpClientPool& pool, const 
     if (fresh) {
       lease = co_await pool.connect_new();
     } else {
-      lease = co_await pool.acquire();
+      lease = co_await pool.acquire(upstream::IdleCheck::retry_covers_it);
     }
     if (!lease) {
       if (!remaining(deadline)) co_return IdpFailure(IdpFailureKind::timeout);
@@ -131,7 +131,8 @@ awaitable<HttpReplyResult> exchange(upstream::HttpClientPool& pool,
   // On a pooled connection every step is a socket operation bounded by the deadline: the usual
   // call needs nothing more.
   bool stale = false;
-  if (auto lease = pool.take_idle()) {
+  // An introspection request may be sent again: a stale pooled connection is retried below.
+  if (auto lease = pool.take_idle(upstream::IdleCheck::retry_covers_it)) {
     Try outcome = co_await exchange_on(std::move(*lease), wire, deadline, max_body_bytes);
     if (!outcome.stale) co_return std::move(outcome.result);
     stale = true;

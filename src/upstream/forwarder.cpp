@@ -419,7 +419,10 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
     result.target = target->target;
     InFlight in_flight(*target);
 
-    auto lease = co_await target->pool->acquire();
+    // A request with a body is never sent twice, so its pooled connection is checked first.
+    const IdleCheck check =
+        body_start.request_has_body ? IdleCheck::peek : IdleCheck::retry_covers_it;
+    auto lease = co_await target->pool->acquire(check);
     if (!lease) {
       balancer.mark_failed(*target);
       result.error = static_cast<errc>(lease.error().value());

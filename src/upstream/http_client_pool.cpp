@@ -1,6 +1,9 @@
 #include "tollgate/upstream/http_client_pool.hpp"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <utility>
 
@@ -14,6 +17,14 @@ namespace {
 // a small body arrive in one read, a relay piece fits, and a bigger buffer is given back.
 constexpr std::size_t kInitialBuffer = 4 * 1024;
 constexpr std::size_t kIdleBufferLimit = 16 * 1024;
+
+// True when nothing is waiting on an idle socket: a read would block. A peer's close (EOF), a reset
+// or bytes nobody asked for (a late answer, a TLS close_notify) all make it unusable.
+bool peer_left_it_open(tcp::socket& socket) {
+  char byte;
+  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 }  // namespace
 
 Lease::Lease(HttpClientPool* pool, std::unique_ptr<Connection> connection)
@@ -60,16 +71,14 @@ HttpClientPool::HttpClientPool(asio::any_io_executor executor, Origin origin, Po
   if (!ec) literal_address_ = address;
 }
 
-std::optional<Lease> HttpClientPool::take_idle() {
+std::optional<Lease> HttpClientPool::take_idle(IdleCheck check) {
   const auto now = std::chrono::steady_clock::now();
   while (!idle_.empty()) {
     std::unique_ptr<Connection> c = std::move(idle_.back());
     idle_.pop_back();
-    // A pooled connection the peer has closed shows as readable (EOF); one idle too long may be
-    // closed by the peer any moment. Both are dropped rather than risked.
+    // One idle too long may be closed by the peer any moment: dropped rather than risked.
     if (now - c->idle_since > options_.idle_timeout) continue;
-    error_code ec;
-    if (c->stream.socket().available(ec) > 0 || ec) continue;
+    if (check == IdleCheck::peek && !peer_left_it_open(c->stream.socket())) continue;
     c->reused = true;
     ++active_;
     return Lease(this, std::move(c));
@@ -77,8 +86,8 @@ std::optional<Lease> HttpClientPool::take_idle() {
   return std::nullopt;
 }
 
-awaitable<result<Lease>> HttpClientPool::acquire() {
-  if (auto lease = take_idle()) co_return std::move(*lease);
+awaitable<result<Lease>> HttpClientPool::acquire(IdleCheck check) {
+  if (auto lease = take_idle(check)) co_return std::move(*lease);
   co_return co_await connect_new();
 }
 

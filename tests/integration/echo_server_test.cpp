@@ -350,6 +350,16 @@ TEST_F(EchoServerTest, CloseMidBodySendsLessThanPromised) {
   EXPECT_EQ(raw.substr(body_start + 4), expected_pattern(0, 100));
 }
 
+TEST_F(EchoServerTest, OkThenCloseKeepsAliveInItsHeadButCloses) {
+  HttpConnection connection(server_.port);
+  connection.send_raw("GET /ok-then-close HTTP/1.1\r\nHost: e\r\n\r\n");
+  const std::string raw = read_until_closed(connection.socket());
+  EXPECT_EQ(status_of(raw), 200);
+  EXPECT_EQ(raw.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(raw.ends_with("\r\n\r\nok"));
+  server_.process->wait_for_line("^echo-server closed after /ok-then-close$");
+}
+
 TEST_F(EchoServerTest, ExpectContinueGetsInterimResponse) {
   HttpConnection connection(server_.port);
   connection.send_raw(
@@ -436,9 +446,10 @@ TEST(EchoServerOptions, ManyThreadsServeConcurrentConnections) {
 
 TEST(EchoServerOptions, HelpDescribesSpecialPaths) {
   Process help({ECHO_SERVER_BIN, "--help"});
-  help.wait_for_line(R"(^  /close-mid-body )");  // the last special path listed
+  help.wait_for_line(R"(^  /ok-then-close )");  // the last special path listed
   EXPECT_EQ(help.wait_exit(), 0);
-  for (const char* path : {"/bytes/N", "/status/NNN", "/delay/MS", "/close-mid-body", "/ok"}) {
+  for (const char* path :
+       {"/bytes/N", "/status/NNN", "/delay/MS", "/close-mid-body", "/ok-then-close", "/ok"}) {
     EXPECT_NE(help.output().find(path), std::string::npos) << path;
   }
 }

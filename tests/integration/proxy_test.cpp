@@ -161,6 +161,28 @@ TEST_F(ProxyTest, KeepAliveReusesConnectionsBothWays) {
   EXPECT_LE(upstream_connections.size(), 2u);
 }
 
+// An upstream may close a pooled connection while it is idle (its keep-alive timeout, a restart).
+// The next request must not fail on it: one without a body is sent again on a new connection, and
+// one with a body (which cannot be sent twice) finds the close before it is sent.
+TEST_F(ProxyTest, AnUpstreamConnectionClosedWhileIdleIsNotUsed) {
+  HttpConnection c(gateway_.port());
+  for (int round = 1; round <= 2; ++round) {
+    ASSERT_EQ(c.get("/api/v2/ok-then-close").result_int(), 200);
+    echo_a_.process->wait_for_count("^echo-server closed after /ok-then-close$", round);
+    if (round == 1) {
+      Request post{boost::beast::http::verb::post, "/api/v2/after-close", 11};
+      post.body() = "payload";
+      const Response r = c.send(post);
+      ASSERT_EQ(r.result_int(), 200);
+      EXPECT_EQ(echo_of(r)["body_size"], 7);
+    } else {
+      const Response r = c.get("/api/v2/after-close");
+      ASSERT_EQ(r.result_int(), 200);
+      EXPECT_EQ(echo_of(r)["method"], "GET");
+    }
+  }
+}
+
 TEST_F(ProxyTest, StripsHopByHopHeadersAndThoseNamedInConnection) {
   auto e = echo_of(http_get(gateway_.port(), "/api",
                             {{"Connection", "keep-alive, X-Secret-Hop"},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -201,6 +202,19 @@ asio::awaitable<bool> send_truncated(beast::tcp_stream& stream, const RequestHea
   co_return false;
 }
 
+// An answer that keeps the connection open, then a close: what a client sees when an upstream's
+// keep-alive timeout ends a connection it holds idle. The line is printed once the close is sent.
+asio::awaitable<bool> send_ok_then_close(beast::tcp_stream& stream, const RequestHead& request,
+                                         std::chrono::seconds timeout) {
+  co_await send_text(stream, request, http::status::ok, "text/plain", std::string("ok"), timeout);
+  error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  stream.socket().close(ignored);
+  std::printf("echo-server closed after /ok-then-close\n");
+  std::fflush(stdout);
+  co_return false;
+}
+
 // The fault paths (faults.hpp); anything else is the echo.
 Endpoint choose_fault(std::string_view path) {
   if (path == "/reset") return {EndpointKind::reset};
@@ -256,6 +270,7 @@ Endpoint choose_endpoint(std::string_view target) {
     return progress;
   }
   if (path == "/close-mid-body") return {EndpointKind::close_mid_body};
+  if (path == "/ok-then-close") return {EndpointKind::ok_then_close};
   if (path.starts_with("/bytes/")) {
     const auto length = parse_decimal(path.substr(7));
     if (!length) return {EndpointKind::bad_request, 0, false, "/bytes/N wants a byte count"};
@@ -297,6 +312,8 @@ asio::awaitable<bool> respond(beast::tcp_stream& stream, const RequestHead& requ
     }
     case EndpointKind::close_mid_body:
       co_return co_await send_truncated(stream, request, timeout);
+    case EndpointKind::ok_then_close:
+      co_return co_await send_ok_then_close(stream, request, timeout);
     case EndpointKind::reset:
       co_return co_await faults::reset_at_once(stream);
     case EndpointKind::reset_mid_body:

@@ -22,6 +22,7 @@ enum class EndpointKind {
   status,
   delay,
   close_mid_body,
+  ok_then_close,
   // Faults (faults.hpp): the connection is never reused after one.
   reset,
   reset_mid_body,

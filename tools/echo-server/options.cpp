@@ -62,6 +62,8 @@ Special paths (matched on the request-target's path, exactly as written):
   /status/NNN          status NNN (200-599) with the JSON echo (no body for 204 and 304)
   /delay/MS            the JSON echo after MS milliseconds (at most 60000)
   /close-mid-body      Content-Length: 1000, then 100 bytes, then the connection is closed
+  /ok-then-close       200 "ok" that keeps the connection open, then a close (as a keep-alive
+                       timeout would), then prints "echo-server closed after /ok-then-close"
 
 Fault paths (for gateway tests; the connection is never reused after one):
   /reset               the connection is reset (TCP RST) before any byte of an answer

@@ -43,6 +43,13 @@ struct Connection {
 
 class HttpClientPool;
 
+// How much a connection taken from the idle list is checked. A peer may close a connection while
+// it sits idle (its keep-alive timeout, a restart). A request that can be sent again on a new
+// connection when the pooled one fails before any answer byte needs no check and saves a system
+// call per request; one that cannot (a request body already read from the client) has the socket
+// peeked first, which sees the peer's close or stray bytes.
+enum class IdleCheck { retry_covers_it, peek };
+
 // RAII lease: returns the connection to the pool only when release() says it is reusable; otherwise
 // the destructor closes it.
 class Lease {
@@ -75,9 +82,9 @@ class HttpClientPool {
   const Origin& origin() const noexcept { return origin_; }
   // An idle connection when one is there, else a new one (resolve, connect, TLS handshake with
   // SNI).
-  awaitable<result<Lease>> acquire();
+  awaitable<result<Lease>> acquire(IdleCheck check);
   // An idle connection that still looks usable, without connecting: nothing when there is none.
-  std::optional<Lease> take_idle();
+  std::optional<Lease> take_idle(IdleCheck check);
   // A new connection even when idle ones exist (used to retry after a stale pooled one failed).
   awaitable<result<Lease>> connect_new();
 
