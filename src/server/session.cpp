@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tollgate/common/error.hpp"
+#include "tollgate/common/exact_allocator.hpp"
 #include "tollgate/filters/filter.hpp"
 #include "tollgate/http/headers.hpp"
 #include "tollgate/http/stream.hpp"
@@ -33,20 +34,6 @@ constexpr std::size_t kBodyPhaseBufferLimit = 32 * 1024;
 constexpr std::size_t kMaxRequestIdLength = 200;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
-
-// Allocates a handler's operation at its own size. Asio's default allocator recycles blocks per
-// thread, so the small wait an idle connection leaves pending would often occupy a block several
-// times its size that a request's write freed, for as long as the connection idles.
-template <class T>
-struct ExactAllocator {
-  using value_type = T;
-  ExactAllocator() noexcept = default;
-  template <class U>
-  ExactAllocator(const ExactAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return std::allocator<T>().allocate(n); }
-  void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
-  friend bool operator==(ExactAllocator, ExactAllocator) noexcept { return true; }
-};
 
 // The socket's readability, as a deferred operation: awaiting it takes no coroutine frame, and its
 // pending operation takes no more than its own size.
@@ -84,15 +71,14 @@ class Session final : public SessionHandle {
       : worker_(worker), stream_(stream), peer_(std::move(peer)), peer_address_(peer_address) {
     worker_.add_session(this);
   }
-  ~Session() {
-    deadline_->waiting = false;
-    worker_.remove_session(this);
-  }
+  ~Session() { worker_.remove_session(this); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void close_if_idle() override {
-    if (idle_) stream_.tcp().cancel();
+    if (!idle_) return;
+    error_code ignored;
+    stream_.socket().cancel(ignored);
   }
 
   // The keep-alive loop. An idle connection holds no read buffer: it waits for readability and
@@ -112,7 +98,7 @@ class Session final : public SessionHandle {
         if (!stream_.tls_input_buffered()) {
           release_buffer();
           idle_ = true;
-          arm_deadline(deadline);
+          stream_.expires_at(deadline);
           const auto [ec] = co_await readable(stream_.socket());
           idle_ = false;
           if (!idle_wait_succeeded(ec)) co_return;
@@ -161,11 +147,9 @@ class Session final : public SessionHandle {
   }
 
   // After the idle wait: true when bytes arrived. When the client idled out the socket closes at
-  // once, as a stream timeout closes it; a cancelled wait (drain) leaves the close to the caller.
+  // once; a cancelled wait (drain) leaves the close to the caller.
   bool idle_wait_succeeded(error_code ec) {
-    const bool expired = deadline_->expired;
-    disarm_deadline();
-    if (expired) {
+    if (stream_.expired()) {
       error_code ignored;
       stream_.socket().close(ignored);
       return false;
@@ -187,7 +171,7 @@ class Session final : public SessionHandle {
                             bool& closed) {
     const std::size_t max = config.limits.max_header_bytes;
     bound_buffer(max + kReadChunk);
-    bool timer_armed = false;
+    bool deadline_set = false;
     for (;;) {
       auto data = std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size());
       const HeadScan scan = scan_request_head(data);
@@ -200,56 +184,29 @@ class Session final : public SessionHandle {
       } else if (data.size() > max) {
         result = errc::header_too_large;
       } else {
-        // One deadline for the whole head, counted from its first byte. Beast's stream timeout
-        // would close the socket; this timer only cancels the read, so a 408 can still be sent.
-        if (!timer_armed) {
-          arm_deadline(Clock::now() + config.timeouts.client_header);
-          timer_armed = true;
+        // One deadline for the whole head, counted from its first byte. It only cancels the
+        // read, so a 408 can still be sent.
+        if (!deadline_set) {
+          stream_.expires_at(Clock::now() + config.timeouts.client_header);
+          deadline_set = true;
         }
-        stream_.expires_never();
         error_code ec;
         const std::size_t n = co_await stream_.async_read_some(
             buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
-        if (deadline_->expired) {
-          disarm_deadline();
-          co_return errc::client_header_timeout;
-        }
+        if (ec == beast::error::timeout) co_return errc::client_header_timeout;
         if (ec) {
-          disarm_deadline();
           closed = true;
           co_return errc::bad_request;
         }
         buffer_.commit(n);
         continue;
       }
-      if (timer_armed) disarm_deadline();
       co_return result;
     }
   }
 
   // Never below what the buffer already holds: pipelined bytes read with an earlier request stay.
   void bound_buffer(std::size_t limit) { buffer_.max_size(std::max(buffer_.size(), limit)); }
-
-  // One deadline at a time (the idle wait's, or a head's): it cancels what the socket waits for,
-  // and says so.
-  void arm_deadline(Clock::time_point at) {
-    deadline_->waiting = true;
-    deadline_->expired = false;
-    deadline_timer_.expires_at(at);
-    deadline_timer_.async_wait(
-        asio::bind_allocator(ExactAllocator<void>(), [deadline = deadline_](error_code ec) {
-          // A handler already queued when the wait ended must not cancel what comes next.
-          if (ec || !deadline->waiting) return;
-          deadline->expired = true;
-          error_code ignored;
-          deadline->stream->socket().cancel(ignored);
-        }));
-  }
-
-  void disarm_deadline() {
-    deadline_->waiting = false;
-    deadline_timer_.cancel();
-  }
 
   // Handles one request; true when the connection may carry another.
   awaitable<bool> handle_request(Generation& generation) {
@@ -464,14 +421,6 @@ class Session final : public SessionHandle {
   beast::flat_buffer buffer_;
   std::string peer_;
   asio::ip::address peer_address_;
-  // Shared with the timer's handler, which may run after this session is gone.
-  struct Deadline {
-    http_io::Stream* stream;
-    bool waiting = false;
-    bool expired = false;
-  };
-  std::shared_ptr<Deadline> deadline_ = std::make_shared<Deadline>(&stream_);
-  asio::steady_timer deadline_timer_{stream_.get_executor()};
   bool idle_ = false;
 };
 

@@ -93,30 +93,30 @@ awaitable<result<Lease>> HttpClientPool::acquire(IdleCheck check) {
 
 awaitable<result<Lease>> HttpClientPool::connect_new() {
   error_code ec;
-  beast::tcp_stream tcp_stream(executor_);
-  tcp_stream.expires_after(options_.connect_timeout);
+  http_io::TimedSocket socket(executor_);
+  socket.expires_after(options_.connect_timeout);
   if (literal_address_) {
     // An address needs no resolver, whose lookups run on a helper thread and cost a thread
     // hand-off on every new connection.
-    co_await tcp_stream.async_connect(tcp::endpoint(*literal_address_, origin_.port),
-                                      asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket.async_connect(tcp::endpoint(*literal_address_, origin_.port),
+                                  asio::redirect_error(asio::use_awaitable, ec));
   } else {
     auto endpoints = co_await resolver_.async_resolve(
         origin_.host, std::to_string(origin_.port), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return make_error_code(errc::upstream_connect_failed);
-    tcp_stream.expires_after(options_.connect_timeout);
-    co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    socket.expires_after(options_.connect_timeout);
+    co_await socket.async_connect_range(endpoints, asio::redirect_error(asio::use_awaitable, ec));
   }
   if (ec) {
     co_return make_error_code(ec == beast::error::timeout ? errc::upstream_timeout
                                                           : errc::upstream_connect_failed);
   }
-  tcp_stream.socket().set_option(tcp::no_delay(true), ec);
+  socket.socket().set_option(tcp::no_delay(true), ec);
 
   std::unique_ptr<Connection> c;
   if (origin_.tls) {
     if (!options_.tls_context) co_return make_error_code(errc::internal);
-    c = std::make_unique<Connection>(http_io::Stream(std::move(tcp_stream), *options_.tls_context));
+    c = std::make_unique<Connection>(http_io::Stream(std::move(socket), *options_.tls_context));
     auto& tls = c->stream.tls();
     // SNI only for names: RFC 6066 forbids IP literals in server_name.
     if (!literal_address_ && !SSL_set_tlsext_host_name(tls.native_handle(), origin_.host.c_str())) {
@@ -128,7 +128,7 @@ awaitable<result<Lease>> HttpClientPool::connect_new() {
                                  asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return make_error_code(errc::upstream_connect_failed);
   } else {
-    c = std::make_unique<Connection>(http_io::Stream(std::move(tcp_stream)));
+    c = std::make_unique<Connection>(http_io::Stream(std::move(socket)));
   }
   c->buffer.reserve(kInitialBuffer);
   ++active_;

@@ -1,6 +1,5 @@
 // One stream type for plain TCP and TLS, so the session, the forwarder and the IdP client are
-// written once. Both alternatives are beast::tcp_stream underneath, so timeouts are set the same
-// way.
+// written once. Both alternatives are a TimedSocket underneath, so timeouts are set the same way.
 #pragma once
 
 #include <memory>
@@ -8,38 +7,37 @@
 #include <variant>
 
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "tollgate/common/asio.hpp"
+#include "tollgate/http/timed_socket.hpp"
 
 namespace tollgate::http_io {
 
 class Stream {
  public:
-  using executor_type = beast::tcp_stream::executor_type;
-  using tls_stream = ssl::stream<beast::tcp_stream>;
+  using executor_type = TimedSocket::executor_type;
+  using tls_stream = ssl::stream<TimedSocket>;
 
-  // From a connected socket, built in place: moving a beast::tcp_stream in would leave the
-  // moved-from one's implementation allocated for as long as that object lives.
   explicit Stream(asio::ip::tcp::socket socket) : v_(std::in_place_index<0>, std::move(socket)) {}
   Stream(asio::ip::tcp::socket socket, ssl::context& context)
       : v_(std::in_place_index<1>, std::make_unique<tls_stream>(std::move(socket), context)) {}
-  explicit Stream(beast::tcp_stream plain) : v_(std::in_place_index<0>, std::move(plain)) {}
-  Stream(beast::tcp_stream plain, ssl::context& context)
+  explicit Stream(TimedSocket plain) : v_(std::in_place_index<0>, std::move(plain)) {}
+  Stream(TimedSocket plain, ssl::context& context)
       : v_(std::in_place_index<1>, std::make_unique<tls_stream>(std::move(plain), context)) {}
 
   bool is_tls() const noexcept { return v_.index() == 1; }
   // On the heap: its engine, buffers and timers would otherwise make every plain stream as large.
   tls_stream& tls() { return *std::get<1>(v_); }
 
-  beast::tcp_stream& tcp() { return v_.index() == 0 ? std::get<0>(v_) : tls().next_layer(); }
+  TimedSocket& tcp() { return v_.index() == 0 ? std::get<0>(v_) : tls().next_layer(); }
   asio::ip::tcp::socket& socket() { return tcp().socket(); }
   executor_type get_executor() { return tcp().get_executor(); }
 
-  // Re-armed before every operation: a timeout is per read/write, never per connection.
+  // Set before every operation: a timeout is per read/write, never per connection.
   void expires_after(std::chrono::steady_clock::duration d) { tcp().expires_after(d); }
   void expires_at(std::chrono::steady_clock::time_point t) { tcp().expires_at(t); }
   void expires_never() { tcp().expires_never(); }
+  bool expired() { return tcp().expired(); }
 
   // True when the TLS layer already holds received bytes (decrypted or not) that a read would
   // return without the socket becoming readable again; always false for plain TCP.
@@ -64,7 +62,7 @@ class Stream {
   }
 
  private:
-  std::variant<beast::tcp_stream, std::unique_ptr<tls_stream>> v_;
+  std::variant<TimedSocket, std::unique_ptr<tls_stream>> v_;
 };
 
 }  // namespace tollgate::http_io
