@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tollgate::server {
 namespace {
@@ -64,6 +66,75 @@ TEST(ParseRequestHead, MapsTheParserLimits) {
       "GET / HTTP/1.1\r\nHost: a\r\nX-Huge: " + std::string(70 * 1024, 'h') + "\r\n\r\n";
   Parser huge_field;
   EXPECT_EQ(parse(huge, huge_field, 128 * 1024), errc::header_too_large);
+}
+
+// The rules of scan_request_head() written the plain way, one byte and every rule at a time: the
+// scan must agree with it on every input.
+HeadScan reference_scan(std::string_view data) {
+  if (!data.empty() && (data[0] == ' ' || data[0] == '\t')) return {HeadState::invalid, 0};
+  bool line_start = true;
+  bool first_line = true;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (c == '\r') {
+      if (i + 1 == data.size()) return {HeadState::incomplete, 0};
+      if (data[i + 1] != '\n') return {HeadState::invalid, 0};
+      if (line_start && !first_line) return {HeadState::complete, i + 2};
+      ++i;
+      line_start = true;
+      first_line = false;
+      continue;
+    }
+    if (c == '\n') return {HeadState::invalid, 0};
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return {HeadState::invalid, 0};
+    if (line_start && !first_line && (c == ' ' || c == '\t')) return {HeadState::invalid, 0};
+    line_start = false;
+  }
+  return {HeadState::incomplete, 0};
+}
+
+void expect_same_scan(const std::string& data) {
+  const HeadScan fast = scan_request_head(data);
+  const HeadScan plain = reference_scan(data);
+  ASSERT_EQ(fast.state, plain.state) << testing::PrintToString(data);
+  ASSERT_EQ(fast.size, plain.size) << testing::PrintToString(data);
+}
+
+TEST(ScanRequestHead, AgreesWithThePlainRulesOnEveryShortInput) {
+  // Every string of up to 6 bytes over the bytes the rules tell apart.
+  const std::string alphabet = std::string("a :\t\r\n\x01\x7f", 8);
+  std::vector<std::string> level{""};
+  for (int length = 1; length <= 6; ++length) {
+    std::vector<std::string> next;
+    next.reserve(level.size() * alphabet.size());
+    for (const std::string& prefix : level) {
+      for (char c : alphabet) {
+        next.push_back(prefix + c);
+        expect_same_scan(next.back());
+      }
+    }
+    level = std::move(next);
+  }
+}
+
+TEST(ScanRequestHead, AgreesWithThePlainRulesOnMutatedHeads) {
+  const std::string head =
+      "GET /orders?id=7 HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer "
+      "abc.def-ghi_jkl\r\nX-Note: a\tb \xc3\xa9\r\n\r\nbody";
+  std::mt19937 random(20261126);
+  const std::string replacements = std::string(" \t\r\n\x00\x7f\x80a", 8);
+  for (int round = 0; round < 20000; ++round) {
+    std::string mutated = head;
+    const int changes = 1 + static_cast<int>(random() % 3);
+    for (int k = 0; k < changes; ++k) {
+      mutated[random() % mutated.size()] = replacements[random() % replacements.size()];
+    }
+    for (std::size_t cut : {mutated.size(), mutated.size() / 2, std::size_t{1}}) {
+      expect_same_scan(mutated.substr(0, cut));
+    }
+  }
+  expect_same_scan(head);
+  EXPECT_EQ(scan_request_head(head).state, HeadState::complete);
 }
 
 }  // namespace
