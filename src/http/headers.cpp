@@ -1,5 +1,6 @@
 #include "tollgate/http/headers.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace tollgate::http_io {
@@ -8,17 +9,24 @@ namespace {
 namespace http = boost::beast::http;
 
 // RFC 9110 7.6.1 plus the historical ones every proxy drops (Keep-Alive, Proxy-Connection).
-constexpr std::array kHopByHopFields = {
-    http::field::connection,
-    http::field::keep_alive,
-    http::field::proxy_connection,
-    http::field::te,
-    http::field::trailer,
-    http::field::transfer_encoding,
-    http::field::upgrade,
-    http::field::proxy_authenticate,
-    http::field::proxy_authorization,
-};
+// Known names are parsed to their enum, so one pass over the fields with a switch finds them all
+// (instead of one lookup by name in Beast's field tree per hop-by-hop name).
+bool is_hop_by_hop(http::field name) noexcept {
+  switch (name) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::proxy_authenticate:
+    case http::field::proxy_authorization:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Headers a Connection token may not remove: they frame and address the message, and dropping them
 // on the client's word would let it change how the next hop reads the stream (request smuggling).
@@ -57,7 +65,10 @@ bool named_in_connection(const http::fields& fields, std::string_view name) {
 void strip_hop_by_hop(http::fields& fields) {
   // Connection-named headers first, while the Connection headers are still there to be read. The
   // Connection fields themselves are never erased in this loop, so the views into them stay valid.
-  if (fields.count(http::field::connection) > 0) {
+  const bool has_connection = std::any_of(fields.begin(), fields.end(), [](const auto& field) {
+    return field.name() == http::field::connection;
+  });
+  if (has_connection) {
     for (auto it = fields.begin(); it != fields.end();) {
       const bool drop = it->name() != http::field::connection &&
                         !is_protected_from_connection_tokens(it->name()) &&
@@ -65,7 +76,9 @@ void strip_hop_by_hop(http::fields& fields) {
       it = drop ? fields.erase(it) : std::next(it);
     }
   }
-  for (const http::field name : kHopByHopFields) fields.erase(name);
+  for (auto it = fields.begin(); it != fields.end();) {
+    it = is_hop_by_hop(it->name()) ? fields.erase(it) : std::next(it);
+  }
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -101,12 +114,14 @@ namespace {
 
 void append_fields(const http::fields& fields, std::string& out) {
   for (const auto& field : fields) {
-    out.append(field.name_string());
-    out.append(": ");
-    out.append(field.value());
-    out.append("\r\n");
+    const std::string_view name = field.name_string();
+    const std::string_view value = field.value();
+    out.append(name.data(), name.size());
+    out.append(": ", 2);
+    out.append(value.data(), value.size());
+    out.append("\r\n", 2);
   }
-  out.append("\r\n");
+  out.append("\r\n", 2);
 }
 
 void append_version(unsigned version, std::string& out) {
@@ -125,7 +140,7 @@ void append_head(const http::request_header<>& head, std::string& out) {
   out.append(head.target());
   out.push_back(' ');
   append_version(head.version(), out);
-  out.append("\r\n");
+  out.append("\r\n", 2);
   append_fields(head, out);
 }
 
@@ -139,7 +154,7 @@ void append_head(const http::response_header<>& head, std::string& out) {
   out.append(code, sizeof code);
   out.push_back(' ');
   out.append(head.reason());
-  out.append("\r\n");
+  out.append("\r\n", 2);
   append_fields(head, out);
 }
 

@@ -38,6 +38,19 @@ TEST(StripHopByHop, RemovesTheFixedList) {
   EXPECT_EQ(names_of(f), (std::vector<std::string>{"Host", "Authorization", "Content-Type"}));
 }
 
+TEST(StripHopByHop, RemovesEveryCopyWhateverTheSpelling) {
+  http::fields f;
+  f.insert("KEEP-ALIVE", "timeout=5");
+  f.insert("transfer-encoding", "gzip");
+  f.insert(http::field::host, "a");
+  f.insert("Upgrade", "h2c");
+  f.insert("UPGRADE", "websocket");
+  f.insert("te", "trailers");
+  f.insert("X-Kept", "1");
+  strip_hop_by_hop(f);
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"Host", "X-Kept"}));
+}
+
 TEST(StripHopByHop, RemovesHeadersNamedInConnection) {
   http::fields f;
   f.set(http::field::connection, "close, X-Custom");
