@@ -13,6 +13,7 @@
 #include "http_client.hpp"
 #include "idp_client.hpp"
 #include "services.hpp"
+#include "suite_setup.hpp"
 
 namespace tollgate::test {
 namespace {
@@ -65,7 +66,8 @@ struct Environment {
                                     // Room for a 64 KiB Authorization header: what
                                     // refuses it is then the 64 KiB field limit.
                                     "limits: { max_header_bytes: 128KiB }\n"));
-    gateway.process->wait_for_line("introspection endpoint");
+    // Counted over all output: discovery may finish before the startup lines waited for above.
+    gateway.process->wait_for_count("introspection endpoint .* discovered", 1);
     token = fetch_token(idp.port, "demo-client", "demo-secret", "orders:read");
     weak_token = fetch_token(idp.port, "demo-client", "demo-secret", "orders:write");
     settled_count = settle();
@@ -159,10 +161,15 @@ const std::string kRoutes =
 
 class BypassTest : public ::testing::TestWithParam<Case> {
  protected:
-  static void SetUpTestSuite() { env_ = std::make_unique<Environment>(kRoutes); }
+  static void SetUpTestSuite() {
+    setup_.run([] { env_ = std::make_unique<Environment>(kRoutes); });
+  }
   static void TearDownTestSuite() { env_.reset(); }
+  void SetUp() override { ASSERT_TRUE(setup_.ok()) << setup_.error(); }
+  static SuiteSetup setup_;
   static std::unique_ptr<Environment> env_;
 };
+SuiteSetup BypassTest::setup_;
 std::unique_ptr<Environment> BypassTest::env_;
 
 TEST_P(BypassTest, NeverReachesTheProtectedUpstreamWithoutAValidToken) {
@@ -283,10 +290,15 @@ const std::string kCatchAllRoutes =
 
 class CatchAllBypassTest : public ::testing::TestWithParam<Case> {
  protected:
-  static void SetUpTestSuite() { env_ = std::make_unique<Environment>(kCatchAllRoutes); }
+  static void SetUpTestSuite() {
+    setup_.run([] { env_ = std::make_unique<Environment>(kCatchAllRoutes); });
+  }
   static void TearDownTestSuite() { env_.reset(); }
+  void SetUp() override { ASSERT_TRUE(setup_.ok()) << setup_.error(); }
+  static SuiteSetup setup_;
   static std::unique_ptr<Environment> env_;
 };
+SuiteSetup CatchAllBypassTest::setup_;
 std::unique_ptr<Environment> CatchAllBypassTest::env_;
 
 TEST_P(CatchAllBypassTest, NeverReachesTheProtectedUpstreamWithoutAValidToken) {

@@ -11,6 +11,7 @@
 
 #include "http_client.hpp"
 #include "services.hpp"
+#include "suite_setup.hpp"
 #include "tollgate/common/hash.hpp"
 
 namespace tollgate::test {
@@ -27,19 +28,23 @@ constexpr auto kCloseWait = std::chrono::seconds(3);
 class SmugglingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    echo_ = std::make_unique<EchoServer>(start_echo_server("echo", {"--log-requests"}));
-    gateway_ = std::make_unique<Tollgate>(start_tollgate(
-        basic_config("upstreams:\n"
-                     "  echo: { targets: [ " +
-                         echo_->url() +
-                         " ] }\n"
-                         "routes:\n"
-                         "  - { name: all, match: { paths: [ / ] }, upstream: echo }\n",
-                     // A generous head limit: chunk lines and trailers must be bounded on their
-                     // own, not by the room a head may take.
-                     "limits: { max_header_bytes: 96KiB, max_body_bytes: 1MiB }\n"
-                     "timeouts: { client_idle: 30s, upstream_read: 5s }\n")));
+    setup_.run([] {
+      echo_ = std::make_unique<EchoServer>(start_echo_server("echo", {"--log-requests"}));
+      gateway_ = std::make_unique<Tollgate>(start_tollgate(
+          basic_config("upstreams:\n"
+                       "  echo: { targets: [ " +
+                           echo_->url() +
+                           " ] }\n"
+                           "routes:\n"
+                           "  - { name: all, match: { paths: [ / ] }, upstream: echo }\n",
+                       // A generous head limit: chunk lines and trailers must be bounded on their
+                       // own, not by the room a head may take.
+                       "limits: { max_header_bytes: 96KiB, max_body_bytes: 1MiB }\n"
+                       "timeouts: { client_idle: 30s, upstream_read: 5s }\n")));
+    });
   }
+  void SetUp() override { ASSERT_TRUE(setup_.ok()) << setup_.error(); }
+  static SuiteSetup setup_;
   static void TearDownTestSuite() {
     gateway_.reset();
     echo_.reset();
@@ -67,6 +72,7 @@ class SmugglingTest : public ::testing::Test {
   static std::unique_ptr<EchoServer> echo_;
   static std::unique_ptr<Tollgate> gateway_;
 };
+SuiteSetup SmugglingTest::setup_;
 std::unique_ptr<EchoServer> SmugglingTest::echo_;
 std::unique_ptr<Tollgate> SmugglingTest::gateway_;
 

@@ -13,6 +13,7 @@
 #include "http_client.hpp"
 #include "idp_client.hpp"
 #include "services.hpp"
+#include "suite_setup.hpp"
 
 namespace tollgate::test {
 namespace {
@@ -58,36 +59,41 @@ std::string cgi_name(std::string_view name) {
 class SpoofingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    idp_ = std::make_unique<DevIdp>(start_dev_idp());
-    echo_ = std::make_unique<EchoServer>(start_echo_server("echo", {"--log-requests"}));
-    gateway_ = std::make_unique<Tollgate>(start_tollgate(basic_config(
-        "upstreams:\n"
-        "  echo: { targets: [ " +
-        echo_->url() +
-        " ] }\n"
-        "plugins:\n"
-        "  oidc:\n"
-        "    name: openid-connect\n"
-        "    config:\n"
-        "      issuer: " +
-        idp_->issuer() +
-        "\n"
-        "      client_id: gateway\n"
-        "      client_secret: gateway-secret\n"
-        "      timeout: 2s\n"
-        "      cache_ttl: 300s\n"
-        "      scopes_required: [ \"orders:read\" ]\n"
-        "      upstream_headers_claims: [ sub, scope, email ]\n"
-        "      upstream_headers_names: [ X-Authenticated-User, X-Authenticated-Scope, "
-        "X-Authenticated-Email ]\n"
-        "      upstream_introspection_header: X-Introspection\n"
-        "      upstream_access_token_header: X-Access-Token\n"
-        "routes:\n"
-        "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: [ oidc ] }\n"
-        "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n")));
-    gateway_->process->wait_for_line("introspection endpoint");
-    token_ = fetch_token(idp_->port, "demo-client", "demo-secret", "orders:read");
+    setup_.run([] {
+      idp_ = std::make_unique<DevIdp>(start_dev_idp());
+      echo_ = std::make_unique<EchoServer>(start_echo_server("echo", {"--log-requests"}));
+      gateway_ = std::make_unique<Tollgate>(start_tollgate(basic_config(
+          "upstreams:\n"
+          "  echo: { targets: [ " +
+          echo_->url() +
+          " ] }\n"
+          "plugins:\n"
+          "  oidc:\n"
+          "    name: openid-connect\n"
+          "    config:\n"
+          "      issuer: " +
+          idp_->issuer() +
+          "\n"
+          "      client_id: gateway\n"
+          "      client_secret: gateway-secret\n"
+          "      timeout: 2s\n"
+          "      cache_ttl: 300s\n"
+          "      scopes_required: [ \"orders:read\" ]\n"
+          "      upstream_headers_claims: [ sub, scope, email ]\n"
+          "      upstream_headers_names: [ X-Authenticated-User, X-Authenticated-Scope, "
+          "X-Authenticated-Email ]\n"
+          "      upstream_introspection_header: X-Introspection\n"
+          "      upstream_access_token_header: X-Access-Token\n"
+          "routes:\n"
+          "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: [ oidc ] }\n"
+          "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n")));
+      // Counted over all output: discovery may finish before the startup lines waited for.
+      gateway_->process->wait_for_count("introspection endpoint .* discovered", 1);
+      token_ = fetch_token(idp_->port, "demo-client", "demo-secret", "orders:read");
+    });
   }
+  void SetUp() override { ASSERT_TRUE(setup_.ok()) << setup_.error(); }
+  static SuiteSetup setup_;
   static void TearDownTestSuite() {
     gateway_.reset();
     echo_.reset();
@@ -134,6 +140,7 @@ class SpoofingTest : public ::testing::Test {
   static std::unique_ptr<Tollgate> gateway_;
   static std::string token_;
 };
+SuiteSetup SpoofingTest::setup_;
 std::unique_ptr<DevIdp> SpoofingTest::idp_;
 std::unique_ptr<EchoServer> SpoofingTest::echo_;
 std::unique_ptr<Tollgate> SpoofingTest::gateway_;
