@@ -2,6 +2,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <utility>
 
 #include "tollgate/config/config.hpp"
 #include "tollgate/server/gateway.hpp"
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
               << "tollgate: configuration file " << config_path << " test is successful\n";
     return 0;
   }
-  tollgate::server::Gateway gateway(*config, config_path);
+  // Handed over, not shared: the gateway must hold the last reference (see Gateway::Impl).
+  tollgate::server::Gateway gateway(std::move(*config), config_path);
   return gateway.run();
 }

@@ -2,7 +2,7 @@
 
 namespace tollgate::http_io {
 
-TimedSocket::TimedSocket(tcp::socket socket) : state_(new State(std::move(socket))) {}
+TimedSocket::TimedSocket(tcp::socket socket) : state_(std::make_shared<State>(std::move(socket))) {}
 
 TimedSocket::TimedSocket(const executor_type& executor) : TimedSocket(tcp::socket(executor)) {}
 
@@ -28,24 +28,27 @@ void TimedSocket::expires_at(Clock::time_point deadline) {
   state.expired = false;
   if (deadline == Clock::time_point::max()) return;        // a pending wait finds none and stops
   if (state.waiting && state.wake_at <= deadline) return;  // it wakes first and looks again
-  wake_at(state, deadline);
+  wake_at(state_, deadline);
 }
 
-void TimedSocket::wake_at(State& state, Clock::time_point when) {
-  state.wake_at = when;
-  state.waiting = true;
-  state.timer.expires_at(when);  // a wait still pending ends as cancelled: it knows its generation
-  state.timer.async_wait(asio::bind_allocator(ExactAllocator<void>(),
-                                              Wake{StatePtr(&state), ++state.wait_generation}));
+void TimedSocket::wake_at(const StatePtr& state, Clock::time_point when) {
+  state->wake_at = when;
+  state->waiting = true;
+  state->timer.expires_at(when);  // a wait still pending ends as cancelled: it knows its generation
+  state->timer.async_wait(
+      asio::bind_allocator(ExactAllocator<void>(), Wake{state, ++state->wait_generation}));
 }
 
 void TimedSocket::Wake::operator()(error_code ec) {
-  State& s = *state;
-  if (ec || generation != s.wait_generation) return;
+  if (ec) return;
+  const StatePtr owner = state.lock();
+  if (!owner) return;  // the socket and its operations are gone
+  State& s = *owner;
+  if (generation != s.wait_generation) return;
   s.waiting = false;
   if (s.deadline == Clock::time_point::max()) return;
   if (Clock::now() < s.deadline) {
-    wake_at(s, s.deadline);
+    wake_at(owner, s.deadline);
     return;
   }
   s.expired = true;

@@ -100,6 +100,15 @@ struct Gateway::Impl {
   admin::AdminState admin_state;
   asio::io_context main_io{1};
 
+  // The IdP client's connection pools and timer live in the configuration's filters but belong to
+  // the workers' io_contexts, and an I/O object must not outlive its io_context. So every reference
+  // to a configuration goes while all of them exist: ours and each worker's. (The workers' threads
+  // have returned from run(): no session or other coroutine holds one any more.)
+  ~Impl() {
+    config.reset();
+    for (auto& worker : workers) worker->set_generation(nullptr);
+  }
+
   std::shared_ptr<const routing::Router> router_for(const config::GatewayConfig& c) {
     return std::make_shared<const routing::Router>(c.routes);
   }

@@ -3,6 +3,8 @@
 // what tollgate forwarded. IdP call counts come from the IdP itself.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -147,6 +149,15 @@ TEST_F(OidcFlowTest, CacheOffAsksTheIdpEveryTimeAndLogsEachCall) {
   EXPECT_GE(
       gateway_.process->count_lines("introspect.*uncached|uncached.*introspect") - logged_before,
       1);
+}
+
+// The IdP's pooled connections belong to the workers' event loops: stopping with some held idle
+// must close them before those loops go (under ASan, a use after free here fails the exit status).
+TEST_F(OidcFlowTest, StopsCleanlyWithIdpConnectionsPooled) {
+  const auto t = token();
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(call("/uncached", t).result_int(), 200);
+  gateway_.process->signal(SIGTERM);
+  EXPECT_EQ(gateway_.process->wait_exit(), 0) << gateway_.process->output();
 }
 
 TEST_F(OidcFlowTest, DeactivatedApplicationGets401OnTheNextUncachedCall) {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <utility>
 
 #include <boost/asio/append.hpp>
@@ -18,7 +19,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/intrusive_ptr.hpp>
 
 #include "tollgate/common/asio.hpp"
 #include "tollgate/common/exact_allocator.hpp"
@@ -84,8 +84,9 @@ class TimedSocket {
   }
 
  private:
-  // Shared by the socket and the handlers that may outlive it: the timer's, and an operation's
-  // completing after the socket was destroyed. Counted without atomics: one thread.
+  // Owned by the socket and by its pending operations' handlers (one may complete after the socket
+  // was destroyed). The timer's handler only observes it: when the io_context is destroyed with the
+  // wait pending, destroying that handler must not destroy the timer it belongs to.
   struct State {
     explicit State(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
     tcp::socket socket;
@@ -93,24 +94,18 @@ class TimedSocket {
     Clock::time_point deadline = Clock::time_point::max();
     Clock::time_point wake_at = Clock::time_point::max();  // when the pending wait ends
     unsigned wait_generation = 0;  // a wait replaced by a newer one finds it changed
-    unsigned references = 0;
     bool waiting = false;
     bool expired = false;
-
-    friend void intrusive_ptr_add_ref(State* s) noexcept { ++s->references; }
-    friend void intrusive_ptr_release(State* s) noexcept {
-      if (--s->references == 0) delete s;
-    }
   };
-  using StatePtr = boost::intrusive_ptr<State>;
+  using StatePtr = std::shared_ptr<State>;
 
   // The timer's handler: a deadline moved later sends it back to sleep; a passed one cancels.
   struct Wake {
-    StatePtr state;
+    std::weak_ptr<State> state;
     unsigned generation;
     void operator()(error_code ec);
   };
-  static void wake_at(State& state, Clock::time_point when);
+  static void wake_at(const StatePtr& state, Clock::time_point when);
 
  public:
   // An operation's handler, with a cancellation by the deadline reported as a timeout.
