@@ -38,10 +38,6 @@ bool has_framing_alias(const http::request_header<>& head) noexcept {
   return false;
 }
 
-}  // namespace
-
-namespace {
-
 // Bytes that end a run of ordinary head bytes: every control character (CR, LF and HTAB among
 // them) and DEL. A table keeps the common byte to one load and one branch.
 constexpr std::array<bool, 256> kStopsRun = [] {

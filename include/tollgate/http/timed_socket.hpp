@@ -127,12 +127,11 @@ class TimedSocket {
   auto start(Initiate initiate, Token&& token, const Argument& argument) {
     return asio::async_initiate<Token, Signature>(
         [](auto handler, StatePtr state, Initiate initiate, const Argument& argument) {
+          tcp::socket& socket = state->socket;
           if (state->expired) {
-            auto& socket = state->socket;
-            post_timeout<Signature>(socket, std::move(handler));
+            TimeoutPost<Signature>::post(socket.get_executor(), std::move(handler));
             return;
           }
-          auto& socket = state->socket;
           initiate(socket, argument,
                    TimeoutReporting<std::decay_t<decltype(handler)>>{std::move(handler),
                                                                      std::move(state)});
@@ -140,17 +139,18 @@ class TimedSocket {
         token, state_, std::move(initiate), argument);
   }
 
-  template <class Signature, class Handler>
-  static void post_timeout(tcp::socket& socket, Handler handler) {
-    const error_code timeout = beast::error::timeout;
-    if constexpr (std::is_same_v<Signature, void(error_code)>) {
-      asio::post(socket.get_executor(), asio::append(std::move(handler), timeout));
-    } else if constexpr (std::is_same_v<Signature, void(error_code, std::size_t)>) {
-      asio::post(socket.get_executor(), asio::append(std::move(handler), timeout, std::size_t{0}));
-    } else {
-      asio::post(socket.get_executor(), asio::append(std::move(handler), timeout, tcp::endpoint{}));
+  // Completes an operation started after the deadline: the timeout, and empty values for the rest
+  // of its signature (no bytes, no endpoint).
+  template <class Signature>
+  struct TimeoutPost;
+  template <class... Rest>
+  struct TimeoutPost<void(error_code, Rest...)> {
+    template <class Handler>
+    static void post(const executor_type& executor, Handler handler) {
+      asio::post(executor,
+                 asio::append(std::move(handler), error_code(beast::error::timeout), Rest{}...));
     }
-  }
+  };
 
   StatePtr state_;
 };
