@@ -30,21 +30,29 @@
 #include "tollgate/oidc/clock.hpp"
 #include "tollgate/oidc/token_cache.hpp"
 
-// Every heap allocation of this process is counted, so the hit path's allocations can be reported.
+// Every heap allocation of this process is counted, so the hit path's allocations can be reported,
+// and so are the bytes in use, as the allocator rounded them (malloc_usable_size: glibc and
+// mimalloc both answer it, where mallinfo2 is glibc's alone).
 namespace {
 std::atomic<std::size_t> g_allocations{0};
+std::atomic<std::size_t> g_heap_bytes{0};
 }  // namespace
 
 void* operator new(std::size_t size) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) {
+    g_heap_bytes.fetch_add(malloc_usable_size(memory), std::memory_order_relaxed);
+    return memory;
+  }
   throw std::bad_alloc();
 }
 void operator delete(void* memory) noexcept {
+  if (memory != nullptr)
+    g_heap_bytes.fetch_sub(malloc_usable_size(memory), std::memory_order_relaxed);
   std::free(memory);
 }
 void operator delete(void* memory, std::size_t) noexcept {
-  std::free(memory);
+  operator delete(memory);
 }
 
 namespace {
@@ -62,7 +70,7 @@ long rss_kib() {
 }
 
 std::size_t heap_in_use() {
-  return mallinfo2().uordblks + mallinfo2().hblkhd;
+  return g_heap_bytes.load(std::memory_order_relaxed);
 }
 
 // An answer as Okta's /v1/introspect gives it for an access token, with per-token values.
