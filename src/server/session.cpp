@@ -274,9 +274,12 @@ class Session final : public SessionHandle {
     // X-Authenticated-User).
     const bool client_keep_alive = parser.keep_alive();
     const bool is_chunked = parser.chunked();
-    const std::string expect(head[http::field::expect]);
+    std::string expect;
+    if (const auto field = head.find(http::field::expect); field != head.end()) {
+      expect = field->value();
+      head.erase(http::field::expect);  // every one of them
+    }
     http_io::strip_hop_by_hop(head);
-    head.erase(http::field::expect);
     head.set(http_io::kXRequestId, request_id);  // after the strip: Connection cannot remove it
     if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
       co_await answer(http::status::expectation_failed, "Expectation failed", "", request_id,
@@ -317,7 +320,8 @@ class Session final : public SessionHandle {
                                                             .keep_alive = keep_alive,
                                                             .draining = worker_.draining_flag(),
                                                             .preserve_host = route.preserve_host,
-                                                            .head_request = method == "HEAD"});
+                                                            .head_request = method == "HEAD",
+                                                            .request_id = request_id});
     const std::string_view upstream_url =
         result.target ? std::string_view(result.target->url) : std::string_view("-");
     if (result.error != errc::ok) {
@@ -359,18 +363,24 @@ class Session final : public SessionHandle {
          {http_io::kXForwardedFor, http_io::kXForwardedProto, http_io::kXForwardedHost}) {
       http_io::erase_cgi_equivalents(head, name);
     }
-    // peer_ is the client's address as text, made once per connection.
+    // None of the three is left, so they are inserted: set() would first look each up to erase
+    // it, a walk of Beast's field tree with case-insensitive compares. peer_ is the client's
+    // address as text, made once per connection.
     if (forwarded_for.empty()) {
-      head.set(http_io::kXForwardedFor, peer_);
+      head.insert(http_io::kXForwardedFor, peer_);
     } else {
       forwarded_for.append(", ").append(peer_);
-      head.set(http_io::kXForwardedFor, forwarded_for);
+      head.insert(http_io::kXForwardedFor, forwarded_for);
     }
-    head.set(http_io::kXForwardedProto, stream_.is_tls() ? "https" : "http");
-    head.set(http_io::kXForwardedHost, original_host);
-    auto via = head[http::field::via];
-    head.set(http::field::via,
-             via.empty() ? std::string("1.1 tollgate") : std::string(via) + ", 1.1 tollgate");
+    head.insert(http_io::kXForwardedProto, stream_.is_tls() ? "https" : "http");
+    head.insert(http_io::kXForwardedHost, original_host);
+    if (const auto via = head.find(http::field::via); via == head.end()) {
+      head.insert(http::field::via, "1.1 tollgate");
+    } else {
+      std::string chain(via->value());
+      chain.append(", 1.1 tollgate");
+      head.set(http::field::via, chain);
+    }
   }
 
   awaitable<bool> send_continue() {

@@ -270,7 +270,7 @@ class Exchange {
     http_io::strip_hop_by_hop(head);
     head.insert(http::field::via, "1.1 tollgate");
     // The client sees the id its request was logged under, whatever the upstream said.
-    head.set(http_io::kXRequestId, r_.parser.get()[http_io::kXRequestId]);
+    head.set(http_io::kXRequestId, r_.request_id);
     head.version(11);
     keep_alive_ = r_.keep_alive && !r_.draining;
     if (!bodyless && !has_length) {
