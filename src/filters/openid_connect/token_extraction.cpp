@@ -76,13 +76,14 @@ Step token_from_header(const RequestHead& request) {
   std::string_view rest = value.substr(space);
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   if (rest.empty()) return invalid("The Authorization header has no token");
-  if (!is_b64token(rest)) {  // only a refusal pays for finding out which one it is
-    // `value` is trimmed, so whitespace here always has something after it.
-    const std::size_t whitespace = find_space(rest);
-    if (whitespace == 0) return invalid("The Authorization header is malformed");
-    if (whitespace != std::string_view::npos) {
-      return invalid("The Authorization header holds more than one token");
-    }
+  // Not empty, and within kMaxTokenBytes as `value` is: the characters are all that is left.
+  if (is_b64token(rest)) return Found(std::string(rest));
+  // A refusal: only now is it worth finding out which one. `value` is trimmed, so whitespace here
+  // always has something after it.
+  const std::size_t whitespace = find_space(rest);
+  if (whitespace == 0) return invalid("The Authorization header is malformed");
+  if (whitespace != std::string_view::npos) {
+    return invalid("The Authorization header holds more than one token");
   }
   return checked_token(rest);
 }

@@ -28,11 +28,14 @@ class TokenExtractionTest : public ::testing::Test {
     EXPECT_EQ(result->value, token);
     EXPECT_EQ(result->source, source);
   }
-  void expect_failure(Kind kind) {
+  void expect_failure(Kind kind, std::string_view description = {}) {
     auto result = extract();
     ASSERT_FALSE(result.has_value()) << "token: " << result->value;
     EXPECT_EQ(result.error().kind, kind);
     EXPECT_FALSE(result.error().description.empty());
+    if (!description.empty()) {
+      EXPECT_EQ(result.error().description, description);
+    }
   }
 };
 
@@ -74,7 +77,9 @@ TEST_F(TokenExtractionTest, BearerWithoutTokenIsInvalid) {
 
 TEST_F(TokenExtractionTest, TwoTokensAreInvalid) {
   request.set(http::field::authorization, "Bearer abc def");
-  expect_failure(Kind::invalid_request);
+  expect_failure(Kind::invalid_request, "The Authorization header holds more than one token");
+  request.set(http::field::authorization, "Bearer abc\tdef");
+  expect_failure(Kind::invalid_request, "The Authorization header holds more than one token");
 }
 
 TEST_F(TokenExtractionTest, TabSeparatorIsInvalid) {
@@ -86,7 +91,7 @@ TEST_F(TokenExtractionTest, CharactersOutsideB64TokenAreInvalid) {
   for (const char* value : {"Bearer abc,def", "Bearer a\"b", "Bearer ab=c", "Bearer =abc",
                             "Bearer a;b", "Bearer a%20b"}) {
     request.set(http::field::authorization, value);
-    expect_failure(Kind::invalid_request);
+    expect_failure(Kind::invalid_request, "The access token has invalid characters");
   }
 }
 
