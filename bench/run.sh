@@ -15,6 +15,8 @@
 #   BENCH_WRK_THREADS   wrk threads                                (default 1, 1..8)
 #   BENCH_TOKENS        distinct tokens in scenario d              (default 10000, 1..1000000)
 #   BENCH_CONTENDERS    contenders to run, e.g. "tollgate haproxy" (default: all)
+#   BENCH_PEER_HEADERS  on: nginx and HAProxy add the headers tollgate adds (X-Forwarded-*, Via,
+#                       X-Request-Id), so that all three do the same work   (default off: plain)
 #   BENCH_BUILD_DIR     where tollgate and dev-idp are             (default build/release, built here)
 #   TOLLGATE_LOG_LEVEL  tollgate's log level                       (default warn)
 set -euo pipefail
@@ -55,11 +57,14 @@ wrk_threads=$(bounded_setting BENCH_WRK_THREADS 1 1 8)
 tokens_count=$(bounded_setting BENCH_TOKENS 10000 1 1000000)
 workers=${BENCH_WORKERS:-1}
 [[ $workers =~ ^([1-9]|[1-5][0-9]|6[0-4]|auto)$ ]] || fail "BENCH_WORKERS=$workers: expected 1..64 or auto"
+peer_headers=${BENCH_PEER_HEADERS:-off}
+[[ $peer_headers =~ ^(on|off)$ ]] || fail "BENCH_PEER_HEADERS=$peer_headers: expected on or off"
 tollgate_log_level=${TOLLGATE_LOG_LEVEL:-warn}
 [[ $tollgate_log_level =~ ^(trace|debug|info|warn|error|off)$ ]] ||
   fail "TOLLGATE_LOG_LEVEL=$tollgate_log_level: expected trace, debug, info, warn, error or off"
 bin_dir=${BENCH_BUILD_DIR:-$repo_root/build/release}
-readonly duration_s runs connections wrk_threads tokens_count workers tollgate_log_level bin_dir
+readonly duration_s runs connections wrk_threads tokens_count workers peer_headers tollgate_log_level
+readonly bin_dir
 
 readonly all_contenders=(direct idp nginx haproxy tollgate)
 read -ra contenders <<<"${BENCH_CONTENDERS:-${all_contenders[*]}}"
@@ -398,10 +403,11 @@ write_results() {
     --argjson settings "$(jq -n --argjson duration "$duration_s" --argjson runs "$runs" \
       --argjson connections "$connections" --argjson threads "$wrk_threads" --arg workers "$workers" \
       --argjson tokens "$tokens_count" --arg log_level "$tollgate_log_level" \
+      --arg peer_headers "$peer_headers" \
       --argjson large "$large_connections" --argjson many "$many_connections" \
       --argjson burst "$burst_connections" \
       '{duration_s: $duration, runs: $runs, wrk_threads: $threads, workers: $workers, tokens: $tokens,
-        tollgate_log_level: $log_level,
+        tollgate_log_level: $log_level, peer_headers: $peer_headers,
         connections: {a: $connections, b: $connections, c: $connections, d: $connections,
                       e_download: $large, e_upload: $large, f: $many, g: $burst}}')" \
     --argjson machine "$(jq -n --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \

@@ -99,6 +99,38 @@ EOF
 
 # A route that only a token checked by LOCATION (a njs check) passes; the token's subject goes to
 # the upstream as X-Authenticated-User.
+# With BENCH_PEER_HEADERS=on, the headers tollgate adds on every plain route, added by nginx too:
+# X-Forwarded-For/-Proto/-Host and Via towards the upstream, Via and X-Request-Id both ways.
+# (A location's proxy_set_header replaces the server's, so Connection is repeated.)
+nginx_peer_header_directives() {
+  [ "$peer_headers" = on ] || return 0
+  cat <<EOF
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$http_host;
+      proxy_set_header X-Request-Id \$request_id;
+      proxy_set_header Via "1.1 nginx";
+      add_header Via "1.1 nginx" always;
+      add_header X-Request-Id \$request_id always;
+EOF
+}
+
+# The same for HAProxy (its unique id is the request id).
+haproxy_peer_header_directives() {
+  [ "$peer_headers" = on ] || return 0
+  cat <<EOF
+  unique-id-format %{+X}o\ %ci%cp%fi%fp%Ts%rt%pid
+  unique-id-header X-Request-Id
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request add-header Via "1.1 haproxy"
+  http-response set-header Via "1.1 haproxy"
+  http-response set-header X-Request-Id %[unique-id]
+EOF
+}
+
 nginx_protected_directives() {
   local check_location=$1
   cat <<EOF
@@ -173,13 +205,16 @@ $(nginx_temp_paths "$dir")
     proxy_set_header Connection "";
 
     location / {
+$(nginx_peer_header_directives)
       proxy_pass http://app;
     }
     location = /1mib {
+$(nginx_peer_header_directives)
       proxy_pass http://app;
       proxy_buffering off;
     }
     location = /upload {
+$(nginx_peer_header_directives)
       proxy_pass http://app;
       proxy_request_buffering off;
     }
@@ -241,6 +276,7 @@ defaults
 
 frontend bench
   bind 127.0.0.1:${port[haproxy]}
+$(haproxy_peer_header_directives)
   default_backend app
 
 backend app

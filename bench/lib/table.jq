@@ -82,6 +82,7 @@ def heading($text): if $ARGS.named.format == "markdown" then "**\($text)**\n" el
           + "commit \($doc.commit)"),
   "workers: \($settings.workers) each for tollgate, nginx and HAProxy; upstream nginx and dev IdP 1 each; "
   + "wrk -t\($settings.wrk_threads), \($settings.runs) × \($settings.duration_s) s alternated, medians; "
+  + (if $settings.peer_headers == "on" then "nginx and HAProxy add tollgate's headers; " else "" end)
   + "\($doc.command)\n",
   ( if ($rows | length) > 0 then
       table(["scenario", "contender", "conns", "req/s", "p50 ms", "p99 ms", "IdP calls/req", "CPU s/1k req",
