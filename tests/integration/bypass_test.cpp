@@ -148,7 +148,9 @@ void run_case(Environment& env, const Case& c) {
     EXPECT_EQ(r[boost::beast::http::field::www_authenticate], "Bearer realm=\"tollgate\"");
   }
   EXPECT_EQ(env.protected_requests_since_last_check(), c.reaches_protected ? 1 : 0);
-  if (!c.asks_idp) EXPECT_EQ(introspect_calls(env.idp.port), idp_calls_before);
+  if (!c.asks_idp) {
+    EXPECT_EQ(introspect_calls(env.idp.port), idp_calls_before);
+  }
 }
 
 // /admin protected, /public beside it, and a protected route chosen by host alone.

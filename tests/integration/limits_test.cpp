@@ -18,7 +18,6 @@ class LimitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     echo_ = start_echo_server("echo");
-    dead_port_ = free_port();  // nothing listens there
     gateway_ = start_tollgate(
         basic_config("upstreams:\n"
                      "  echo:\n"
@@ -27,11 +26,11 @@ class LimitsTest : public ::testing::Test {
                          " ]\n"
                          "  dead:\n"
                          "    targets: [ http://127.0.0.1:" +
-                         std::to_string(dead_port_) +
+                         std::to_string(dead_port_.number()) +
                          " ]\n"
                          "  half-dead:\n"
                          "    targets: [ http://127.0.0.1:" +
-                         std::to_string(dead_port_) + ", " + echo_.url() +
+                         std::to_string(dead_port_.number()) + ", " + echo_.url() +
                          " ]\n"
                          "routes:\n"
                          "  - name: echo\n"
@@ -51,7 +50,7 @@ class LimitsTest : public ::testing::Test {
   bool still_serves() { return http_get(gateway_.port(), "/alive").result_int() == 200; }
 
   EchoServer echo_;
-  std::uint16_t dead_port_ = 0;
+  RefusingPort dead_port_;  // the "dead" upstream: nothing listens there
   Tollgate gateway_;
 };
 

@@ -500,7 +500,7 @@ TEST(BrokenIdp, TrailerOver64KiBIs503ForEveryRequest) {
 
 TEST(OidcIdpDown, UnreachableIdpIs503) {
   auto echo = start_echo_server();
-  const auto port = free_port();
+  const RefusingPort idp_port;  // the IdP is down: nothing listens there
   auto gateway = start_tollgate(basic_config(
       "upstreams:\n  echo: { targets: [ " + echo.url() +
       " ] }\n"
@@ -509,7 +509,7 @@ TEST(OidcIdpDown, UnreachableIdpIs503) {
       "    name: openid-connect\n"
       "    config:\n"
       "      introspection_endpoint: http://127.0.0.1:" +
-      std::to_string(port) +
+      std::to_string(idp_port.number()) +
       "/oauth2/default/v1/introspect\n"
       "      client_id: gateway\n"
       "      client_secret: gateway-secret\n"

@@ -174,14 +174,13 @@ class UpstreamFaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     echo_ = start_echo_server("faulty");
-    const std::uint16_t dead_port = free_port();  // nothing listens there
     gateway_ = start_tollgate(
         basic_config("upstreams:\n"
                      "  echo: { targets: [ " +
                          echo_.url() +
                          " ] }\n"
                          "  dead: { targets: [ http://127.0.0.1:" +
-                         std::to_string(dead_port) +
+                         std::to_string(dead_port_.number()) +
                          " ] }\n"
                          "routes:\n"
                          "  - { name: echo, match: { paths: [ / ] }, upstream: echo }\n"
@@ -212,6 +211,7 @@ class UpstreamFaultsTest : public ::testing::Test {
   pid_t gateway_pid() const { return gateway_.process->pid(); }
 
   EchoServer echo_;
+  RefusingPort dead_port_;  // the "dead" upstream: nothing listens there
   Tollgate gateway_;
 };
 

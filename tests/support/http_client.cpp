@@ -141,10 +141,10 @@ int status_of(const std::string& raw) {
   return std::atoi(raw.substr(9, 3).c_str());
 }
 
-std::uint16_t free_port() {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
+RefusingPort::RefusingPort() {
+  // Without SO_REUSEADDR, which the servers' acceptors set: no other socket can bind the number.
+  socket_.open(tcp::v4());
+  socket_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
 }
 
 }  // namespace tollgate::test

@@ -60,8 +60,21 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
 // Parses the status code from the start of a raw response ("HTTP/1.1 400 ..."), or 0.
 int status_of(const std::string& raw_response);
 
-// A port that was free a moment ago (bound to 0 and closed); for peers that cannot report their
-// own.
-std::uint16_t free_port();
+// A port on 127.0.0.1 that refuses connections for as long as this object lives: its socket is
+// bound and never listens. Holding the bind matters: a port that was merely free a moment ago can
+// be taken meanwhile by another test's server, or become the source port of an outgoing connection,
+// and then the "dead" upstream answers.
+class RefusingPort {
+ public:
+  RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+
+  std::uint16_t number() const { return socket_.local_endpoint().port(); }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_{io_};
+};
 
 }  // namespace tollgate::test
