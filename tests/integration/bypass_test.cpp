@@ -25,19 +25,11 @@ constexpr std::string_view kWeakTokenPlaceholder = "{WEAK}";  // a valid token w
 constexpr const char* kEchoRequestLine = "^echo-server request ";
 
 std::string plugin_config(const DevIdp& idp) {
-  return "plugins:\n"
-         "  oidc:\n"
-         "    name: openid-connect\n"
-         "    config:\n"
-         "      issuer: " +
-         idp.issuer() +
-         "\n"
-         "      client_id: gateway\n"
-         "      client_secret: gateway-secret\n"
-         "      timeout: 2s\n"
-         "      cache_ttl: 300s\n"
-         "      scopes_required: [ \"orders:read\" ]\n"
-         "      bearer_token_param_type: [ header, query ]\n";
+  return "plugins:\n" + openid_connect_plugin("oidc", "issuer: " + idp.issuer(),
+                                              "      timeout: 2s\n"
+                                              "      cache_ttl: 300s\n"
+                                              "      scopes_required: [ \"orders:read\" ]\n"
+                                              "      bearer_token_param_type: [ header, query ]\n");
 }
 
 // One protected upstream, one public, and the gateway in front: shared by every test of a suite

@@ -42,21 +42,13 @@ class InteropTest : public ::testing::Test {
     echo_ = start_echo_server();
     const std::string issuer = "http://127.0.0.1:" + std::to_string(provider_port_);
     auto plugin = [&](const std::string& name, bool cache) {
-      return "  " + name +
-             ":\n"
-             "    name: openid-connect\n"
-             "    config:\n"
-             "      issuer: " +
-             issuer +
-             "\n"
-             "      client_id: gateway\n"
-             "      client_secret: gateway-secret\n"
-             "      cache_introspection: " +
-             (cache ? "true" : "false") +
-             "\n"
-             "      scopes_required: [ \"orders:read\" ]\n"
-             "      upstream_headers_claims: [ client_id, scope ]\n"
-             "      upstream_headers_names: [ X-Authenticated-Client, X-Authenticated-Scope ]\n";
+      return openid_connect_plugin(
+          name, "issuer: " + issuer,
+          std::string("      cache_introspection: ") + (cache ? "true" : "false") +
+              "\n"
+              "      scopes_required: [ \"orders:read\" ]\n"
+              "      upstream_headers_claims: [ client_id, scope ]\n"
+              "      upstream_headers_names: [ X-Authenticated-Client, X-Authenticated-Scope ]\n");
     };
     gateway_ = start_tollgate(basic_config(
         "upstreams:\n  echo: { targets: [ " + echo_.url() +

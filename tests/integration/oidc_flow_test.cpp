@@ -41,18 +41,10 @@ std::string base64_decode(const std::string& text) {
 }
 
 std::string plugin(const std::string& name, const DevIdp& idp, const std::string& extra) {
-  return "  " + name +
-         ":\n"
-         "    name: openid-connect\n"
-         "    config:\n"
-         "      issuer: " +
-         idp.issuer() +
-         "\n"
-         "      auth_methods: [ introspection ]\n"
-         "      client_id: gateway\n"
-         "      client_secret: gateway-secret\n"
-         "      timeout: 1s\n" +
-         extra;
+  return openid_connect_plugin(name, "issuer: " + idp.issuer(),
+                               "      auth_methods: [ introspection ]\n"
+                               "      timeout: 1s\n" +
+                                   extra);
 }
 
 class OidcFlowTest : public ::testing::Test {
@@ -267,20 +259,13 @@ class IdpFaultTest : public ::testing::TestWithParam<IdpFault> {
         "  echo: { targets: [ " +
         echo_.url() +
         " ] }\n"
-        "plugins:\n"
-        "  okta:\n"
-        "    name: openid-connect\n"
-        "    config:\n"
-        "      introspection_endpoint: " +
-        idp_.issuer() +
-        "/v1/introspect\n"
-        "      client_id: gateway\n"
-        "      client_secret: gateway-secret\n"
-        "      timeout: " +
-        std::to_string(kIdpTimeout.count()) +
-        "s\n"
-        "      cache_ttl: 300s\n" +
-        (ca_bundle_.empty() ? "" : "      ca_file: " + ca_bundle_ + "\n") +
+        "plugins:\n" +
+        openid_connect_plugin(
+            "okta", "introspection_endpoint: " + idp_.issuer() + "/v1/introspect",
+            "      timeout: " + std::to_string(kIdpTimeout.count()) +
+                "s\n"
+                "      cache_ttl: 300s\n" +
+                (ca_bundle_.empty() ? "" : "      ca_file: " + ca_bundle_ + "\n")) +
         "routes:\n"
         "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: [ okta ] }\n"
         "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n");
@@ -477,16 +462,9 @@ TEST(BrokenIdp, TrailerOver64KiBIs503ForEveryRequest) {
   auto gateway = start_tollgate(basic_config(
       "upstreams:\n  echo: { targets: [ " + echo.url() +
       " ] }\n"
-      "plugins:\n"
-      "  okta:\n"
-      "    name: openid-connect\n"
-      "    config:\n"
-      "      introspection_endpoint: " +
-      echo.url() +
-      "/big-trailer/70000\n"
-      "      client_id: gateway\n"
-      "      client_secret: gateway-secret\n"
-      "      timeout: 2s\n"
+      "plugins:\n" +
+      openid_connect_plugin("okta", "introspection_endpoint: " + echo.url() + "/big-trailer/70000",
+                            "      timeout: 2s\n") +
       "routes:\n"
       "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: [ okta ] }\n"
       "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n"));
@@ -504,15 +482,10 @@ TEST(OidcIdpDown, UnreachableIdpIs503) {
   auto gateway = start_tollgate(basic_config(
       "upstreams:\n  echo: { targets: [ " + echo.url() +
       " ] }\n"
-      "plugins:\n"
-      "  okta:\n"
-      "    name: openid-connect\n"
-      "    config:\n"
-      "      introspection_endpoint: http://127.0.0.1:" +
-      std::to_string(idp_port.number()) +
-      "/oauth2/default/v1/introspect\n"
-      "      client_id: gateway\n"
-      "      client_secret: gateway-secret\n"
+      "plugins:\n" +
+      openid_connect_plugin(
+          "okta", "introspection_endpoint: http://127.0.0.1:" + std::to_string(idp_port.number()) +
+                      "/oauth2/default/v1/introspect") +
       "routes:\n"
       "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: [ okta ] }\n"));
   auto r = http_get(gateway.port(), "/orders", {{"Authorization", "Bearer abc"}});

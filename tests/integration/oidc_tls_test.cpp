@@ -24,17 +24,9 @@ std::string gateway_config(const EchoServer& echo, const std::string& endpoint,
                            const std::string& ca_line) {
   return basic_config("upstreams:\n  echo: { targets: [ " + echo.url() +
                       " ] }\n"
-                      "plugins:\n"
-                      "  okta:\n"
-                      "    name: openid-connect\n"
-                      "    config:\n"
-                      "      introspection_endpoint: " +
-                      endpoint +
-                      "\n"
-                      "      client_id: gateway\n"
-                      "      client_secret: gateway-secret\n"
-                      "      timeout: 2s\n" +
-                      ca_line +
+                      "plugins:\n" +
+                      openid_connect_plugin("okta", "introspection_endpoint: " + endpoint,
+                                            "      timeout: 2s\n" + ca_line) +
                       "routes:\n"
                       "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, "
                       "plugins: [ okta ] }\n");

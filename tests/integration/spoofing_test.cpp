@@ -67,23 +67,17 @@ class SpoofingTest : public ::testing::Test {
           "  echo: { targets: [ " +
           echo_->url() +
           " ] }\n"
-          "plugins:\n"
-          "  oidc:\n"
-          "    name: openid-connect\n"
-          "    config:\n"
-          "      issuer: " +
-          idp_->issuer() +
-          "\n"
-          "      client_id: gateway\n"
-          "      client_secret: gateway-secret\n"
-          "      timeout: 2s\n"
-          "      cache_ttl: 300s\n"
-          "      scopes_required: [ \"orders:read\" ]\n"
-          "      upstream_headers_claims: [ sub, scope, email ]\n"
-          "      upstream_headers_names: [ X-Authenticated-User, X-Authenticated-Scope, "
-          "X-Authenticated-Email ]\n"
-          "      upstream_introspection_header: X-Introspection\n"
-          "      upstream_access_token_header: X-Access-Token\n"
+          "plugins:\n" +
+          openid_connect_plugin(
+              "oidc", "issuer: " + idp_->issuer(),
+              "      timeout: 2s\n"
+              "      cache_ttl: 300s\n"
+              "      scopes_required: [ \"orders:read\" ]\n"
+              "      upstream_headers_claims: [ sub, scope, email ]\n"
+              "      upstream_headers_names: [ X-Authenticated-User, X-Authenticated-Scope, "
+              "X-Authenticated-Email ]\n"
+              "      upstream_introspection_header: X-Introspection\n"
+              "      upstream_access_token_header: X-Access-Token\n") +
           "routes:\n"
           "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: [ oidc ] }\n"
           "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n")));

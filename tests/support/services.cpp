@@ -57,4 +57,18 @@ std::string basic_config(const std::string& upstreams_and_routes,
          extra_top_level + upstreams_and_routes;
 }
 
+std::string openid_connect_plugin(const std::string& name, const std::string& source,
+                                  const std::string& extra) {
+  return "  " + name +
+         ":\n"
+         "    name: openid-connect\n"
+         "    config:\n"
+         "      " +
+         source +
+         "\n"
+         "      client_id: gateway\n"
+         "      client_secret: gateway-secret\n" +
+         extra;
+}
+
 }  // namespace tollgate::test

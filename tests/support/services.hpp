@@ -52,4 +52,10 @@ Tollgate start_tollgate(const std::string& yaml, std::size_t listeners = 1,
 std::string basic_config(const std::string& upstreams_and_routes,
                          const std::string& extra_top_level = "");
 
+// One openid-connect plugin entry for the `plugins:` section, named `name`, with the gateway's
+// client credentials at the dev IdP. `source` is its "issuer: ..." or "introspection_endpoint: ..."
+// line; `extra` holds further config lines, each indented by six spaces and ending in a newline.
+std::string openid_connect_plugin(const std::string& name, const std::string& source,
+                                  const std::string& extra = "");
+
 }  // namespace tollgate::test
