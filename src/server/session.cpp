@@ -289,8 +289,10 @@ class Session final : public SessionHandle {
       co_return false;
     }
 
-    filters::RequestContext context{head,       route,         target->path,    target->query,
-                                    request_id, peer_address_, worker_.index(), {}};
+    filters::RequestContext context{
+        head,       route,         target->path,    target->query,
+        request_id, peer_address_, worker_.index(), access_log_enabled(),
+        {}};
     for (const auto& filter : route.filters) {
       filters::Verdict verdict = co_await filter->on_request(context);
       if (!verdict.proceeds()) {

@@ -57,7 +57,9 @@ struct RequestContext {
   std::string_view query;  // raw query string without '?', may be empty
   std::string_view request_id;
   boost::asio::ip::address peer;
-  unsigned worker = 0;    // index of the worker thread running this request
+  unsigned worker = 0;  // index of the worker thread running this request
+  // Whether anything reads `principal`: with the access log off, auth filters skip working it out.
+  bool wants_principal = true;
   std::string principal;  // set by auth filters for the access log (e.g. "sub" or hash)
 };
 

@@ -112,7 +112,19 @@ boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& 
   }
   if (!client_->ready()) co_return idp_unavailable(IdpFailure(IdpFailureKind::not_ready));
 
-  const IntrospectionResult result = co_await answer_for(extracted->value, context);
+  IntrospectionResult result = IdpFailure(IdpFailureKind::internal);
+  if (!cache_) {
+    result = co_await call_idp(client_, extracted->value, context.worker, context.route.name);
+  } else {
+    // A hit is answered here, without the frame of a further coroutine.
+    const oidc::CacheKey key =
+        oidc::make_cache_key(cache_key_endpoint_, settings_.idp.client_id, extracted->value);
+    if (oidc::IntrospectionPtr hit = cache_hit(key, extracted->value, context)) {
+      result = std::move(hit);
+    } else {
+      result = co_await answer_after_miss(key, extracted->value, context);
+    }
+  }
   if (!result) co_return idp_unavailable(result.error());
   const oidc::Introspection& answer = **result;
 
@@ -123,24 +135,24 @@ boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& 
     hide_credentials(context.request, *extracted, settings_.token_locations);
   }
   set_upstream_headers(context.request, settings_.upstream_headers, answer, extracted->value);
-  context.principal = principal_of(answer, extracted->value);
+  if (context.wants_principal) context.principal = principal_of(answer, extracted->value);
   co_return Verdict::proceed();
 }
 
-boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_for(
-    const std::string& token, const RequestContext& context) const {
-  if (!cache_) {
-    co_return co_await call_idp(client_, token, context.worker, context.route.name);
+oidc::IntrospectionPtr OpenIdConnectFilter::cache_hit(const oidc::CacheKey& key,
+                                                      const std::string& token,
+                                                      const RequestContext& context) const {
+  oidc::IntrospectionPtr hit = cache_->find(key);
+  if (hit && spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("openid-connect: cache hit route={} token={}", context.route.name,
+                  short_hash(token));
   }
-  const oidc::CacheKey key =
-      oidc::make_cache_key(cache_key_endpoint_, settings_.idp.client_id, token);
-  if (oidc::IntrospectionPtr hit = cache_->find(key)) {
-    if (spdlog::should_log(spdlog::level::debug)) {
-      spdlog::debug("openid-connect: cache hit route={} token={}", context.route.name,
-                    short_hash(token));
-    }
-    co_return hit;
-  }
+  return hit;
+}
+
+// The IdP's answer after a cache miss, through the cache's single flight.
+boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_after_miss(
+    const oidc::CacheKey& key, const std::string& token, const RequestContext& context) const {
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("openid-connect: cache miss route={} token={}", context.route.name,
                   short_hash(token));

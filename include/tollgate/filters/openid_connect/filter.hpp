@@ -27,8 +27,10 @@ class OpenIdConnectFilter final : public Filter {
   const oidc::TokenCache* cache() const noexcept { return cache_.get(); }
 
  private:
-  boost::asio::awaitable<oidc::IntrospectionResult> answer_for(const std::string& token,
-                                                               const RequestContext& context) const;
+  oidc::IntrospectionPtr cache_hit(const oidc::CacheKey& key, const std::string& token,
+                                   const RequestContext& context) const;
+  boost::asio::awaitable<oidc::IntrospectionResult> answer_after_miss(
+      const oidc::CacheKey& key, const std::string& token, const RequestContext& context) const;
   Verdict missing_token() const;
   Verdict invalid_request(std::string_view description) const;
   Verdict rejected(const Decision& decision) const;

@@ -69,8 +69,8 @@ class FilterTest : public ::testing::Test {
     return std::make_unique<OpenIdConnectFilter>(settings, idp, clock);
   }
 
-  Verdict run(const OpenIdConnectFilter& filter) {
-    RequestContext context{request, route, "/orders", query, "req-1", {}, 0, {}};
+  Verdict run(const OpenIdConnectFilter& filter, bool wants_principal = true) {
+    RequestContext context{request, route, "/orders", query, "req-1", {}, 0, wants_principal, {}};
     asio::io_context io;
     std::optional<Verdict> verdict;
     asio::co_spawn(
@@ -137,6 +137,16 @@ TEST_F(FilterTest, ActiveTokenProceedsWithItsSubjectAsPrincipal) {
   EXPECT_TRUE(run(*filter).proceeds());
   EXPECT_EQ(principal, "alice");
   EXPECT_EQ(request_header("Authorization"), "Bearer good");  // kept unless hide_credentials
+}
+
+TEST_F(FilterTest, NoPrincipalIsWorkedOutWhenNothingLogsIt) {
+  idp->answers["good"] = answer_from(R"({"active":true,"sub":"alice","exp":)" + exp_in(600) + "}");
+  bearer("good");
+  settings.upstream_headers.claim_headers.push_back({{"sub"}, "X-User"});
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter, /*wants_principal=*/false).proceeds());
+  EXPECT_EQ(principal, "");
+  EXPECT_EQ(request_header("X-User"), "alice");  // the request itself is treated as before
 }
 
 TEST_F(FilterTest, ClientIdIsThePrincipalWithoutSubject) {
