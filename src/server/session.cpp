@@ -211,7 +211,8 @@ class Session final : public SessionHandle {
   // Handles one request; true when the connection may carry another.
   awaitable<bool> handle_request(Generation& generation) {
     const config::GatewayConfig& config = *generation.config;
-    const auto started = Clock::now();
+    // Read only for the access log's timing: no clock read when it is off.
+    const auto started = access_log_enabled() ? Clock::now() : Clock::time_point{};
     std::size_t head_size = 0;
     bool closed = false;
     errc e = co_await read_head(config, head_size, closed);
@@ -422,10 +423,15 @@ class Session final : public SessionHandle {
            std::string_view request_id, std::string_view principal,
            std::string_view upstream = "-") {
     if (!access_log_enabled()) return;
-    log_access(
-        AccessRecord{method, path, route, upstream, static_cast<unsigned>(status), bytes,
-                     std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
-                     request_id, peer_, principal.empty() ? std::string_view("-") : principal});
+    // A request that began before a reload turned the log on has no start time: 0 rather than a
+    // duration since the clock's epoch.
+    const auto took =
+        started == Clock::time_point{}
+            ? std::chrono::microseconds{0}
+            : std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+    log_access(AccessRecord{method, path, route, upstream, static_cast<unsigned>(status), bytes,
+                            took, request_id, peer_,
+                            principal.empty() ? std::string_view("-") : principal});
   }
 
   Worker& worker_;
