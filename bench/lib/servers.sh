@@ -97,8 +97,6 @@ $(nginx_temp_paths "$dir")
 EOF
 }
 
-# A route that only a token checked by LOCATION (a njs check) passes; the token's subject goes to
-# the upstream as X-Authenticated-User.
 # With BENCH_PEER_HEADERS=on, the headers tollgate adds on every plain route, added by nginx too:
 # X-Forwarded-For/-Proto/-Host and Via towards the upstream, Via and X-Request-Id both ways.
 # (A location's proxy_set_header replaces the server's, so Connection is repeated.)
@@ -131,6 +129,8 @@ haproxy_peer_header_directives() {
 EOF
 }
 
+# A route that only a token checked by LOCATION (a njs check) passes; the token's subject goes to
+# the upstream as X-Authenticated-User.
 nginx_protected_directives() {
   local check_location=$1
   cat <<EOF

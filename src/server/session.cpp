@@ -211,8 +211,10 @@ class Session final : public SessionHandle {
   // Handles one request; true when the connection may carry another.
   awaitable<bool> handle_request(Generation& generation) {
     const config::GatewayConfig& config = *generation.config;
-    // Read only for the access log's timing: no clock read when it is off.
-    const auto started = access_log_enabled() ? Clock::now() : Clock::time_point{};
+    // Whether the access log is on decides once what the request works out for it: its start
+    // time (a clock read) and the principal.
+    const bool logged = access_log_enabled();
+    const auto started = logged ? Clock::now() : Clock::time_point{};
     std::size_t head_size = 0;
     bool closed = false;
     errc e = co_await read_head(config, head_size, closed);
@@ -290,10 +292,9 @@ class Session final : public SessionHandle {
       co_return false;
     }
 
-    filters::RequestContext context{
-        head,       route,         target->path,    target->query,
-        request_id, peer_address_, worker_.index(), access_log_enabled(),
-        {}};
+    filters::RequestContext context{head,       route,         target->path,    target->query,
+                                    request_id, peer_address_, worker_.index(), logged,
+                                    {}};
     for (const auto& filter : route.filters) {
       filters::Verdict verdict = co_await filter->on_request(context);
       if (!verdict.proceeds()) {
