@@ -8,10 +8,14 @@ cd "$(dirname "$0")/.."
 preset="${1:-dev}"
 
 scripts/install-deps.sh
-# The interoperability test runs a second, independent identity provider (npm oidc-provider).
-if command -v npm >/dev/null 2>&1 && [ -f tests/interop/package-lock.json ]; then
-  (cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+# The interoperability test runs a second, independent identity provider (npm oidc-provider), and
+# fails without it: a machine without npm gets Node.js from its package sources first (a NodeSource
+# nodejs carries npm; Debian's own ships it as a separate package).
+if ! command -v npm >/dev/null 2>&1; then
+  scripts/install-deps.sh nodejs
+  command -v npm >/dev/null 2>&1 || scripts/install-deps.sh npm
 fi
+(cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 
 # Cache hits across clones in different folders (CI builds a fresh clone each time).
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
