@@ -6,50 +6,14 @@
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
-#include <unordered_map>
+
+#include "claim_encoding.hpp"
 
 namespace tollgate::oidc {
+using namespace encoding;
 namespace {
 
 using json = nlohmann::json;
-
-// The encoding. Each value starts with a tag byte:
-//   0x00 null, 0x01 false, 0x02 true
-//   0x03 integer >= 0: varint
-//   0x04 integer < 0: varint of -(value + 1)
-//   0x05 double: 8 bytes (native order), then varint length + the text nlohmann's dump() gives it
-//   0x06 array, 0x07 object: 4-byte (native order) length of the content, then the content:
-//        the elements, or for each member its name (a string value) then its value
-//   0x08 string: varint length + bytes
-//   0x09 interned string: varint dictionary index
-//   0x0a string written earlier in the same claims: varint distance back to its tag
-//   0x0b integer from 2^21 to 2^32 - 1 (NumericDates): 4 bytes (native order), skipped without
-//        decoding
-//   0x40-0x7f string of (tag & 0x3f) bytes, which follow
-//   0x80-0xff interned string with dictionary index (tag & 0x7f)
-// Container lengths are fixed-width so they can be filled in after their content is written
-// without moving it, which keeps every back reference's distance right.
-enum Tag : std::uint8_t {
-  kNull = 0x00,
-  kFalse = 0x01,
-  kTrue = 0x02,
-  kNonNegative = 0x03,
-  kNegative = 0x04,
-  kDouble = 0x05,
-  kArray = 0x06,
-  kObject = 0x07,
-  kString = 0x08,
-  kInterned = 0x09,
-  kBackReference = 0x0a,
-  kNonNegative32 = 0x0b,
-};
-constexpr std::uint8_t kShortString = 0x40;
-constexpr std::uint8_t kShortStringMax = 0x3f;
-constexpr std::uint8_t kShortInterned = 0x80;
-constexpr std::uint8_t kShortInternedMax = 0x7f;
-constexpr std::size_t kContainerLengthBytes = sizeof(std::uint32_t);
-// A back reference takes two or three bytes: shorter strings are cheaper written again.
-constexpr std::size_t kMinBackReferenceLength = 4;
 
 // Claim names IdPs send in most answers: interned first, so each costs one byte.
 constexpr std::array<std::string_view, 44> kWellKnownNames = {
@@ -107,11 +71,6 @@ constexpr std::array<std::string_view, 18> kRecurringValueClaims = {
     "azp", "token_type", "typ",   "groups", "roles",           "acr",
     "amr", "tid",        "ver",   "appid",  "allowed-origins", "entitlements",
 };
-
-bool has_recurring_values(std::string_view name) {
-  return std::find(kRecurringValueClaims.begin(), kRecurringValueClaims.end(), name) !=
-         kRecurringValueClaims.end();
-}
 
 // ---- reading -----------------------------------------------------------------------------------
 
@@ -271,142 +230,53 @@ void append_integer(std::string& out, Integer value) {
 
 // ---- writing -----------------------------------------------------------------------------------
 
-class Encoder {
- public:
-  explicit Encoder(ClaimDictionary& dictionary) : dictionary_(dictionary) {}
-
-  void value(const json& value, bool intern_strings) {
-    switch (value.type()) {
-      case json::value_t::null:
-        out_.push_back(kNull);
-        return;
-      case json::value_t::boolean:
-        out_.push_back(value.get<bool>() ? kTrue : kFalse);
-        return;
-      case json::value_t::number_unsigned:
-        non_negative(value.get<std::uint64_t>());
-        return;
-      case json::value_t::number_integer:
-        integer(value.get<std::int64_t>());
-        return;
-      case json::value_t::number_float:
-        floating(value);
-        return;
-      case json::value_t::string:
-        string(value.get_ref<const std::string&>(), intern_strings);
-        return;
-      case json::value_t::array:
-        container(kArray, [&] {
-          for (const json& element : value) this->value(element, intern_strings);
-        });
-        return;
-      case json::value_t::object:
-        container(kObject, [&] {
-          for (auto member = value.begin(); member != value.end(); ++member) {
-            string(member.key(), /*try_intern=*/true);
-            this->value(member.value(), has_recurring_values(member.key()));
-          }
-        });
-        return;
-      case json::value_t::binary:
-      case json::value_t::discarded:
-        break;
-    }
-    throw std::invalid_argument("claims hold no binary or discarded values");
-  }
-
-  std::vector<std::uint8_t> take() { return std::move(out_); }
-
- private:
-  void varint(std::uint64_t number) {
-    while (number >= 0x80) {
-      out_.push_back(static_cast<std::uint8_t>(number | 0x80));
-      number >>= 7;
-    }
-    out_.push_back(static_cast<std::uint8_t>(number));
-  }
-
-  void non_negative(std::uint64_t number) {
-    if (number >= (1u << 21) && number <= UINT32_MAX) {
-      out_.push_back(kNonNegative32);
-      const auto fixed = static_cast<std::uint32_t>(number);
-      const auto* bytes = reinterpret_cast<const std::uint8_t*>(&fixed);
-      out_.insert(out_.end(), bytes, bytes + sizeof fixed);
-    } else {
-      out_.push_back(kNonNegative);
-      varint(number);
-    }
-  }
-
-  void integer(std::int64_t number) {
-    if (number >= 0) {
-      non_negative(static_cast<std::uint64_t>(number));
-    } else {
-      out_.push_back(kNegative);
-      varint(static_cast<std::uint64_t>(-(number + 1)));  // INT64_MIN included
-    }
-  }
-
-  // The double and, for writing it back, the exact text nlohmann gives it.
-  void floating(const json& value) {
-    const double number = value.get<double>();
-    const std::string text = value.dump();
-    out_.push_back(kDouble);
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(&number);
-    out_.insert(out_.end(), bytes, bytes + sizeof number);
-    varint(text.size());
-    out_.insert(out_.end(), text.begin(), text.end());
-  }
-
-  void string(std::string_view text, bool try_intern) {
-    if (try_intern) {
-      if (const std::optional<std::uint32_t> index = dictionary_.intern(text)) {
-        if (*index <= kShortInternedMax) {
-          out_.push_back(static_cast<std::uint8_t>(kShortInterned | *index));
-        } else {
-          out_.push_back(kInterned);
-          varint(*index);
+// The nlohmann tree `value` (its objects already in name order, each name once).
+void write_json(Encoder& encoder, const json& value, bool intern_strings) {
+  switch (value.type()) {
+    case json::value_t::null:
+      encoder.null();
+      return;
+    case json::value_t::boolean:
+      encoder.boolean(value.get<bool>());
+      return;
+    case json::value_t::number_unsigned:
+      encoder.non_negative(value.get<std::uint64_t>());
+      return;
+    case json::value_t::number_integer:
+      encoder.integer(value.get<std::int64_t>());
+      return;
+    case json::value_t::number_float:
+      encoder.floating(value.get<double>(), value.dump());
+      return;
+    case json::value_t::string:
+      encoder.string(value.get_ref<const std::string&>(), intern_strings);
+      return;
+    case json::value_t::array:
+      encoder.container(kArray, [&] {
+        for (const json& element : value) write_json(encoder, element, intern_strings);
+      });
+      return;
+    case json::value_t::object:
+      encoder.container(kObject, [&] {
+        for (auto member = value.begin(); member != value.end(); ++member) {
+          encoder.string(member.key(), /*try_intern=*/true);
+          write_json(encoder, member.value(), has_recurring_values(member.key()));
         }
-        return;
-      }
-    }
-    if (text.size() >= kMinBackReferenceLength) {
-      const auto [earlier, first] = inline_strings_.try_emplace(text, out_.size());
-      if (!first) {
-        const std::size_t distance = out_.size() - earlier->second;
-        out_.push_back(kBackReference);
-        varint(distance);
-        return;
-      }
-    }
-    if (text.size() <= kShortStringMax) {
-      out_.push_back(static_cast<std::uint8_t>(kShortString | text.size()));
-    } else {
-      out_.push_back(kString);
-      varint(text.size());
-    }
-    out_.insert(out_.end(), text.begin(), text.end());
+      });
+      return;
+    case json::value_t::binary:
+    case json::value_t::discarded:
+      break;
   }
-
-  template <class WriteContent>
-  void container(Tag tag, WriteContent write_content) {
-    out_.push_back(tag);
-    const std::size_t length_at = out_.size();
-    out_.resize(out_.size() + kContainerLengthBytes);
-    write_content();
-    const std::size_t content_length = out_.size() - length_at - kContainerLengthBytes;
-    if (content_length > UINT32_MAX) throw std::length_error("claims larger than 4 GiB");
-    const auto length = static_cast<std::uint32_t>(content_length);
-    std::memcpy(out_.data() + length_at, &length, sizeof length);
-  }
-
-  ClaimDictionary& dictionary_;
-  std::vector<std::uint8_t> out_;
-  // Inline strings written so far, by the offset of their tag: a repeat becomes a back reference.
-  std::unordered_map<std::string_view, std::size_t> inline_strings_;
-};
+  throw std::invalid_argument("claims hold no binary or discarded values");
+}
 
 }  // namespace
+
+bool encoding::has_recurring_values(std::string_view name) {
+  return std::find(kRecurringValueClaims.begin(), kRecurringValueClaims.end(), name) !=
+         kRecurringValueClaims.end();
+}
 
 // ---- ClaimDictionary ---------------------------------------------------------------------------
 
@@ -679,7 +549,7 @@ json ClaimValue::to_json() const {
 
 std::vector<std::uint8_t> encode_claims(const json& value, ClaimDictionary& dictionary) {
   Encoder encoder(dictionary);
-  encoder.value(value, /*intern_strings=*/false);
+  write_json(encoder, value, /*intern_strings=*/false);
   return encoder.take();
 }
 

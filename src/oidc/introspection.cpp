@@ -6,8 +6,10 @@
 #include <ctime>
 #include <iomanip>
 #include <new>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 namespace tollgate::oidc {
 namespace {
@@ -115,7 +117,11 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
 
 IntrospectionPtr Introspection::create(bool active, const nlohmann::json& claims,
                                        ClaimDictionary& dictionary) {
-  const std::vector<std::uint8_t> encoded = encode_claims(claims, dictionary);
+  return from_encoded(active, encode_claims(claims, dictionary), dictionary);
+}
+
+IntrospectionPtr Introspection::from_encoded(bool active, std::span<const std::uint8_t> encoded,
+                                             ClaimDictionary& dictionary) {
   // One block: this header, then the encoded claims.
   void* block = ::operator new(sizeof(Introspection) + encoded.size());
   auto* bytes = static_cast<std::uint8_t*>(block) + sizeof(Introspection);
@@ -141,14 +147,20 @@ IntrospectionResult parse_introspection_response(unsigned status, std::string_vi
     return IdpFailure(IdpFailureKind::http_status, status, parse_retry_after(retry_after, now));
   }
   if (nesting_depth(body) > kMaxAnswerDepth) return IdpFailure(IdpFailureKind::bad_response);
-  const nlohmann::json claims =
-      nlohmann::json::parse(body, /*callback=*/nullptr, /*allow_exceptions=*/false);
-  if (!claims.is_object()) return IdpFailure(IdpFailureKind::bad_response);
-  auto active = claims.find("active");
-  if (active == claims.end() || !active->is_boolean())
-    return IdpFailure(IdpFailureKind::bad_response);
-  if (!active->get<bool>()) return inactive_answer();
-  return Introspection::create(true, claims);
+  ClaimDictionary& dictionary = ClaimDictionary::shared();
+  std::optional<std::vector<std::uint8_t>> encoded = encode_claims_text(body, dictionary);
+  if (!encoded) {
+    // Not the usual shape, or no JSON at all: nlohmann reads it, and decides.
+    const nlohmann::json claims =
+        nlohmann::json::parse(body, /*callback=*/nullptr, /*allow_exceptions=*/false);
+    if (claims.is_discarded()) return IdpFailure(IdpFailureKind::bad_response);
+    encoded = encode_claims(claims, dictionary);
+  }
+  const ClaimValue claims(encoded->data(), &dictionary);
+  const ClaimValue active = claims.find("active");  // absent unless claims is an object
+  if (!active.is_boolean()) return IdpFailure(IdpFailureKind::bad_response);
+  if (!active.boolean()) return inactive_answer();
+  return Introspection::from_encoded(true, *encoded, dictionary);
 }
 
 }  // namespace tollgate::oidc

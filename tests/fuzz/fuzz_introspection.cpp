@@ -4,7 +4,9 @@
 // the body of the IdP's 200 answer; the same bytes are also read as a Retry-After value.
 //
 // The IdP is a remote party: whatever it sends, tollgate must neither crash nor let a request
-// through that the policy refuses, nor forward a header it could split.
+// through that the policy refuses, nor forward a header it could split. And the claims it keeps
+// are the ones nlohmann reads: text the direct reader (oidc/claim_text.cpp) takes is JSON to
+// nlohmann too, encoded the same.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include "fuzz_check.hpp"
 #include "tollgate/filters/openid_connect/policy.hpp"
 #include "tollgate/filters/openid_connect/upstream_headers.hpp"
+#include "tollgate/oidc/claim_store.hpp"
 #include "tollgate/oidc/claims.hpp"
 #include "tollgate/oidc/introspection.hpp"
 #include "tollgate/oidc/token_cache.hpp"
@@ -127,6 +130,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(!busy, "a 503 taken for an answer");
   if (busy.error().retry_after) {
     FUZZ_CHECK(*busy.error().retry_after >= 0s && *busy.error().retry_after <= 3600s, input);
+  }
+
+  if (const auto direct =
+          tollgate::oidc::encode_claims_text(input, tollgate::oidc::ClaimDictionary::shared())) {
+    const nlohmann::json tree = nlohmann::json::parse(input, nullptr, false);
+    FUZZ_CHECK(!tree.is_discarded(), input);
+    FUZZ_CHECK(
+        *direct == tollgate::oidc::encode_claims(tree, tollgate::oidc::ClaimDictionary::shared()),
+        input);
   }
 
   auto parsed = tollgate::oidc::parse_introspection_response(200, "", std::string(input), kNow);

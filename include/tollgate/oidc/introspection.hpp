@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,9 @@ class Introspection {
   static boost::intrusive_ptr<const Introspection> create(
       bool active, const nlohmann::json& claims,
       ClaimDictionary& dictionary = ClaimDictionary::shared());
+  // The same from claims already encoded with `dictionary` (claim_store.hpp).
+  static boost::intrusive_ptr<const Introspection> from_encoded(
+      bool active, std::span<const std::uint8_t> encoded, ClaimDictionary& dictionary);
 
   Introspection(const Introspection&) = delete;
   Introspection& operator=(const Introspection&) = delete;
