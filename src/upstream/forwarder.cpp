@@ -132,14 +132,16 @@ awaitable<errc> read_body_start(ForwardRequest& r, BodyStart& start) {
 
 class Exchange {
  public:
-  Exchange(ForwardRequest& r, Lease& lease, ForwardResult& result, BodyStart& body_start)
+  Exchange(ForwardRequest& r, const TargetState& target, Lease& lease, ForwardResult& result,
+           BodyStart& body_start)
       : r_(r),
         lease_(lease),
         result_(result),
         timeouts_(r.config.timeouts),
         buffer_(*body_start.buffer),
         body_start_size_(body_start.size),
-        has_body_(body_start.request_has_body) {}
+        has_body_(body_start.request_has_body),
+        others_in_flight_(target.in_flight > 1) {}
 
   awaitable<Attempt> run() {
     if (auto a = co_await send_request(); a.error != errc::ok) co_return a;
@@ -159,10 +161,13 @@ class Exchange {
       http_io::append_head(message.base(), head);
       const std::array<asio::const_buffer, 2> wire{asio::buffer(head),
                                                    asio::buffer(buffer_.data(), body_start_size_)};
-      // Written once this round of the event loop has handled what else is ready, not at once: the
+      // Under load, written once this round of the event loop has handled what else is ready: the
       // requests that arrive together then reach the upstream together, and a sleeping upstream
       // wakes once for them rather than once for each (bench/README.md, "Where the gaps are").
-      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      // Alone, written at once: there is nothing to wait for, only a round's latency to pay.
+      if (others_in_flight_) {
+        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      }
       upstream.expires_after(timeouts_.upstream_send);
       co_await asio::async_write(upstream, wire, asio::redirect_error(asio::use_awaitable, ec));
       // A failed write took nothing from the client: it may be retried on another connection.
@@ -399,7 +404,8 @@ class Exchange {
   const config::Timeouts& timeouts_;
   RelayBuffer& buffer_;  // the body start, then every relayed piece
   const std::size_t body_start_size_;
-  const bool has_body_;  // once sent, a body is not sent again on another connection
+  const bool has_body_;          // once sent, a body is not sent again on another connection
+  const bool others_in_flight_;  // this worker forwards other requests to the target as well
   bool keep_alive_ = false;
 };
 
@@ -437,7 +443,7 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
       continue;
     }
     for (;;) {
-      Exchange exchange(request, *lease, result, body_start);
+      Exchange exchange(request, *target, *lease, result, body_start);
       Attempt attempt = co_await exchange.run();
       if (attempt.error == errc::ok) {
         balancer.mark_ok(*target);
