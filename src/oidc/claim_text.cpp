@@ -21,10 +21,6 @@ namespace {
 
 using encoding::Encoder;
 
-// Deeper nesting is left to nlohmann (and refused by the introspection client before either reads
-// it): the reader recurses once per level.
-constexpr int kMaxDepth = 64;
-
 // One JSON value. Arrays and objects are followed by their contents' nodes; `end` is the index
 // after the last of them.
 struct Node {
@@ -77,7 +73,8 @@ bool is_digit(char c) noexcept {
 
 class Reader {
  public:
-  explicit Reader(std::string_view text) : at_(text.data()), end_(text.data() + text.size()) {
+  Reader(std::string_view text, int max_depth)
+      : at_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {
     nodes_.reserve(32);
     members_.reserve(32);
   }
@@ -146,7 +143,9 @@ class Reader {
   }
 
   bool value(int depth) {
-    if (at_ == end_ || depth > kMaxDepth) return false;
+    if (at_ == end_) return false;
+    // `depth` arrays and objects enclose this value: one more would be too many.
+    if ((*at_ == '{' || *at_ == '[') && depth >= max_depth_) return false;
     const std::size_t index = nodes_.size();
     bool ok = false;
     switch (*at_) {
@@ -301,6 +300,7 @@ class Reader {
 
   const char* at_;
   const char* const end_;
+  const int max_depth_;  // the reader recurses once per level
   std::vector<Node> nodes_;
   // Members of the objects being read: name and the index of the value's node.
   std::vector<std::pair<std::string_view, std::uint32_t>> pending_;
@@ -311,8 +311,9 @@ class Reader {
 }  // namespace
 
 std::optional<std::vector<std::uint8_t>> encode_claims_text(std::string_view text,
-                                                            ClaimDictionary& dictionary) {
-  Reader reader(text);
+                                                            ClaimDictionary& dictionary,
+                                                            int max_depth) {
+  Reader reader(text, max_depth);
   if (!reader.read()) return std::nullopt;
   Encoder encoder(dictionary);
   reader.write(encoder, 0, /*intern_strings=*/false);

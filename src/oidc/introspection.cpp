@@ -146,11 +146,13 @@ IntrospectionResult parse_introspection_response(unsigned status, std::string_vi
   if (status != 200) {
     return IdpFailure(IdpFailureKind::http_status, status, parse_retry_after(retry_after, now));
   }
-  if (nesting_depth(body) > kMaxAnswerDepth) return IdpFailure(IdpFailureKind::bad_response);
   ClaimDictionary& dictionary = ClaimDictionary::shared();
-  std::optional<std::vector<std::uint8_t>> encoded = encode_claims_text(body, dictionary);
+  // The usual answer takes one pass; the depth is checked on the way.
+  std::optional<std::vector<std::uint8_t>> encoded =
+      encode_claims_text(body, dictionary, kMaxAnswerDepth);
   if (!encoded) {
-    // Not the usual shape, or no JSON at all: nlohmann reads it, and decides.
+    // Nested too deep, not the usual shape, or no JSON at all: nlohmann reads it, and decides.
+    if (nesting_depth(body) > kMaxAnswerDepth) return IdpFailure(IdpFailureKind::bad_response);
     const nlohmann::json claims =
         nlohmann::json::parse(body, /*callback=*/nullptr, /*allow_exceptions=*/false);
     if (claims.is_discarded()) return IdpFailure(IdpFailureKind::bad_response);

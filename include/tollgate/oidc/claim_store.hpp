@@ -207,10 +207,12 @@ std::vector<std::uint8_t> encode_claims(const nlohmann::json& value, ClaimDictio
 // writes for nlohmann's parse of it, at a fraction of the cost. It reads the shape introspection
 // answers take: objects, arrays, ASCII strings with the short escapes (\" \\ \/ \b \f \n \r
 // \t), integers that fit 64 bits, true, false and null. Anything else (a fraction or exponent, a
-// \u escape, a byte outside ASCII, a byte order mark), and text that is no JSON, gives nullopt:
-// the caller then has nlohmann read it.
+// \u escape, a byte outside ASCII, a byte order mark), text nesting arrays and objects more
+// than max_depth deep, and text that is no JSON, give nullopt: the caller then decides, with
+// nlohmann.
 std::optional<std::vector<std::uint8_t>> encode_claims_text(std::string_view text,
-                                                            ClaimDictionary& dictionary);
+                                                            ClaimDictionary& dictionary,
+                                                            int max_depth = 64);
 
 // Encoded claims that own their bytes: for tests and tools. Answers keep theirs inside the
 // Introspection itself.

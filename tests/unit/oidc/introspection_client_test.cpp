@@ -453,6 +453,23 @@ TEST(ResponseParsingTest, DeeplyNestedAnswerIsABadResponse) {
   EXPECT_TRUE(parse_introspection_response(200, "", nested(30), now));
 }
 
+// The limit is the same whichever reader takes the answer: the direct one for the usual shape, or
+// nlohmann for one holding a fraction.
+TEST(ResponseParsingTest, NestingLimitIsThirtyTwoLevelsOnEitherReader) {
+  const auto nested = [](int levels, std::string_view leaf) {  // levels counts the outer object
+    return R"({"active":true,"sub":)" + std::string(levels - 1, '[') + std::string(leaf) +
+           std::string(levels - 1, ']') + "}";
+  };
+  const auto now = std::chrono::system_clock::now();
+  for (const std::string_view leaf : {"1", "1.5"}) {
+    SCOPED_TRACE(leaf);
+    EXPECT_TRUE(parse_introspection_response(200, "", nested(32, leaf), now));
+    const auto deep = parse_introspection_response(200, "", nested(33, leaf), now);
+    ASSERT_FALSE(deep);
+    EXPECT_EQ(deep.error().kind, IdpFailureKind::bad_response);
+  }
+}
+
 // Found by fuzzing: a delta-seconds value between INT64_MAX and UINT64_MAX fits the parser's
 // uint64 but wrapped to a negative duration, which clients then got as a negative Retry-After.
 TEST(ResponseParsingTest, RetryAfterAboveInt64IsCappedNotNegative) {
