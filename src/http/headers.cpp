@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include <boost/container/small_vector.hpp>
+
 namespace tollgate::http_io {
 namespace {
 
@@ -45,35 +47,58 @@ std::string_view trim_ows(std::string_view s) noexcept {
   return s;
 }
 
-// True when any Connection header lists `name` among its comma-separated tokens.
-bool named_in_connection(const http::fields& fields, std::string_view name) {
-  const auto [first, last] = fields.equal_range(http::field::connection);
-  for (auto it = first; it != last; ++it) {
-    std::string_view value = it->value();
-    while (!value.empty()) {
-      const std::size_t comma = value.find(',');
-      const std::string_view token = trim_ows(value.substr(0, comma));
-      if (iequals(token, name)) return true;
-      if (comma == std::string_view::npos) break;
-      value.remove_prefix(comma + 1);
-    }
+// Case-insensitive order of header names and tokens.
+bool iless(std::string_view a, std::string_view b) noexcept {
+  const std::size_t common = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < common; ++i) {
+    const char x = ascii_lower(a[i]);
+    const char y = ascii_lower(b[i]);
+    if (x != y) return x < y;
   }
-  return false;
+  return a.size() < b.size();
 }
+
+// The tokens of every Connection header, read once and sorted: each field is then looked up among
+// them in log time. Reading every Connection header again for every field cost a head of 1,500
+// fields and 2,000 tokens three million comparisons. Views into the Connection values, which stay
+// in place until the fields they name are gone.
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(const http::fields& fields) {
+    const auto [first, last] = fields.equal_range(http::field::connection);
+    for (auto it = first; it != last; ++it) {
+      std::string_view value = it->value();
+      while (!value.empty()) {
+        const std::size_t comma = value.find(',');
+        const std::string_view token = trim_ows(value.substr(0, comma));
+        if (!token.empty()) tokens_.push_back(token);
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+      }
+    }
+    std::sort(tokens_.begin(), tokens_.end(), iless);
+  }
+
+  bool empty() const noexcept { return tokens_.empty(); }
+  bool names(std::string_view name) const noexcept {
+    return std::binary_search(tokens_.begin(), tokens_.end(), name, iless);
+  }
+
+ private:
+  // "close" or "keep-alive", perhaps with a header or two: no allocation for the usual head.
+  boost::container::small_vector<std::string_view, 4> tokens_;
+};
 
 }  // namespace
 
 void strip_hop_by_hop(http::fields& fields) {
   // Connection-named headers first, while the Connection headers are still there to be read. The
   // Connection fields themselves are never erased in this loop, so the views into them stay valid.
-  const bool has_connection = std::any_of(fields.begin(), fields.end(), [](const auto& field) {
-    return field.name() == http::field::connection;
-  });
-  if (has_connection) {
+  if (const ConnectionTokens connection(fields); !connection.empty()) {
     for (auto it = fields.begin(); it != fields.end();) {
       const bool drop = it->name() != http::field::connection &&
                         !is_protected_from_connection_tokens(it->name()) &&
-                        named_in_connection(fields, it->name_string());
+                        connection.names(it->name_string());
       it = drop ? fields.erase(it) : std::next(it);
     }
   }
