@@ -38,6 +38,17 @@ bool has_framing_alias(const http::request_header<>& head) noexcept {
   return false;
 }
 
+// nginx's rule for a method: upper-case letters, '-' and '_'. Routes match methods exactly and
+// many upstreams upper-case what they get, so "get" would skip a route bound to GET and still be
+// served as one.
+bool upper_case_method(std::string_view method) noexcept {
+  if (method.empty()) return false;
+  for (const char c : method) {
+    if ((c < 'A' || c > 'Z') && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
 // Bytes that end a run of ordinary head bytes: every control character (CR, LF and HTAB among
 // them) and DEL. A table keeps the common byte to one load and one branch.
 constexpr std::array<bool, 256> kStopsRun = [] {
@@ -89,6 +100,7 @@ HeadScan scan_request_head(std::string_view data) noexcept {
 errc validate_request_head(const http::request_header<>& head) noexcept {
   const unsigned version = head.version();
   if (version != 10 && version != 11) return errc::bad_request;
+  if (!upper_case_method(head.method_string())) return errc::bad_request;
 
   auto hosts = head.equal_range(http::field::host);
   if (hosts.first == hosts.second || std::next(hosts.first) != hosts.second)

@@ -235,8 +235,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"authorityForm",
              "CONNECT secure.example.com:443 HTTP/1.1\r\nHost: secure.example.com\r\n\r\n", 400},
         Case{"asteriskForm", "OPTIONS * HTTP/1.1\r\nHost: gateway.test\r\n\r\n", 400},
-        // Methods are case-sensitive tokens; an unusual one is still a request to /admin.
-        Case{"lowerCaseMethod", "get /admin HTTP/1.1\r\nHost: gateway.test\r\n\r\n", 401},
+        // A method that is not upper-case is refused (as nginx does); an unusual upper-case one
+        // is still a request to /admin.
+        Case{"lowerCaseMethod", "get /admin HTTP/1.1\r\nHost: gateway.test\r\n\r\n", 400},
         Case{"unknownMethod", "PURGE /admin HTTP/1.1\r\nHost: gateway.test\r\n\r\n", 401}),
     [](const auto& info) { return std::string(info.param.name); });
 
@@ -276,10 +277,12 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 // A catch-all public route next to a protected prefix (the usual way to publish "everything but
-// /admin"): path parameters must not carry /admin out of its route into the catch-all.
+// /admin"): neither path parameters nor a method spelt in another case may carry /admin out of
+// its route into the catch-all.
 const std::string kCatchAllRoutes =
     "routes:\n"
-    "  - { name: admin, match: { paths: [ /admin ] }, upstream: protected, plugins: [ oidc ] }\n"
+    "  - { name: admin, match: { paths: [ /admin ], methods: [ GET, POST ] }, upstream: protected,"
+    " plugins: [ oidc ] }\n"
     "  - { name: everything-else, match: { paths: [ / ] }, upstream: public }\n";
 
 class CatchAllBypassTest : public ::testing::TestWithParam<Case> {
@@ -301,16 +304,21 @@ TEST_P(CatchAllBypassTest, NeverReachesTheProtectedUpstreamWithoutAValidToken) {
 
 INSTANTIATE_TEST_SUITE_P(
     PathParameters, CatchAllBypassTest,
-    ::testing::Values(Case{"noToken", get("/admin"), 401},
-                      Case{"pathParameter", get("/admin;x=y"), 400},
-                      Case{"emptySegmentParameter", get("/;x=y/admin"), 400},
-                      Case{"innerPathParameter", get("/admin;jsessionid=1/users"), 400},
-                      Case{"upperCaseIsPublic", get("/ADMIN"), 200},
-                      // Parameters that choose the same route either way are forwarded.
-                      Case{"harmlessParameter", get("/shop;v=1/items"), 200},
-                      Case{"parameterBelowAdmin", get("/admin/users;v=1"), 401},
-                      Case{"parameterBelowAdminValid",
-                           get("/admin/users;v=1", bearer("Bearer {TOKEN}")), 200, true}),
+    ::testing::Values(
+        Case{"noToken", get("/admin"), 401}, Case{"pathParameter", get("/admin;x=y"), 400},
+        Case{"emptySegmentParameter", get("/;x=y/admin"), 400},
+        Case{"innerPathParameter", get("/admin;jsessionid=1/users"), 400},
+        Case{"upperCaseIsPublic", get("/ADMIN"), 200},
+        // Parameters that choose the same route either way are forwarded.
+        Case{"harmlessParameter", get("/shop;v=1/items"), 200},
+        Case{"parameterBelowAdmin", get("/admin/users;v=1"), 401},
+        Case{"parameterBelowAdminValid", get("/admin/users;v=1", bearer("Bearer {TOKEN}")), 200,
+             true},
+        // "get" is no GET to the router, but is one to an upstream that upper-cases
+        // methods: it must not reach the catch-all.
+        Case{"lowerCaseMethod", "get /admin HTTP/1.1\r\nHost: gateway.test\r\n\r\n", 400},
+        Case{"mixedCaseMethod",
+             "Post /admin HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: 0\r\n\r\n", 400}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -28,7 +28,9 @@ HeadScan scan_request_head(std::string_view data) noexcept;
 // Framing rules on the parsed head (RFC 9112 §6.3, with the strict choices a gateway needs):
 // exactly one Host; at most one Content-Length, a plain decimal number; Transfer-Encoding only as
 // exactly "chunked", only on HTTP/1.1, never with Content-Length; no underscore spelling of either
-// (Content_Length); HTTP/1.0 or 1.1 only. Returns errc::ok or errc::bad_request.
+// (Content_Length); HTTP/1.0 or 1.1 only; a method of upper-case letters, '-' and '_' only (as
+// nginx: "get" is refused, not routed as something other than GET). Returns errc::ok or
+// errc::bad_request.
 errc validate_request_head(const boost::beast::http::request_header<>& head) noexcept;
 
 // Parses `head`, a header block that scan_request_head() found complete (exactly its `size` bytes),

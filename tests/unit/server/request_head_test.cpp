@@ -50,6 +50,22 @@ TEST(ParseRequestHead, RefusesWhatTheParserRefuses) {
   EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", parser), errc::bad_request);
 }
 
+// Routes match methods case-sensitively, and upstreams often upper-case what they get: "get" would
+// skip a route bound to GET and still be served as one. nginx's rule: A-Z, '-' and '_' only.
+TEST(ParseRequestHead, RefusesAMethodThatIsNotUpperCase) {
+  for (const char* method : {"get", "Get", "gET", "post", "PuRgE", "GET1", "G.T", "M~SEARCH"}) {
+    Parser parser;
+    EXPECT_EQ(parse(std::string(method) + " /admin HTTP/1.1\r\nHost: a\r\n\r\n", parser),
+              errc::bad_request)
+        << method;
+  }
+  for (const char* method : {"GET", "POST", "PURGE", "M-SEARCH", "BASELINE_CONTROL", "X"}) {
+    Parser parser;
+    EXPECT_EQ(parse(std::string(method) + " /admin HTTP/1.1\r\nHost: a\r\n\r\n", parser), errc::ok)
+        << method;
+  }
+}
+
 TEST(ParseRequestHead, MapsTheParserLimits) {
   const std::string head =
       "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(200, 'b') + "\r\n\r\n";
