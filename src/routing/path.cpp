@@ -324,4 +324,15 @@ std::string normalise_host(std::string_view host_header) {
   return lowercase(host);
 }
 
+std::string normalise_authority(std::string_view host_header) {
+  std::string authority = normalise_host(host_header);
+  if (authority.empty()) return authority;
+  // Valid, so the port is whatever follows the ':' after the host ("host:" has an empty one).
+  const std::size_t port_colon = host_header.front() == '['
+                                     ? host_header.find(']') + 1
+                                     : std::min(host_header.find(':'), host_header.size());
+  if (port_colon + 1 < host_header.size()) authority.append(host_header.substr(port_colon));
+  return authority;
+}
+
 }  // namespace tollgate::routing

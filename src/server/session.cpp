@@ -249,9 +249,12 @@ class Session final : public SessionHandle {
       log(started, method, "-", "-", http::status::bad_request, 0, request_id, "-");
       co_return false;
     }
-    const std::string original_host(head[http::field::host]);
-    const std::string host = routing::normalise_host(
-        absolute_authority.empty() ? std::string_view(original_host) : absolute_authority);
+    // RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host. The route is chosen
+    // on it, so it is also what preserve_host forwards: the client's own Host could name a site
+    // an upstream serves behind a route that asks for a token.
+    if (!absolute_authority.empty()) head.set(http::field::host, absolute_authority);
+    const std::string host_header(head[http::field::host]);
+    const std::string host = routing::normalise_host(host_header);
     if (host.empty()) {
       co_await answer_error(errc::bad_request, request_id, head.version());
       log(started, method, target->path, "-", http::status::bad_request, 0, request_id, "-");
@@ -306,7 +309,7 @@ class Session final : public SessionHandle {
       }
     }
 
-    rewrite_for_upstream(head, route, match, *target, original_host);
+    rewrite_for_upstream(head, route, match, *target, host_header);
     if (is_chunked) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
     if (body_pending && !expect.empty() && head.version() >= 11) {
       if (!co_await send_continue()) co_return false;
@@ -351,7 +354,7 @@ class Session final : public SessionHandle {
   void rewrite_for_upstream(filters::RequestHead& head, const config::Route& route,
                             const routing::RouteMatchResult& match,
                             const routing::NormalisedTarget& target,
-                            const std::string& original_host) {
+                            const std::string& host_header) {
     std::string_view path = target.path;
     if (route.strip_path) path = routing::strip_prefix(path, match.matched_prefix);
     std::string new_target;
@@ -377,7 +380,8 @@ class Session final : public SessionHandle {
       head.insert(http_io::kXForwardedFor, forwarded_for);
     }
     head.insert(http_io::kXForwardedProto, stream_.is_tls() ? "https" : "http");
-    head.insert(http_io::kXForwardedHost, original_host);
+    // The host the route was chosen on, with the port the client gave.
+    head.insert(http_io::kXForwardedHost, routing::normalise_authority(host_header));
     if (const auto via = head.find(http::field::via); via == head.end()) {
       head.insert(http::field::via, "1.1 tollgate");
     } else {

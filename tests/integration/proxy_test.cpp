@@ -132,12 +132,35 @@ TEST_F(ProxyTest, HostRoutesWithWildcardAndPreserveHost) {
   EXPECT_EQ(plain["headers"]["host"], "127.0.0.1:" + std::to_string(echo_a_.port));
 }
 
-TEST_F(ProxyTest, AbsoluteFormTargetsRouteOnTheirAuthority) {
-  auto raw = raw_exchange(gateway_.port(),
-                          "GET http://shop.example.com/api/abs HTTP/1.1\r\nHost: ignored.org\r\n"
-                          "Connection: close\r\n\r\n");
-  ASSERT_EQ(status_of(raw), 200);
-  EXPECT_NE(raw.find("\"host\":\"ignored.org\""), std::string::npos);  // preserve_host route
+// RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host. The route is chosen on
+// that authority, so it is also what an upstream dispatching on Host (a virtual host, as the echo
+// reports it) must see: the client's own Host could name a site the gateway protects.
+TEST_F(ProxyTest, AbsoluteFormTargetsReplaceHostWithTheirAuthority) {
+  HttpConnection c(gateway_.port());
+  c.send_raw("GET http://shop.example.com/api/abs HTTP/1.1\r\nHost: admin.example.org\r\n\r\n");
+  auto e = echo_of(c.read_response());
+  EXPECT_EQ(e["path"], "/api/abs");
+  EXPECT_EQ(e["headers"]["host"], "shop.example.com");  // preserve_host route
+  EXPECT_EQ(e["headers"]["x-forwarded-host"], "shop.example.com");
+
+  // The authority as written goes upstream; X-Forwarded-Host is the host it was routed on.
+  c.send_raw(
+      "GET http://Shop.Example.COM.:8080/api/abs HTTP/1.1\r\nHost: admin.example.org\r\n\r\n");
+  e = echo_of(c.read_response());
+  EXPECT_EQ(e["headers"]["host"], "Shop.Example.COM.:8080");
+  EXPECT_EQ(e["headers"]["x-forwarded-host"], "shop.example.com:8080");
+
+  // On a route that sends the target's host, only X-Forwarded-Host tells of the client's.
+  c.send_raw("GET http://other.org/api/abs HTTP/1.1\r\nHost: admin.example.org\r\n\r\n");
+  e = echo_of(c.read_response());
+  EXPECT_EQ(e["headers"]["host"], "127.0.0.1:" + std::to_string(echo_a_.port));
+  EXPECT_EQ(e["headers"]["x-forwarded-host"], "other.org");
+}
+
+TEST_F(ProxyTest, XForwardedHostIsTheNormalisedHostTheRouteWasChosenOn) {
+  auto e = echo_of(http_get(gateway_.port(), "/api/x", {{"Host", "Shop.Example.com.:8080"}}));
+  EXPECT_EQ(e["headers"]["host"], "Shop.Example.com.:8080");  // preserve_host: as the client wrote
+  EXPECT_EQ(e["headers"]["x-forwarded-host"], "shop.example.com:8080");
 }
 
 TEST_F(ProxyTest, RoundRobinSpreadsRequestsOverTargets) {

@@ -31,4 +31,8 @@ std::string without_path_parameters(std::string_view path);
 // Lowercases a Host header value and removes the port; empty result for an invalid host.
 std::string normalise_host(std::string_view host_header);
 
+// normalise_host() with the port kept when one is given: "Shop.Example.com.:8080" →
+// "shop.example.com:8080". Empty for an invalid host.
+std::string normalise_authority(std::string_view host_header);
+
 }  // namespace tollgate::routing

@@ -222,6 +222,18 @@ TEST(NormaliseHost, RejectsInvalid) {
   EXPECT_EQ(normalise_host(std::string(255, 'a')), std::string(255, 'a'));
 }
 
+TEST(NormaliseAuthority, IsTheNormalisedHostWithThePortGiven) {
+  EXPECT_EQ(normalise_authority("Shop.Example.COM.:8080"), "shop.example.com:8080");
+  EXPECT_EQ(normalise_authority("api.example.com"), "api.example.com");
+  EXPECT_EQ(normalise_authority("localhost:"), "localhost");
+  EXPECT_EQ(normalise_authority("[2001:DB8::1]:8080"), "[2001:db8::1]:8080");
+  EXPECT_EQ(normalise_authority("[::1]"), "[::1]");
+  EXPECT_EQ(normalise_authority("[::1]:"), "[::1]");
+  EXPECT_EQ(normalise_authority("a..:80"), "");
+  EXPECT_EQ(normalise_authority("a:b"), "");
+  EXPECT_EQ(normalise_authority(""), "");
+}
+
 TEST(WithoutPathParameters, DropsTheParametersOfEverySegment) {
   EXPECT_EQ(without_path_parameters("/admin;x=y"), "/admin");
   EXPECT_EQ(without_path_parameters("/admin;x=y/users;v=2"), "/admin/users");
