@@ -121,8 +121,9 @@ Decision evaluate(const Policy& policy, const oidc::Introspection& answer,
     return {Rejection::not_yet_valid};
   }
 
-  if (!policy.issuers_allowed.empty()) {
-    const oidc::ClaimValue iss = claims.find("iss");
+  // RFC 7662 makes iss optional, and the answer comes from the endpoint this plugin trusts: an
+  // answer without iss is that endpoint's word. One that names another issuer is refused.
+  if (const oidc::ClaimValue iss = claims.find("iss"); iss && !policy.issuers_allowed.empty()) {
     const bool allowed =
         iss.is_string() && std::find(policy.issuers_allowed.begin(), policy.issuers_allowed.end(),
                                      iss.string()) != policy.issuers_allowed.end();

@@ -260,9 +260,12 @@ TokenLocations parse_token_locations(const Reader& config) {
   return locations;
 }
 
-Policy parse_policy(const Reader& config, Duration leeway) {
+Policy parse_policy(const Reader& config, Duration leeway, const std::string& issuer) {
   Policy policy;
-  policy.issuers_allowed = non_empty_entries(config["issuers_allowed"], {});
+  // As Kong's issuers_allowed: the configured issuer unless a list is given.
+  std::vector<std::string> issuers;
+  if (!issuer.empty()) issuers.push_back(issuer);
+  policy.issuers_allowed = non_empty_entries(config["issuers_allowed"], std::move(issuers));
   policy.scopes_required = Requirement(non_empty_entries(config["scopes_required"], {}));
   policy.scopes_claim = non_empty_entries(config["scopes_claim"], {"scope"});
   policy.audience_required = Requirement(non_empty_entries(config["audience_required"], {}));
@@ -385,7 +388,7 @@ Settings parse_settings(const Reader& config) {
   settings.cache_introspection = config["cache_introspection"].boolean_or(true);
   settings.cache = parse_cache(config);
   settings.token_locations = parse_token_locations(config);
-  settings.policy = parse_policy(config, settings.cache.leeway);
+  settings.policy = parse_policy(config, settings.cache.leeway, settings.idp.issuer);
   settings.upstream_headers = parse_upstream_headers(config);
   settings.hide_credentials = config["hide_credentials"].boolean_or(false);
   if (settings.hide_credentials && settings.token_locations.query) {

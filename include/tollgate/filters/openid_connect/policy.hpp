@@ -28,7 +28,8 @@ class Requirement {
 };
 
 struct Policy {
-  std::vector<std::string> issuers_allowed;  // empty: any issuer
+  // An answer's iss, when it has one, must be one of these (exactly); empty: any issuer.
+  std::vector<std::string> issuers_allowed;
   Requirement scopes_required;
   std::vector<std::string> scopes_claim{"scope"};
   Requirement audience_required;

@@ -68,9 +68,18 @@ TEST_F(PolicyTest, IssuersAllowed) {
   EXPECT_EQ(check(R"({"active":true,"iss":"https://other.example"})"), Rejection::none);
   EXPECT_EQ(check(R"({"active":true,"iss":"https://evil.example"})"),
             Rejection::issuer_not_allowed);
-  EXPECT_EQ(check(R"({"active":true})"), Rejection::issuer_not_allowed);
   EXPECT_EQ(check(R"({"active":true,"iss":["https://other.example"]})"),
             Rejection::issuer_not_allowed);
+  EXPECT_EQ(check(R"({"active":true,"iss":"https://other.example/"})"),
+            Rejection::issuer_not_allowed);  // issuers are compared exactly
+}
+
+// RFC 7662 makes iss optional: the answer comes from the configured IdP's own endpoint, which has
+// vouched for the token; only an answer naming another issuer is refused.
+TEST_F(PolicyTest, AnAnswerWithoutIssIsAccepted) {
+  policy.issuers_allowed = {"https://idp.example/oauth2/default"};
+  EXPECT_EQ(check(R"({"active":true})"), Rejection::none);
+  EXPECT_EQ(check(R"({"active":true,"iss":null})"), Rejection::issuer_not_allowed);
 }
 
 TEST_F(PolicyTest, ScopesFromSpaceDelimitedStringOrArray) {

@@ -136,6 +136,25 @@ TEST(SettingsTest, IssuerAloneIsEnoughForDiscovery) {
   EXPECT_EQ(s.idp.issuer, "https://idp.example");
 }
 
+// As in Kong, issuers_allowed defaults to the issuer: a token another issuer vouches for is not
+// one this route accepts, whichever endpoint was asked.
+TEST(SettingsTest, IssuersAllowedDefaultsToTheIssuer) {
+  const Settings discovered =
+      parse("issuer: https://idp.example\nclient_id: a\nclient_secret: b\n");
+  EXPECT_EQ(discovered.policy.issuers_allowed, std::vector<std::string>{"https://idp.example"});
+  const Settings both = parse(kMinimal + "issuer: https://idp.example/oauth2/default\n");
+  EXPECT_EQ(both.policy.issuers_allowed,
+            std::vector<std::string>{"https://idp.example/oauth2/default"});
+  const Settings listed = parse(kMinimal +
+                                "issuer: https://idp.example/oauth2/default\n"
+                                "issuers_allowed: [ https://a.example, https://b.example ]\n");
+  EXPECT_EQ(listed.policy.issuers_allowed,
+            (std::vector<std::string>{"https://a.example", "https://b.example"}));
+  const Settings single = parse(kMinimal + "issuers_allowed: https://a.example\n");
+  EXPECT_EQ(single.policy.issuers_allowed, std::vector<std::string>{"https://a.example"});
+  EXPECT_TRUE(parse(kMinimal).policy.issuers_allowed.empty());  // no issuer named: any
+}
+
 TEST(SettingsTest, UnknownKeyIsPositionedWithASuggestion) {
   const ConfigError e = error_for(kMinimal + "cache_tll: 60s\n");
   EXPECT_EQ(e.key_path, "cache_tll");
