@@ -20,13 +20,14 @@ ClaimValue find_step(ClaimValue object, std::string_view step) noexcept {
   return node;
 }
 
-bool is_control(unsigned char c) {
-  return c < 0x20 || c == 0x7f;
-}
-
-bool safe_header_text(std::string_view text) {
-  return std::none_of(text.begin(), text.end(),
-                      [](char c) { return is_control(static_cast<unsigned char>(c)); });
+// Printable ASCII only. Control characters could split the forwarded request head; bytes above
+// 0x7E are read as Latin-1 by some upstreams and as UTF-8 by others, and U+0085 or U+2028 end a
+// line for a JavaScript or log reader that the head's own parser never sees end.
+bool printable_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x20 && byte <= 0x7e;
+  });
 }
 
 void append_scalar(std::string& out, ClaimValue value) {
@@ -86,7 +87,7 @@ std::optional<std::string> claim_header_value(ClaimValue claim) {
   } else {
     append_scalar(out, claim);  // objects dump as compact JSON
   }
-  if (!safe_header_text(out)) return std::nullopt;
+  if (!printable_ascii(out)) return std::nullopt;
   return out;
 }
 

@@ -1,7 +1,9 @@
 #include "tollgate/server/access_log.hpp"
 
 #include <atomic>
+#include <iterator>
 
+#include <fmt/format.h>
 #include <spdlog/async.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -32,6 +34,71 @@ std::shared_ptr<spdlog::logger> make_access_logger(const std::string& target) {
   return logger;
 }
 
+// A value of the text format, written so that it can neither end the line nor pass for another
+// field: printable ASCII as it is, except the space, '"' and '\' that delimit fields; every other
+// byte as \xNN.
+struct TextField {
+  std::string_view text;
+};
+
+bool kept_as_is(unsigned char c) noexcept {
+  return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+}  // namespace
+}  // namespace tollgate::server
+
+template <>
+struct fmt::formatter<tollgate::server::TextField> {
+  constexpr auto parse(format_parse_context& context) { return context.begin(); }
+
+  auto format(const tollgate::server::TextField& field, format_context& context) const {
+    constexpr char kHex[] = "0123456789ABCDEF";
+    auto out = context.out();
+    for (const char ch : field.text) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (tollgate::server::kept_as_is(c)) {
+        *out++ = ch;
+      } else {
+        for (const char escaped : {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]}) *out++ = escaped;
+      }
+    }
+    return out;
+  }
+};
+
+namespace tollgate::server {
+namespace {
+
+double milliseconds(std::chrono::microseconds duration) {
+  return static_cast<double>(duration.count()) / 1000.0;
+}
+
+// The JSON format escapes non-ASCII text as \uXXXX (and invalid UTF-8 as U+FFFD): U+2028 or
+// U+0085 in a value would end the line for a JavaScript or log reader.
+std::string json_line(const AccessRecord& r) {
+  const nlohmann::json line = {{"method", r.method},
+                               {"path", r.path},
+                               {"route", r.route},
+                               {"upstream", r.upstream},
+                               {"status", r.status},
+                               {"bytes", r.bytes},
+                               {"duration_ms", milliseconds(r.duration)},
+                               {"request_id", r.request_id},
+                               {"peer", r.peer},
+                               {"principal", r.principal}};
+  return line.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+}
+
+// Into a buffer that holds a usual line without touching the heap.
+void write_text_line(const AccessRecord& r, fmt::memory_buffer& out) {
+  fmt::format_to(std::back_inserter(out),
+                 "{} \"{} {}\" {} {} {:.3f}ms route={} upstream={} principal={} request_id={}",
+                 TextField{r.peer}, TextField{r.method}, TextField{r.path}, r.status, r.bytes,
+                 milliseconds(r.duration), TextField{r.route}, TextField{r.upstream},
+                 TextField{r.principal}, TextField{r.request_id});
+}
+
 }  // namespace
 
 void configure_logging(const config::Log& log) {
@@ -55,20 +122,21 @@ bool access_log_enabled() noexcept {
   return g_enabled.load(std::memory_order_relaxed);
 }
 
+std::string format_access_line(const AccessRecord& record, config::LogFormat format) {
+  if (format == config::LogFormat::json) return json_line(record);
+  fmt::memory_buffer line;
+  write_text_line(record, line);
+  return fmt::to_string(line);
+}
+
 void log_access(const AccessRecord& r) {
   if (!access_log_enabled()) return;
-  const double ms = static_cast<double>(r.duration.count()) / 1000.0;
   if (g_json.load(std::memory_order_relaxed)) {
-    nlohmann::json line = {{"method", r.method}, {"path", r.path},
-                           {"route", r.route},   {"upstream", r.upstream},
-                           {"status", r.status}, {"bytes", r.bytes},
-                           {"duration_ms", ms},  {"request_id", r.request_id},
-                           {"peer", r.peer},     {"principal", r.principal}};
-    g_access->info(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    g_access->info(json_line(r));
   } else {
-    g_access->info("{} \"{} {}\" {} {} {:.3f}ms route={} upstream={} principal={} request_id={}",
-                   r.peer, r.method, r.path, r.status, r.bytes, ms, r.route, r.upstream,
-                   r.principal, r.request_id);
+    fmt::memory_buffer line;
+    write_text_line(r, line);
+    g_access->info(std::string_view(line.data(), line.size()));
   }
 }
 

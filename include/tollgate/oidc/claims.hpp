@@ -57,8 +57,9 @@ void for_each_claim_word(ClaimValue claim, Visit&& visit) {
 
 // The value of an upstream header carrying `claim`: strings as they are, numbers and booleans as
 // text, arrays space-joined, objects as compact JSON. nullopt for null or absent, and for any value
-// holding a control character (CR, LF, NUL...), which could split or corrupt the forwarded request
-// head.
+// holding a byte outside printable ASCII (0x20-0x7E): a control character (CR, LF, NUL...) could
+// split the forwarded request head, and non-ASCII text (U+0085, U+2028) is read differently, some
+// of it as line breaks, by the readers downstream.
 std::optional<std::string> claim_header_value(ClaimValue claim);
 
 }  // namespace tollgate::oidc

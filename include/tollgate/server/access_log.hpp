@@ -1,9 +1,11 @@
 // One line per request, text or JSON, through its own spdlog logger (asynchronous, so a slow stdout
-// never stalls a worker). Never carries a token, a secret or an Authorization value.
+// never stalls a worker). Never carries a token, a secret or an Authorization value, and never a
+// byte that could end the line or forge a field: values are escaped.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "tollgate/config/config.hpp"
@@ -27,5 +29,10 @@ struct AccessRecord {
 void configure_logging(const config::Log& log);
 bool access_log_enabled() noexcept;
 void log_access(const AccessRecord& record);
+
+// The line log_access() writes for `record` in `format`: printable ASCII only, whatever the
+// values hold. Text writes any other byte, and the space, '"' and '\' that delimit its fields, as
+// \xNN; JSON writes non-ASCII text as \uXXXX (invalid UTF-8 as U+FFFD).
+std::string format_access_line(const AccessRecord& record, config::LogFormat format);
 
 }  // namespace tollgate::server

@@ -55,15 +55,15 @@ boost::asio::awaitable<IntrospectionResult> call_idp(
   co_return result;
 }
 
-// Who the access log says made the request: sub, else client_id, else the token's hash. A value
-// that could break the log line (control characters, absurd length) is not used.
+// Who the access log says made the request: sub, else client_id, else the token's hash. The text
+// is kept as the IdP sent it (the log escapes what is not printable ASCII), unless absurdly long.
 std::string principal_of(const oidc::Introspection& answer, std::string_view token) {
   constexpr std::size_t kMaxPrincipal = 256;
   for (const char* claim : {"sub", "client_id"}) {
     const oidc::ClaimValue value = answer.claims.find(claim);
     if (!value.is_string()) continue;
-    std::optional<std::string> text = oidc::claim_header_value(value);
-    if (text && !text->empty() && text->size() <= kMaxPrincipal) return std::move(*text);
+    const std::string_view text = value.string();
+    if (!text.empty() && text.size() <= kMaxPrincipal) return std::string(text);
   }
   return "token:" + short_hash(token);
 }

@@ -56,6 +56,20 @@ TEST(ClaimHeaderValueTest, ControlCharactersNeverReachAHeader) {
   EXPECT_EQ(header_value(json::parse(R"({"a":"x\ny"})")), R"({"a":"x\ny"})");
 }
 
+// U+2028 and U+0085 end a line for JavaScript, many log viewers and some header parsers; an
+// upstream header carries printable ASCII only.
+TEST(ClaimHeaderValueTest, OnlyPrintableAsciiReachesAHeader) {
+  EXPECT_EQ(header_value(json("sneaky\u2028user")), std::nullopt);
+  EXPECT_EQ(header_value(json("next\u0085line")), std::nullopt);
+  EXPECT_EQ(header_value(json("jos\u00e9")), std::nullopt);
+  EXPECT_EQ(header_value(json("tab\there")), std::nullopt);
+  EXPECT_EQ(header_value(json("del\x7f")), std::nullopt);
+  EXPECT_EQ(header_value(json::array({"ok", "caf\u00e9"})), std::nullopt);
+  EXPECT_EQ(header_value(json::parse(R"({"name":"Jos\u00e9"})")), std::nullopt);
+  EXPECT_EQ(header_value(json(" ~!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}")),
+            " ~!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}");
+}
+
 TEST(NumericDateTest, States) {
   const EncodedClaims encoded(json::parse(R"({"exp":1700000000,"nbf":1.5,"iat":"x"})"));
   const ClaimValue claims = encoded.root();

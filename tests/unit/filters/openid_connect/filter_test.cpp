@@ -157,12 +157,23 @@ TEST_F(FilterTest, ClientIdIsThePrincipalWithoutSubject) {
   EXPECT_EQ(principal, "orders-app");
 }
 
-TEST_F(FilterTest, PrincipalThatCouldForgeLogLinesIsReplacedByTheTokenHash) {
-  idp->answers["good"] = answer_from(R"({"active":true,"sub":"alice\nGET /admin 200"})");
+// The access log escapes what it writes: the subject is kept as sent, so the log names the real
+// one, escaped, rather than a stand-in.
+TEST_F(FilterTest, PrincipalIsTheSubjectAsSentForTheLogToEscape) {
+  idp->answers["good"] = answer_from(R"({"active":true,"sub":"alice\nGET /admin 200\u2028"})");
   bearer("good");
   auto filter = make_filter();
   EXPECT_TRUE(run(*filter).proceeds());
-  EXPECT_EQ(principal, "token:" + short_hash("good"));
+  EXPECT_EQ(principal, "alice\nGET /admin 200\u2028");
+}
+
+TEST_F(FilterTest, AnAbsurdlyLongSubjectIsNoPrincipal) {
+  idp->answers["good"] =
+      answer_from(R"({"active":true,"sub":")" + std::string(300, 's') + R"(","client_id":"app"})");
+  bearer("good");
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter).proceeds());
+  EXPECT_EQ(principal, "app");
 }
 
 TEST_F(FilterTest, InactiveTokenIsAnInvalidToken) {

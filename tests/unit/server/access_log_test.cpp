@@ -1,0 +1,62 @@
+#include "tollgate/server/access_log.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace tollgate::server {
+namespace {
+
+using std::chrono::microseconds;
+
+AccessRecord record_with_principal(std::string_view principal) {
+  return AccessRecord{"GET",       "/orders", "orders",           "http://127.0.0.1:9000",
+                      200,         42,        microseconds(1500), "req-1",
+                      "127.0.0.1", principal};
+}
+
+bool printable_ascii(std::string_view line) {
+  for (const char c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) return false;
+  }
+  return true;
+}
+
+TEST(AccessLogText, WritesTheUsualLine) {
+  EXPECT_EQ(format_access_line(record_with_principal("alice"), config::LogFormat::text),
+            "127.0.0.1 \"GET /orders\" 200 42 1.500ms route=orders upstream=http://127.0.0.1:9000 "
+            "principal=alice request_id=req-1");
+}
+
+// U+2028, U+0085, CR and LF end a line for one reader or another; a space, a quote or a backslash
+// would let a value pass for another field, or for an escape.
+TEST(AccessLogText, EscapesEveryByteThatCouldEndTheLineOrForgeAField) {
+  const std::string line = format_access_line(
+      record_with_principal("a\u2028b\u0085c\r\nd e\"f\\g\x7f"), config::LogFormat::text);
+  EXPECT_NE(line.find(R"(principal=a\xE2\x80\xA8b\xC2\x85c\x0D\x0Ad\x20e\x22f\x5Cg\x7F )"),
+            std::string::npos)
+      << line;
+  EXPECT_TRUE(printable_ascii(line)) << line;
+}
+
+TEST(AccessLogJson, IsOneJsonObjectOfPrintableAscii) {
+  const std::string principal = "a\u2028b\u0085c\r\n\"\\";
+  const std::string line =
+      format_access_line(record_with_principal(principal), config::LogFormat::json);
+  EXPECT_NE(line.find(R"("principal":"a\u2028b\u0085c\r\n\"\\")"), std::string::npos) << line;
+  EXPECT_TRUE(printable_ascii(line)) << line;
+  const nlohmann::json parsed = nlohmann::json::parse(line);
+  EXPECT_EQ(parsed.at("principal"), principal);
+  EXPECT_EQ(parsed.at("status"), 200);
+}
+
+TEST(AccessLogJson, InvalidUtf8BecomesTheReplacementCharacter) {
+  const std::string line =
+      format_access_line(record_with_principal("bad\xff\xfe"), config::LogFormat::json);
+  EXPECT_TRUE(printable_ascii(line)) << line;
+  EXPECT_NE(line.find(R"("principal":"bad\ufffd)"), std::string::npos) << line;
+  EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+}
+
+}  // namespace
+}  // namespace tollgate::server
