@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "sections.hpp"
+#include "tollgate/routing/path.hpp"
 
 namespace tollgate::config::sections {
 
@@ -19,64 +20,29 @@ namespace {
 // resolve silently. A trailing slash is dropped ("/orders/" = "/orders", a segment-boundary
 // prefix).
 
-constexpr char upper_hex[] = "0123456789ABCDEF";
-
-bool is_unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-// RFC 3986 pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
-bool is_raw_path_char(unsigned char c) {
-  return is_unreserved(c) ||
-         std::string_view("!$&'()*+,;=:@").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-void append_escaped(std::string& out, unsigned char c) {
-  out += '%';
-  out += upper_hex[c >> 4];
-  out += upper_hex[c & 0xf];
-}
-
-// One segment (between slashes) in normal form; fails on what no request path can carry.
+// One segment (between slashes) in normal form, by the normaliser requests go through; fails on
+// what no request path can carry.
 std::string normalise_segment(std::string_view segment, const Reader& reader,
                               const std::string& written) {
+  using Kind = routing::SegmentFault::Kind;
   std::string out;
-  for (std::size_t i = 0; i < segment.size(); ++i) {
-    const auto c = static_cast<unsigned char>(segment[i]);
-    if (c == '%') {
-      const int high = i + 1 < segment.size() ? hex_value(segment[i + 1]) : -1;
-      const int low = i + 2 < segment.size() ? hex_value(segment[i + 2]) : -1;
-      if (high < 0 || low < 0) reader.fail(in_quotes(written) + " has an invalid %-escape");
-      const auto decoded = static_cast<unsigned char>(high * 16 + low);
-      if (decoded == '/' || decoded == '\\' || decoded < 0x20 || decoded == 0x7f) {
-        reader.fail(in_quotes(written) +
-                    " has an encoded '/', '\\' or control character, which requests never match");
-      }
-      if (is_unreserved(decoded)) {
-        out += static_cast<char>(decoded);
-      } else {
-        append_escaped(out, decoded);
-      }
-      i += 2;
-    } else if (is_raw_path_char(c)) {
-      out += static_cast<char>(c);
-    } else if (c <= 0x20 || c == 0x7f || c == '\\' || c == '#' || c == '?') {
-      reader.fail(in_quotes(written) + " contains " +
-                  (c > 0x20 && c != 0x7f ? "'" + std::string(1, static_cast<char>(c)) + "'"
-                                         : std::string("a space or control character")) +
-                  ", which is not allowed in a route path");
-    } else {
-      append_escaped(out, c);  // e.g. '"', '{', UTF-8 bytes: requests carry them escaped
-    }
+  const std::optional<routing::SegmentFault> fault =
+      routing::append_normalised_segment(segment, out);
+  if (!fault) return out;
+  switch (fault->kind) {
+    case Kind::invalid_escape:
+      reader.fail(in_quotes(written) + " has an invalid %-escape");
+    case Kind::encoded_separator:
+      reader.fail(in_quotes(written) +
+                  " has an encoded '/', '\\' or control character, which requests never match");
+    case Kind::forbidden_character:
+      break;
   }
-  return out;
+  const auto c = static_cast<unsigned char>(segment[fault->at]);
+  reader.fail(in_quotes(written) + " contains " +
+              (c > 0x20 && c != 0x7f ? "'" + std::string(1, static_cast<char>(c)) + "'"
+                                     : std::string("a space or control character")) +
+              ", which is not allowed in a route path");
 }
 
 PathMatch read_path(const Reader& reader) {
@@ -90,6 +56,10 @@ PathMatch read_path(const Reader& reader) {
   }
   if (!text.starts_with('/')) {
     reader.fail(in_quotes(written) + " must start with '/' (\"= /path\" for an exact match)");
+  }
+  // A request's '?' starts its query: no request path holds one.
+  if (text.find('?') != std::string_view::npos) {
+    reader.fail(in_quotes(written) + " contains '?', which is not allowed in a route path");
   }
   std::vector<std::string> segments;
   std::string_view rest = text.substr(1);

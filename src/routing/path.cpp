@@ -88,22 +88,22 @@ boost::system::error_code bad_path() noexcept {
   return make_error_code(errc::bad_path);
 }
 
-// Decodes one segment (the bytes between two '/') and appends it to `out`. Unreserved characters
-// come out decoded, other escapes with uppercase hex, and characters that are legal in a request
-// but not in a canonical path (e.g. '"', '{', bytes >= 0x80) come out percent-encoded.
-bool append_segment(std::string_view segment, std::string& out) {
+}  // namespace
+
+std::optional<SegmentFault> append_normalised_segment(std::string_view segment, std::string& out) {
+  using Kind = SegmentFault::Kind;
   for (std::size_t i = 0; i < segment.size(); ++i) {
     const auto c = static_cast<unsigned char>(segment[i]);
     if (c == '%') {
-      if (i + 2 >= segment.size()) return false;
+      if (i + 2 >= segment.size()) return SegmentFault{Kind::invalid_escape, i};
       const int hi = hex_value(segment[i + 1]);
       const int lo = hex_value(segment[i + 2]);
-      if (hi < 0 || lo < 0) return false;
+      if (hi < 0 || lo < 0) return SegmentFault{Kind::invalid_escape, i};
       const auto decoded = static_cast<unsigned char>(hi * 16 + lo);
       // An encoded separator or NUL is read as a separator by some upstreams and not by others;
       // encoded control characters end up in logs and redirects as CR/LF injection.
       if (decoded == '/' || decoded == '\\' || decoded < 0x20 || decoded == 0x7f) {
-        return false;
+        return SegmentFault{Kind::encoded_separator, i};
       }
       if (is_unreserved(decoded)) {
         out.push_back(static_cast<char>(decoded));
@@ -114,13 +114,15 @@ bool append_segment(std::string_view segment, std::string& out) {
     } else if (is_raw_pchar(c)) {
       out.push_back(static_cast<char>(c));
     } else if (is_control_or_space(c) || c == '\\' || c == '#') {
-      return false;
+      return SegmentFault{Kind::forbidden_character, i};
     } else {
       append_encoded(out, c);
     }
   }
-  return true;
+  return std::nullopt;
 }
+
+namespace {
 
 // Resolves '.', '..' and empty segments while copying `path` (which starts with '/') into `out`.
 bool normalise_path(std::string_view path, std::string& out) {
@@ -136,7 +138,7 @@ bool normalise_path(std::string_view path, std::string& out) {
       trailing_slash = last;  // "//" is merged; a final '/' is kept
     } else {
       out.push_back('/');
-      if (!append_segment(segment, out)) return false;
+      if (append_normalised_segment(segment, out)) return false;
       const std::string_view decoded = std::string_view(out).substr(segment_start + 1);
       if (decoded == ".") {
         out.resize(segment_start);

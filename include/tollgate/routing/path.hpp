@@ -2,6 +2,8 @@
 // result is what is forwarded (never the raw target), so the gateway and the upstream agree on it.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +25,23 @@ struct NormalisedTarget {
 // matrix-param stripping).
 boost::system::result<NormalisedTarget> normalise_target(std::string_view target,
                                                          std::string* authority = nullptr);
+
+// Why a path segment has no normal form, and where in the segment.
+struct SegmentFault {
+  enum class Kind {
+    invalid_escape,       // '%' not followed by two hex digits
+    encoded_separator,    // %2F, %5C, or an encoded control character
+    forbidden_character,  // a raw control character, space, '\\' or '#'
+  };
+  Kind kind;
+  std::size_t at;
+};
+
+// Appends one segment (the bytes between two '/') to `out` in the normal form request paths and
+// configured route paths share: percent-encoded unreserved characters decoded, other escapes with
+// uppercase hex, characters that are legal in a request but not in a canonical path ('"', '{',
+// bytes >= 0x80) percent-encoded. On a fault, `out` holds a partial segment.
+std::optional<SegmentFault> append_normalised_segment(std::string_view segment, std::string& out);
 
 // `path` (normalised) with the ';' parameters of every segment removed, as servlet containers
 // read it: "/admin;x=y/a" → "/admin/a", "/;x/admin" → "/admin" (a segment left empty merges away).

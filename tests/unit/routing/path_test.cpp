@@ -234,6 +234,26 @@ TEST(NormaliseAuthority, IsTheNormalisedHostWithThePortGiven) {
   EXPECT_EQ(normalise_authority(""), "");
 }
 
+TEST(AppendNormalisedSegment, NamesTheFaultAndWhereItIs) {
+  using Kind = SegmentFault::Kind;
+  std::string out;
+  EXPECT_EQ(append_normalised_segment("a%7e%2a%c3%A9\"{", out), std::nullopt);
+  EXPECT_EQ(out, "a~%2A%C3%A9%22%7B");
+  const auto fault_of = [](std::string_view segment) {
+    std::string ignored;
+    return append_normalised_segment(segment, ignored);
+  };
+  EXPECT_EQ(fault_of("ab%zz")->kind, Kind::invalid_escape);
+  EXPECT_EQ(fault_of("ab%zz")->at, 2u);
+  EXPECT_EQ(fault_of("ab%2")->kind, Kind::invalid_escape);
+  EXPECT_EQ(fault_of("a%2Fb")->kind, Kind::encoded_separator);
+  EXPECT_EQ(fault_of("a%5c")->kind, Kind::encoded_separator);
+  EXPECT_EQ(fault_of("a%0D")->kind, Kind::encoded_separator);
+  EXPECT_EQ(fault_of("a b")->kind, Kind::forbidden_character);
+  EXPECT_EQ(fault_of("ab#")->at, 2u);
+  EXPECT_EQ(fault_of("a\\")->kind, Kind::forbidden_character);
+}
+
 TEST(WithoutPathParameters, DropsTheParametersOfEverySegment) {
   EXPECT_EQ(without_path_parameters("/admin;x=y"), "/admin");
   EXPECT_EQ(without_path_parameters("/admin;x=y/users;v=2"), "/admin/users");
