@@ -41,12 +41,6 @@ char ascii_lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
 }
 
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Case-insensitive order of header names and tokens.
 bool iless(std::string_view a, std::string_view b) noexcept {
   const std::size_t common = std::min(a.size(), b.size());
@@ -105,6 +99,12 @@ void strip_hop_by_hop(http::fields& fields) {
   for (auto it = fields.begin(); it != fields.end();) {
     it = is_hop_by_hop(it->name()) ? fields.erase(it) : std::next(it);
   }
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

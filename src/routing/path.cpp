@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "tollgate/common/error.hpp"
+#include "tollgate/http/headers.hpp"
 
 namespace tollgate::routing {
 namespace {
@@ -69,13 +70,7 @@ bool is_control_or_space(unsigned char c) noexcept {
 }
 
 bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) | 0x20) != static_cast<unsigned char>(prefix[i])) {
-      return false;
-    }
-  }
-  return true;
+  return http_io::iequals(s.substr(0, prefix.size()), prefix);
 }
 
 void append_encoded(std::string& out, unsigned char c) {

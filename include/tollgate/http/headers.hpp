@@ -21,6 +21,9 @@ void strip_hop_by_hop(boost::beast::http::fields& fields);
 // Case-insensitive comparison for header names and tokens.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
+// `s` without the optional white space (spaces and tabs) around it (RFC 9110 §5.6.3).
+std::string_view trim_ows(std::string_view s) noexcept;
+
 // True when `a` and `b` name the same header to a CGI-style server (PHP, WSGI, Rack, ...), which
 // reads both X-User and X_User as HTTP_X_USER: equal ignoring ASCII case, with '-' and '_' alike.
 bool cgi_equivalent(std::string_view a, std::string_view b) noexcept;

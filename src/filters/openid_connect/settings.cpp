@@ -4,7 +4,7 @@
 #include <array>
 #include <cctype>
 
-#include <boost/beast/core/string.hpp>
+#include "tollgate/http/headers.hpp"
 
 namespace tollgate::filters::openid_connect {
 namespace {
@@ -51,12 +51,12 @@ bool has_control(std::string_view text) {
 
 bool contains_name(std::initializer_list<std::string_view> names, std::string_view name) {
   return std::any_of(names.begin(), names.end(),
-                     [name](std::string_view n) { return boost::beast::iequals(n, name); });
+                     [name](std::string_view n) { return http_io::iequals(n, name); });
 }
 
 bool is_framing_header(std::string_view name) {
   return std::any_of(kFramingHeaders.begin(), kFramingHeaders.end(),
-                     [name](std::string_view n) { return boost::beast::iequals(n, name); });
+                     [name](std::string_view n) { return http_io::iequals(n, name); });
 }
 
 // A header name a route may set on the upstream request.
@@ -315,7 +315,7 @@ UpstreamHeaders parse_upstream_headers(const Reader& config) {
   const std::vector<std::string> all = headers.names();
   for (std::size_t i = 0; i < all.size(); ++i) {
     for (std::size_t j = i + 1; j < all.size(); ++j) {
-      if (boost::beast::iequals(all[i], all[j])) {
+      if (http_io::iequals(all[i], all[j])) {
         config.fail("upstream header \"" + all[j] + "\" is configured twice");
       }
     }

@@ -5,7 +5,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include <boost/beast/core/string.hpp>
+#include <boost/url/pct_string_view.hpp>
+
+#include "tollgate/http/headers.hpp"
 
 namespace tollgate::filters::openid_connect {
 namespace {
@@ -46,12 +48,6 @@ std::size_t find_space(std::string_view text) {
   return std::string_view::npos;
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 Step checked_token(std::string_view token) {
   if (token.empty()) return invalid("The access token is empty");
   if (token.size() > kMaxTokenBytes) return invalid("The access token is too long");
@@ -66,11 +62,11 @@ Step token_from_header(const RequestHead& request) {
   if (first == last) return Found();
   if (std::next(first) != last) return invalid("The Authorization header is repeated");
 
-  const std::string_view value = trim(first->value());
+  const std::string_view value = http_io::trim_ows(first->value());
   if (value.size() > kMaxTokenBytes) return invalid("The Authorization header is too long");
   const std::size_t space = find_space(value);
   const std::string_view scheme = value.substr(0, space);
-  if (!boost::beast::iequals(scheme, "Bearer")) return Found();  // Basic etc.: not ours
+  if (!http_io::iequals(scheme, "Bearer")) return Found();  // Basic etc.: not ours
   if (space == std::string_view::npos) return invalid("The Authorization header has no token");
 
   std::string_view rest = value.substr(space);
@@ -88,33 +84,11 @@ Step token_from_header(const RequestHead& request) {
   return checked_token(rest);
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // application/x-www-form-urlencoded decoding ('+' is a space); nullopt on a broken escape.
 std::optional<std::string> form_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      out += static_cast<char>(high * 16 + low);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  const auto escaped = boost::urls::make_pct_string_view(text);
+  if (!escaped) return std::nullopt;
+  return escaped->decode(boost::urls::encoding_opts(/*space_as_plus=*/true));
 }
 
 Step token_from_query(std::string_view query) {
@@ -143,12 +117,14 @@ template <class Visit>
 void for_each_cookie(std::string_view header, Visit&& visit) {
   while (!header.empty()) {
     const std::size_t semicolon = header.find(';');
-    const std::string_view pair = trim(header.substr(0, semicolon));
+    const std::string_view pair = http_io::trim_ows(header.substr(0, semicolon));
     header =
         semicolon == std::string_view::npos ? std::string_view() : header.substr(semicolon + 1);
     const std::size_t equals = pair.find('=');
     if (equals == std::string_view::npos) continue;
-    if (!visit(trim(pair.substr(0, equals)), trim(pair.substr(equals + 1)))) return;
+    if (!visit(http_io::trim_ows(pair.substr(0, equals)),
+               http_io::trim_ows(pair.substr(equals + 1))))
+      return;
   }
 }
 
