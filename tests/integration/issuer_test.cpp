@@ -4,8 +4,6 @@
 // them as foreign.
 #include <gtest/gtest.h>
 
-#include <memory>
-
 #include "http_client.hpp"
 #include "idp_client.hpp"
 #include "services.hpp"
@@ -47,26 +45,15 @@ struct Environment {
   }
 };
 
-class IssuerTest : public ::testing::Test {
+class IssuerTest : public SharedEnvironmentTest<Environment> {
  protected:
-  static void SetUpTestSuite() {
-    setup_.run([] { env_ = std::make_unique<Environment>(); });
-  }
-  static void TearDownTestSuite() { env_.reset(); }
-  void SetUp() override { ASSERT_TRUE(setup_.ok()) << setup_.error(); }
-
   static Response call(const std::string& path, const std::string& token) {
     return http_get(env_->gateway.port(), path, {{"Authorization", "Bearer " + token}});
   }
   static std::string token() {
     return fetch_token(env_->idp.port, "demo-client", "demo-secret", "orders:read");
   }
-
-  static SuiteSetup setup_;
-  static std::unique_ptr<Environment> env_;
 };
-SuiteSetup IssuerTest::setup_;
-std::unique_ptr<Environment> IssuerTest::env_;
 
 TEST_F(IssuerTest, ATokenOfTheConfiguredIssuerIsAccepted) {
   const Response r = call("/own", token());

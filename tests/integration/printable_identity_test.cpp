@@ -4,8 +4,6 @@
 // read as line breaks.
 #include <gtest/gtest.h>
 
-#include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
@@ -56,14 +54,8 @@ struct Environment {
   }
 };
 
-class PrintableIdentityTest : public ::testing::Test {
+class PrintableIdentityTest : public SharedEnvironmentTest<Environment> {
  protected:
-  static void SetUpTestSuite() {
-    setup_.run([] { env_ = std::make_unique<Environment>(); });
-  }
-  static void TearDownTestSuite() { env_.reset(); }
-  void SetUp() override { ASSERT_TRUE(setup_.ok()) << setup_.error(); }
-
   // The echo's view of a request through `gateway`, sent under a fresh request id.
   static json call(Tollgate& gateway, const std::string& request_id) {
     const Response r =
@@ -73,11 +65,17 @@ class PrintableIdentityTest : public ::testing::Test {
     return json::parse(r.body());
   }
 
-  static SuiteSetup setup_;
-  static std::unique_ptr<Environment> env_;
+  // The access log line `gateway` wrote for the request with `request_id`, checked to be printable
+  // ASCII throughout.
+  static std::string logged_line(Tollgate& gateway, const std::string& request_id) {
+    const std::string line =
+        gateway.process->wait_for_line("^(.*[\" =]" + request_id + "([\"]|$).*)$");
+    for (const unsigned char c : line) {
+      EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << static_cast<int>(c) << " in " << line;
+    }
+    return line;
+  }
 };
-SuiteSetup PrintableIdentityTest::setup_;
-std::unique_ptr<Environment> PrintableIdentityTest::env_;
 
 TEST_F(PrintableIdentityTest, AClaimThatIsNotPrintableAsciiSetsNoUpstreamHeader) {
   const json echo = call(env_->text_log, "headers-1");
@@ -87,20 +85,14 @@ TEST_F(PrintableIdentityTest, AClaimThatIsNotPrintableAsciiSetsNoUpstreamHeader)
 
 TEST_F(PrintableIdentityTest, TheTextAccessLogEscapesThePrincipal) {
   call(env_->text_log, "text-1");
-  const std::string line = env_->text_log.process->wait_for_line("^(.*request_id=text-1)$");
+  const std::string line = logged_line(env_->text_log, "text-1");
   EXPECT_NE(line.find("principal=" + kTextEscaped + " "), std::string::npos) << line;
-  for (const unsigned char c : line) {
-    EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << static_cast<int>(c) << " in " << line;
-  }
 }
 
 TEST_F(PrintableIdentityTest, TheJsonAccessLogEscapesThePrincipalAndStaysJson) {
   call(env_->json_log, "json-1");
-  const std::string line = env_->json_log.process->wait_for_line("^(\\{.*\"json-1\".*)$");
+  const std::string line = logged_line(env_->json_log, "json-1");
   EXPECT_NE(line.find("\"principal\":\"" + kJsonEscaped + "\""), std::string::npos) << line;
-  for (const unsigned char c : line) {
-    EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << static_cast<int>(c) << " in " << line;
-  }
   EXPECT_EQ(json::parse(line).at("principal"), kLineBreakingSub);
 }
 

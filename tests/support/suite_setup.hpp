@@ -5,6 +5,7 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -29,6 +30,21 @@ class SuiteSetup {
 
  private:
   std::string error_;
+};
+
+// A fixture whose `Environment` (the processes its tests talk to) is built once for the suite and
+// shared by its tests: class MyTest : public SharedEnvironmentTest<MyEnvironment> {};
+template <class Environment>
+class SharedEnvironmentTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    setup_.run([] { env_ = std::make_unique<Environment>(); });
+  }
+  static void TearDownTestSuite() { env_.reset(); }
+  void SetUp() override { ASSERT_TRUE(setup_.ok()) << setup_.error(); }
+
+  static inline SuiteSetup setup_;
+  static inline std::unique_ptr<Environment> env_;
 };
 
 }  // namespace tollgate::test
