@@ -1,4 +1,4 @@
-#include "tollgate/oidc/discovery.hpp"
+#include "discovery.hpp"
 
 #include <nlohmann/json.hpp>
 

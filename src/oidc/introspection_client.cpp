@@ -11,8 +11,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 
+#include "discovery.hpp"
 #include "tollgate/common/hash.hpp"
-#include "tollgate/oidc/discovery.hpp"
 #include "tollgate/oidc/http_exchange.hpp"
 
 namespace tollgate::oidc {

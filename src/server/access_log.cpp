@@ -1,4 +1,4 @@
-#include "tollgate/server/access_log.hpp"
+#include "access_log.hpp"
 
 #include <atomic>
 #include <iterator>

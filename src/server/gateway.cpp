@@ -7,11 +7,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "access_log.hpp"
+#include "resource_limits.hpp"
+#include "session.hpp"
 #include "tollgate/admin/admin.hpp"
 #include "tollgate/filters/filter.hpp"
-#include "tollgate/server/access_log.hpp"
-#include "tollgate/server/resource_limits.hpp"
-#include "tollgate/server/session.hpp"
 #include "tollgate/server/worker.hpp"
 
 namespace tollgate::server {

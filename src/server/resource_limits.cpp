@@ -1,4 +1,4 @@
-#include "tollgate/server/resource_limits.hpp"
+#include "resource_limits.hpp"
 
 #include <sys/resource.h>
 

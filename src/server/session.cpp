@@ -1,4 +1,4 @@
-#include "tollgate/server/session.hpp"
+#include "session.hpp"
 
 #include <algorithm>
 #include <array>
@@ -8,13 +8,13 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "access_log.hpp"
 #include "tollgate/common/error.hpp"
 #include "tollgate/common/exact_allocator.hpp"
 #include "tollgate/filters/filter.hpp"
 #include "tollgate/http/headers.hpp"
 #include "tollgate/http/stream.hpp"
 #include "tollgate/routing/path.hpp"
-#include "tollgate/server/access_log.hpp"
 #include "tollgate/server/request_head.hpp"
 #include "tollgate/upstream/forwarder.hpp"
 

@@ -10,8 +10,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include "canned_http_server.hpp"
+#include "oidc/discovery.hpp"
 #include "tollgate/common/hash.hpp"
-#include "tollgate/oidc/discovery.hpp"
 
 namespace tollgate::oidc {
 namespace {

@@ -1,4 +1,4 @@
-#include "tollgate/server/access_log.hpp"
+#include "server/access_log.hpp"
 
 #include <gtest/gtest.h>
 
