@@ -9,6 +9,8 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -35,30 +37,42 @@ std::size_t exchanges(std::size_t fallback) {
   return static_cast<std::size_t>(std::strtoull(text, nullptr, 0));
 }
 
+// The adversarial tests' menu: everything, or the one item TOLLGATE_ATTRIBUTION_ONLY names.
+Menu adversarial_menu() {
+  const char* text = std::getenv("TOLLGATE_ATTRIBUTION_ONLY");
+  if (text == nullptr || *text == '\0') return Menu::adversarial();
+  const std::optional<Menu> menu = Menu::only(text);
+  if (!menu) throw std::invalid_argument(std::string("TOLLGATE_ATTRIBUTION_ONLY: no item ") + text);
+  return *menu;
+}
+
 std::string reproduce(const Settings& settings) {
   char exe[PATH_MAX] = {};
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  return "TOLLGATE_ATTRIBUTION_SEED=" + std::to_string(settings.seed) +
+  const char* only = std::getenv("TOLLGATE_ATTRIBUTION_ONLY");
+  return (only != nullptr && *only != '\0' ? "TOLLGATE_ATTRIBUTION_ONLY=" + std::string(only) + " "
+                                           : std::string()) +
+         "TOLLGATE_ATTRIBUTION_SEED=" + std::to_string(settings.seed) +
          " TOLLGATE_ATTRIBUTION_EXCHANGES=" + std::to_string(settings.exchanges) + " " +
          (n > 0 ? std::string(exe) : std::string("attribution_tests")) +
          " --gtest_filter=" + test->test_suite_name() + "." + test->name();
 }
 
-// Runs each seed; returns the exchanges the client saw served with its own marker.
-void run_seeds(PeerMode mode, int workers, const std::vector<std::uint64_t>& seed_list,
+// Runs each seed and checks what it saw.
+void run_seeds(const Menu& menu, int workers, const std::vector<std::uint64_t>& seed_list,
                std::size_t count, double min_own_share) {
   for (std::uint64_t seed : seed_list) {
-    const Settings settings{seed, count, mode, workers};
+    const Settings settings{seed, count, menu, workers};
     Scenario scenario(settings);
     scenario.run();
     const Tally& tally = scenario.tally();
     std::printf(
-        "seed %llu, workers %d: %zu exchanges in %.1f s (%.0f/s): %d own marker, %d "
+        "%s, seed %llu, workers %d: %zu exchanges in %.1f s (%.0f/s): %d own marker, %d "
         "refused as inactive, %d gateway errors, %d closed\n",
-        static_cast<unsigned long long>(seed), workers, count, scenario.seconds(),
-        static_cast<double>(count) / scenario.seconds(), tally.own.load(), tally.refused.load(),
-        tally.gateway_error.load(), tally.closed.load());
+        menu.name().c_str(), static_cast<unsigned long long>(seed), workers, count,
+        scenario.seconds(), static_cast<double>(count) / scenario.seconds(), tally.own.load(),
+        tally.refused.load(), tally.gateway_error.load(), tally.closed.load());
     const std::string report = scenario.report(reproduce(settings));
     EXPECT_TRUE(report.empty()) << report;
     // A gateway that refused everything would keep the invariants: most exchanges must get through
@@ -70,15 +84,15 @@ void run_seeds(PeerMode mode, int workers, const std::vector<std::uint64_t>& see
 
 // The self-check: peers that behave, in every framing and keep-alive combination; passes today.
 TEST(Attribution, WellBehavedPeersEveryAnswerReachesItsRequest) {
-  run_seeds(PeerMode::well_behaved, 2, seeds({1}), exchanges(kWellBehavedExchanges), 0.95);
+  run_seeds(Menu::well_behaved(), 2, seeds({1}), exchanges(kWellBehavedExchanges), 0.95);
 }
 
 TEST(Attribution, AdversarialPeersOneWorker) {
-  run_seeds(PeerMode::adversarial, 1, seeds(kOneWorkerSeeds), exchanges(kDefaultExchanges), 0.3);
+  run_seeds(adversarial_menu(), 1, seeds(kOneWorkerSeeds), exchanges(kDefaultExchanges), 0.3);
 }
 
 TEST(Attribution, AdversarialPeersTwoWorkers) {
-  run_seeds(PeerMode::adversarial, 2, seeds(kTwoWorkerSeeds), exchanges(kDefaultExchanges), 0.3);
+  run_seeds(adversarial_menu(), 2, seeds(kTwoWorkerSeeds), exchanges(kDefaultExchanges), 0.3);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include "scenario.hpp"
 
 #include <algorithm>
+#include <barrier>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -14,11 +16,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kLanes = 6;      // client connections at once
-constexpr int kKeepalive = 4;  // the gateway's idle upstream connections per worker
+constexpr int kLanes = 6;                      // client connections at once
+constexpr std::size_t kRoundConnections = 48;  // connections between two pauses of the clients
+constexpr int kKeepalive = 4;                  // the gateway's idle upstream connections per worker
 constexpr auto kClientTimeout = std::chrono::seconds(8);
 constexpr auto kQuiesceLimit = std::chrono::seconds(10);
-constexpr std::size_t kShownViolations = 12;
+constexpr std::size_t kShownViolations = 12;  // TOLLGATE_ATTRIBUTION_SHOWN overrides it
+
+std::size_t shown_violations() {
+  const char* text = std::getenv("TOLLGATE_ATTRIBUTION_SHOWN");
+  return text == nullptr || *text == '\0' ? kShownViolations : std::strtoull(text, nullptr, 0);
+}
 
 std::string gateway_config(int workers, std::uint16_t idp_port, std::uint16_t upstream_port) {
   const std::string introspection =
@@ -103,8 +111,8 @@ std::string excerpt(std::string_view text) {
 
 Scenario::Scenario(Settings settings)
     : settings_(settings),
-      schedule_(client_schedule(settings.seed, settings.exchanges,
-                                settings.mode == PeerMode::adversarial)),
+      schedule_(client_schedule(settings.seed, settings.exchanges, settings.menu.http10,
+                                settings.menu.head_protected)),
       idp_([this](const PeerRequest& request) { return answer_idp(request); }),
       upstream_([this](const PeerRequest& request) { return answer_upstream(request); }),
       gateway_(start_tollgate(gateway_config(settings.workers, idp_.port(), upstream_.port()))) {
@@ -114,7 +122,7 @@ Scenario::Scenario(Settings settings)
 Reply Scenario::answer_idp(const PeerRequest& request) {
   const std::uint64_t token = number_after(form_field(request.body(), "token"), "tok-");
   const std::uint32_t arrival = ledger_.arrivals('I', token) + 1;
-  const ResponsePlan plan = idp_plan(settings_.seed, settings_.mode, token, arrival);
+  const ResponsePlan plan = idp_plan(settings_.seed, settings_.menu, token, arrival);
   ledger_.arrive('I', token, describe(plan));
   const bool active = token != 0 && token_active(settings_.seed, token);
   // Padding varies the answer's size: JSON allows whitespace after the value.
@@ -136,7 +144,7 @@ Reply Scenario::answer_idp(const PeerRequest& request) {
 Reply Scenario::answer_upstream(const PeerRequest& request) {
   const std::uint64_t marker = number_after(request["X-Marker"], "");
   const std::uint32_t arrival = ledger_.arrivals('U', marker) + 1;
-  const ResponsePlan plan = upstream_plan(settings_.seed, settings_.mode, marker, arrival);
+  const ResponsePlan plan = upstream_plan(settings_.seed, settings_.menu, marker, arrival);
   ledger_.arrive('U', marker, describe(plan));
   check_upstream_request(request, marker, arrival);
 
@@ -287,25 +295,42 @@ void Scenario::check_seen(const ConnectionPlan& connection, const ClientRequest&
   }
 }
 
+void Scenario::play_connection(const ConnectionPlan& connection) {
+  std::vector<Seen> seen;
+  try {
+    seen = play(gateway_.port(), connection, kClientTimeout);
+  } catch (const std::exception& e) {
+    ledger_.violate({4, connection.requests.front().marker,
+                     std::string("the gateway did not accept a connection: ") + e.what()});
+    return;
+  }
+  for (std::size_t r = 0; r < seen.size(); ++r)
+    check_seen(connection, connection.requests[r], seen[r]);
+}
+
+// The lanes play the connections in rounds; between rounds every lane waits, nothing is in flight,
+// and the peers send their late bytes.
 void Scenario::run() {
   const auto start = Clock::now();
-  std::atomic<std::size_t> next{0};
+  const std::size_t total = schedule_.connections.size();
+  const std::size_t rounds = (total + kRoundConnections - 1) / kRoundConnections;
+  std::vector<std::atomic<std::size_t>> taken(rounds);
+  auto between_rounds = [this]() noexcept {
+    if (!idp_.flush_late() || !upstream_.flush_late()) {
+      ledger_.violate({4, 0, "a peer could not deliver its late bytes within 5 s"});
+    }
+  };
+  std::barrier pause(kLanes, between_rounds);
   std::vector<std::thread> lanes;
   for (int lane = 0; lane < kLanes; ++lane) {
     lanes.emplace_back([&] {
-      for (std::size_t i = next++; i < schedule_.connections.size(); i = next++) {
-        const ConnectionPlan& connection = schedule_.connections[i];
-        std::vector<Seen> seen;
-        try {
-          seen = play(gateway_.port(), connection, kClientTimeout);
-        } catch (const std::exception& e) {
-          ledger_.violate({4, connection.requests.front().marker,
-                           std::string("the gateway did not accept a connection: ") + e.what()});
-          continue;
+      for (std::size_t round = 0; round < rounds; ++round) {
+        const std::size_t first = round * kRoundConnections;
+        const std::size_t end = std::min(total, first + kRoundConnections);
+        for (std::size_t i = first + taken[round]++; i < end; i = first + taken[round]++) {
+          play_connection(schedule_.connections[i]);
         }
-        for (std::size_t r = 0; r < seen.size(); ++r) {
-          check_seen(connection, connection.requests[r], seen[r]);
-        }
+        pause.arrive_and_wait();
       }
     });
   }
@@ -370,9 +395,8 @@ std::string Scenario::report(const std::string& reproduce) const {
   for (const Violation& v : violations) ++per_invariant[std::clamp(v.invariant, 0, 4)];
   std::string out = "attribution: seed " + std::to_string(settings_.seed) + ", " +
                     std::to_string(settings_.exchanges) + " exchanges, workers " +
-                    std::to_string(settings_.workers) + ", " +
-                    (settings_.mode == PeerMode::adversarial ? "adversarial" : "well-behaved") +
-                    " peers: " + std::to_string(violations.size()) + " violations (";
+                    std::to_string(settings_.workers) + ", " + settings_.menu.name() + ": " +
+                    std::to_string(violations.size()) + " violations (";
   for (int i = 1; i <= 4; ++i) {
     out += "invariant " + std::to_string(i) + ": " + std::to_string(per_invariant[i]) +
            (i < 4 ? ", " : ")\n");
@@ -380,11 +404,11 @@ std::string Scenario::report(const std::string& reproduce) const {
   out += "reproduce: " + reproduce + "\n";
   // The first few of each invariant, so one kind does not hide the others.
   std::size_t shown = 0;
+  const std::size_t limit = shown_violations();
   for (int invariant = 1; invariant <= 4; ++invariant) {
     std::size_t of_this = 0;
     for (const Violation& v : violations) {
-      if (v.invariant != invariant || of_this == kShownViolations / 4 + 1 ||
-          shown == kShownViolations) {
+      if (v.invariant != invariant || of_this == limit / 4 + 1 || shown == limit) {
         continue;
       }
       ++of_this;

@@ -18,7 +18,7 @@ namespace tollgate::test::attribution {
 struct Settings {
   std::uint64_t seed = 1;
   std::size_t exchanges = 1000;
-  PeerMode mode = PeerMode::adversarial;
+  Menu menu = Menu::adversarial();
   int workers = 2;
 };
 
@@ -51,6 +51,7 @@ class Scenario {
   void check_upstream_request(const PeerRequest& request, std::uint64_t marker,
                               std::uint32_t arrival);
   void check_seen(const ConnectionPlan& connection, const ClientRequest& request, const Seen& seen);
+  void play_connection(const ConnectionPlan& connection);
   void check_resources();
   std::string schedule_of(std::uint64_t marker) const;
   std::uint64_t idp_source(std::string_view user) const;

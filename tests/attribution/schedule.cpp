@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <utility>
 
 namespace tollgate::test::attribution {
 namespace {
@@ -39,15 +40,16 @@ std::string interim_head(int status) {
   return head + "\r\n";
 }
 
-// The choices both peers share; `interim_when_well_behaved` says whether interim answers count as
-// good behaviour for this peer in the sanity mode.
-ResponsePlan draw(Rng& rng, PeerMode mode, bool interim_when_well_behaved) {
+// One peer's answer to one request. Every value is drawn whatever the menu allows, so that the
+// menu changes what a seed does and not what it draws.
+ResponsePlan draw(Rng& rng, bool interim, bool cuts, bool extra) {
   ResponsePlan plan;
-  const bool adversarial = mode == PeerMode::adversarial;
-  if (rng.percent(adversarial ? 30 : (interim_when_well_behaved ? 20 : 0))) {
-    constexpr std::array<int, 3> kInterim = {100, 102, 103};
-    for (std::uint32_t n = 1 + rng.below(3); n > 0; --n)
-      plan.interim.push_back(kInterim[rng.below(3)]);
+  const bool with_interim = rng.percent(interim ? 30 : 0);
+  const std::uint32_t interim_count = 1 + rng.below(3);
+  constexpr std::array<int, 3> kInterim = {100, 102, 103};
+  for (std::uint32_t n = 0; n < 3; ++n) {
+    const int status = kInterim[rng.below(3)];
+    if (with_interim && n < interim_count) plan.interim.push_back(status);
   }
   const std::uint32_t framing = rng.below(100);
   plan.framing = framing < 60   ? Framing::length
@@ -62,11 +64,13 @@ ResponsePlan draw(Rng& rng, PeerMode mode, bool interim_when_well_behaved) {
   plan.split_seed = rng.next();
   plan.poison = rng.next() % 1'000'000;
   plan.poison_names_neighbour = rng.percent(30);
-  if (adversarial && rng.percent(15)) plan.cut = kCuts[rng.below(kCuts.size())];
+  const bool cut = rng.percent(15);
+  const Cut where = kCuts[rng.below(kCuts.size())];
+  if (cuts && cut) plan.cut = where;
+  const bool trailing = rng.percent(25);
+  const auto how = static_cast<Trailing>(1 + rng.below(2));
   // A close-delimited body has no "after": bytes following it are its body.
-  if (adversarial && plan.framing != Framing::close_delimited && rng.percent(25)) {
-    plan.trailing = static_cast<Trailing>(1 + rng.below(3));
-  }
+  if (extra && trailing && plan.framing != Framing::close_delimited) plan.trailing = how;
   return plan;
 }
 
@@ -99,24 +103,69 @@ std::uint64_t derive(std::uint64_t seed, char purpose, std::uint64_t a, std::uin
   return rng.next();
 }
 
-ResponsePlan idp_plan(std::uint64_t seed, PeerMode mode, std::uint64_t token,
-                      std::uint32_t arrival) {
-  Rng rng(derive(seed, 'I', token, arrival));
-  // Interim answers before an introspection answer are what issue 13 item 1 is about: not part of
-  // the behaviour today's gateway is expected to survive.
-  return draw(rng, mode, false);
+std::optional<Menu> Menu::only(std::string_view item) {
+  Menu menu;
+  if (item == "idp-interim") {
+    menu.idp_interim = true;
+  } else if (item == "idp-cuts") {
+    menu.idp_cuts = true;
+  } else if (item == "idp-extra") {
+    menu.idp_extra = true;
+  } else if (item == "upstream-cuts") {
+    menu.upstream_cuts = true;
+  } else if (item == "upstream-extra") {
+    menu.upstream_extra = true;
+  } else if (item == "upstream-close-delimited") {
+    menu.upstream_close_delimited = true;
+  } else if (item == "upstream-split-chunked") {
+    menu.upstream_split_chunked = true;
+  } else if (item == "http10") {
+    menu.http10 = true;
+  } else if (item == "head-protected") {
+    menu.head_protected = true;
+  } else {
+    return std::nullopt;
+  }
+  return menu;
 }
 
-ResponsePlan upstream_plan(std::uint64_t seed, PeerMode mode, std::uint64_t marker,
+std::string Menu::name() const {
+  const std::array<std::pair<bool, const char*>, 9> items = {{
+      {idp_interim, "idp-interim"},
+      {idp_cuts, "idp-cuts"},
+      {idp_extra, "idp-extra"},
+      {upstream_cuts, "upstream-cuts"},
+      {upstream_extra, "upstream-extra"},
+      {upstream_close_delimited, "upstream-close-delimited"},
+      {upstream_split_chunked, "upstream-split-chunked"},
+      {http10, "http10"},
+      {head_protected, "head-protected"},
+  }};
+  if (std::all_of(items.begin(), items.end(), [](const auto& item) { return item.first; })) {
+    return "adversarial";
+  }
+  std::string out;
+  for (const auto& [on, name] : items) {
+    if (on) out += (out.empty() ? "" : "+") + std::string(name);
+  }
+  return out.empty() ? "well-behaved" : out;
+}
+
+ResponsePlan idp_plan(std::uint64_t seed, const Menu& menu, std::uint64_t token,
+                      std::uint32_t arrival) {
+  Rng rng(derive(seed, 'I', token, arrival));
+  return draw(rng, menu.idp_interim, menu.idp_cuts, menu.idp_extra);
+}
+
+ResponsePlan upstream_plan(std::uint64_t seed, const Menu& menu, std::uint64_t marker,
                            std::uint32_t arrival) {
   Rng rng(derive(seed, 'U', marker, arrival));
-  ResponsePlan plan = draw(rng, mode, true);
-  // A close-delimited body is relayed with its last chunk twice today (issue 13 item 5), and so,
-  // about once in 10,000, is a chunked one that arrives in several pieces.
-  if (mode == PeerMode::well_behaved && plan.framing == Framing::close_delimited) {
+  // Interim answers from an upstream are handled today: part of the well-behaved base.
+  ResponsePlan plan = draw(rng, true, menu.upstream_cuts, menu.upstream_extra);
+  if (!menu.upstream_close_delimited && plan.framing == Framing::close_delimited) {
     plan.framing = Framing::chunked;
   }
-  if (mode == PeerMode::well_behaved && plan.framing == Framing::chunked) plan.segments = 1;
+  if (!menu.upstream_split_chunked && plan.framing == Framing::chunked) plan.segments = 1;
   const std::uint32_t status = rng.below(100);
   plan.status = status < 70 ? 200 : status < 75 ? 201 : status < 85 ? 204 : status < 95 ? 304 : 500;
   return plan;
@@ -147,9 +196,8 @@ std::string describe(const ResponsePlan& plan) {
                                                     " | close after answer",
                                                     " | reset after answer"};
   out += kCutNames[static_cast<std::size_t>(plan.cut)];
-  constexpr std::array<const char*, 4> kTrailingNames = {
-      "", " | fake response glued after answer", " | fake response in a later write",
-      " | fake response when a request arrives on another connection"};
+  constexpr std::array<const char*, 3> kTrailingNames = {
+      "", " | fake response glued after answer", " | fake response late (at the clients' pause)"};
   out += kTrailingNames[static_cast<std::size_t>(plan.trailing)];
   return out;
 }
@@ -193,6 +241,7 @@ Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view
   if (plan.trailing == Trailing::glued) wire += fake_response;
 
   Reply reply;
+  const std::size_t answer_end = body_end;
   std::size_t end = wire.size();
   switch (plan.cut) {
     case Cut::none:
@@ -214,14 +263,12 @@ Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view
   }
   wire.resize(end);
   std::size_t from = 0;
-  for (std::size_t point : split_points(plan, wire.size(), head_begin)) {
+  // Splits fall inside the answer: glued bytes share the answer's last write.
+  for (std::size_t point : split_points(plan, std::min(wire.size(), answer_end), head_begin)) {
     reply.writes.push_back(wire.substr(from, point - from));
     from = point;
   }
   if (from < wire.size()) reply.writes.push_back(wire.substr(from));
-  if (plan.cut == Cut::none && plan.trailing == Trailing::separate_write) {
-    reply.writes.emplace_back(fake_response);
-  }
   if (plan.cut == Cut::none && plan.trailing == Trailing::late) {
     reply.late = fake_response;
   }

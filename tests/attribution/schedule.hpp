@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,11 +28,27 @@ class Rng {
 // marker.
 std::uint64_t derive(std::uint64_t seed, char purpose, std::uint64_t a, std::uint64_t b = 0);
 
-// well_behaved: the self-check, every framing and keep-alive combination but nothing issue 13
-// lists as mishandled today (interim answers from the IdP, close-delimited upstream bodies,
-// HTTP/1.0 clients). adversarial: all of it, plus closes, resets and bytes that belong to no
-// request.
-enum class PeerMode { well_behaved, adversarial };
+// What a run may do beyond the well-behaved base (every framing and keep-alive combination, split
+// writes, interim answers from the upstream, every method with and without a body, pipelining).
+// The random draws are the same whatever the menu, so one seed gives comparable schedules.
+struct Menu {
+  bool idp_interim = false;     // 100/102/103 before the IdP's answer (issue 13 item 1)
+  bool idp_cuts = false;        // closes and resets at every point of the IdP's answer
+  bool idp_extra = false;       // a fake answer after the IdP's answer (item 1)
+  bool upstream_cuts = false;   // closes and resets at every point of the upstream's answer
+  bool upstream_extra = false;  // a fake response after the upstream's (item 2)
+  bool upstream_close_delimited = false;  // bodies ended by the close (item 5)
+  bool upstream_split_chunked = false;    // chunked bodies in several writes
+  bool http10 = false;                    // HTTP/1.0 client connections (item 5)
+  bool head_protected = false;  // HEAD on the protected routes (the gateway's own 401 to a HEAD)
+
+  static Menu well_behaved() { return {}; }
+  static Menu adversarial() { return {true, true, true, true, true, true, true, true, true}; }
+  // The well-behaved base plus the one item named (see tests/attribution/README.md); nothing
+  // when the name is unknown.
+  static std::optional<Menu> only(std::string_view item);
+  std::string name() const;
+};
 
 enum class Framing { length, chunked, close_delimited };
 
@@ -49,10 +66,14 @@ enum class Cut {
 };
 
 // Bytes after the complete answer: a whole fake response carrying another marker, glued to the
-// answer's last write, in a write of its own, or late: held back until the peer receives a request
-// on another connection. After a HEAD, 204 or 304 answer these are the "body" such an answer must
-// not have.
-enum class Trailing { none, glued, separate_write, late };
+// answer's last write, or late: held back until the clients pause and nothing is in flight (see
+// ScriptedPeer::flush_late). After a HEAD, 204 or 304 answer these are the "body" such an answer
+// must not have.
+//
+// Never in a write of its own right after the answer: such bytes may reach the gateway just after
+// it checked the connection and reused it, and then they are the next request's answer to any
+// HTTP/1.1 client. Glued or late, they are on the gateway's side before any reuse can happen.
+enum class Trailing { none, glued, late };
 
 struct ResponsePlan {
   std::vector<int> interim;  // 100, 102, 103 heads before the answer
@@ -69,9 +90,9 @@ struct ResponsePlan {
 };
 
 // The IdP's plan for its `arrival`-th receipt of token `token`; the upstream's for marker `marker`.
-ResponsePlan idp_plan(std::uint64_t seed, PeerMode mode, std::uint64_t token,
+ResponsePlan idp_plan(std::uint64_t seed, const Menu& menu, std::uint64_t token,
                       std::uint32_t arrival);
-ResponsePlan upstream_plan(std::uint64_t seed, PeerMode mode, std::uint64_t marker,
+ResponsePlan upstream_plan(std::uint64_t seed, const Menu& menu, std::uint64_t marker,
                            std::uint32_t arrival);
 
 std::string describe(const ResponsePlan& plan);
@@ -84,9 +105,8 @@ struct Reply {
   enum class Ending { keep_open, close, reset };
   std::vector<std::string> writes;
   Ending ending = Ending::keep_open;
-  // Written when the peer next receives a request on another connection, unless this connection
-  // has a request to read by then: bytes that arrive after the gateway sent its next request are
-  // that request's answer to any client, and no gateway can tell them apart.
+  // Written at the next pause of the clients, unless the gateway sent its next request on the
+  // connection before that: then the bytes would be that request's answer to any client.
   std::string late;
 };
 

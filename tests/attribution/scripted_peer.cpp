@@ -1,13 +1,24 @@
 #include "scripted_peer.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <vector>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+
+#include "process.hpp"
 
 namespace tollgate::test::attribution {
 
@@ -38,17 +49,36 @@ asio::awaitable<void> ScriptedPeer::accept_loop() {
   }
 }
 
-void ScriptedPeer::flush_late(std::uint64_t id) {
-  // The gateway sent its next request on the connection before the late bytes: they are dropped.
-  late_.erase(id);
-  for (auto& [other, late] : late_) {
-    boost::system::error_code ec;
-    if (late.socket->available(ec) == 0 && !ec) {
-      // A few hundred bytes into an empty socket buffer: written at once, by this one thread.
+bool ScriptedPeer::flush_late() {
+  // Shared: the handler may outlive a caller that gave up waiting.
+  auto flushed = std::make_shared<std::promise<bool>>();
+  auto result = flushed->get_future();
+  // On the peer's thread, which holds every socket open meanwhile.
+  asio::post(io_, [this, flushed] {
+    std::vector<tcp::socket*> written;
+    for (auto& [id, late] : late_) {
+      boost::system::error_code ec;
+      // A few hundred bytes into an idle connection's empty buffer: written at once.
       asio::write(*late.socket, asio::buffer(late.bytes), ec);
+      if (!ec) written.push_back(late.socket);
     }
-  }
-  late_.clear();
+    late_.clear();
+    // Acknowledged means in the gateway's receive queue: its next check of the connection sees
+    // them. Loopback acknowledges within microseconds; the bound is for a machine under load.
+    flushed->set_value(poll_until(
+        [&] {
+          for (tcp::socket* socket : written) {
+            int unacknowledged = 0;
+            if (::ioctl(socket->native_handle(), SIOCOUTQ, &unacknowledged) == 0 &&
+                unacknowledged > 0) {
+              return false;
+            }
+          }
+          return true;
+        },
+        std::chrono::seconds(5)));
+  });
+  return result.wait_for(std::chrono::seconds(10)) == std::future_status::ready && result.get();
 }
 
 asio::awaitable<void> ScriptedPeer::serve(tcp::socket socket, std::uint64_t id) {
@@ -72,7 +102,9 @@ asio::awaitable<void> ScriptedPeer::serve(tcp::socket socket, std::uint64_t id) 
     auto [read_error, read] =
         co_await http::async_read(socket, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (read_error) break;
-    flush_late(id);
+    // The gateway sent its next request before the late bytes went out: they are dropped (they
+    // would be this request's answer to any client).
+    late_.erase(id);
     Reply reply = responder_(parser.get());
     bool failed = false;
     for (const std::string& piece : reply.writes) {

@@ -33,6 +33,10 @@ class ScriptedPeer {
   ScriptedPeer& operator=(const ScriptedPeer&) = delete;
 
   std::uint16_t port() const { return port_; }
+  // Writes the late bytes held for idle connections and waits until the gateway's side has them
+  // (acknowledged). Call it only while no request is in flight: then no connection can be between
+  // the gateway's check for stray bytes and its next request. Returns false on timeout.
+  bool flush_late();
   // Connections accepted and not yet closed by either side.
   int open_connections() const { return open_.load(); }
   int accepted_connections() const { return accepted_.load(); }
@@ -40,8 +44,6 @@ class ScriptedPeer {
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, std::uint64_t id);
-  // A request arrived on connection `id`: the late bytes held for other connections go out now.
-  void flush_late(std::uint64_t id);
 
   struct Late {
     boost::asio::ip::tcp::socket* socket;

@@ -145,6 +145,7 @@ Seen read_response(Socket& socket, std::string& buffer, bool head, Clock::time_p
     seen.kind = Seen::Kind::response;
     seen.status = message.result_int();
     seen.chunked = message.chunked();
+    seen.keep_alive = message.keep_alive();
     seen.marker = std::string(message["X-Marker"]);
     seen.body = message.body();
     return seen;
@@ -193,13 +194,14 @@ bool token_active(std::uint64_t seed, std::uint64_t token) {
   return derive(seed, 'A', token) % 100 >= 15;
 }
 
-ClientSchedule client_schedule(std::uint64_t seed, std::size_t exchanges, bool everything) {
+ClientSchedule client_schedule(std::uint64_t seed, std::size_t exchanges, bool http10,
+                               bool head_protected) {
   Rng rng(derive(seed, 'C', 0));
   ClientSchedule schedule;
   std::uint64_t marker = 1;
   while (marker <= exchanges) {
     ConnectionPlan connection;
-    connection.version = rng.percent(20) && everything ? 10 : 11;
+    connection.version = rng.percent(20) && http10 ? 10 : 11;
     connection.keep_alive = rng.percent(75);
     const std::uint32_t count =
         connection.version == 10 && !connection.keep_alive ? 1 : 1 + rng.below(4);
@@ -210,7 +212,7 @@ ClientSchedule client_schedule(std::uint64_t seed, std::size_t exchanges, bool e
       const std::uint32_t route = rng.below(100);
       request.route = route < 40 ? Route::cached : route < 70 ? Route::uncached : Route::open;
       request.method = draw_method(rng);
-      if (!everything && request.method == Method::head) request.route = Route::open;
+      if (!head_protected && request.method == Method::head) request.route = Route::open;
       const bool may_have_body = request.method == Method::post || request.method == Method::patch;
       request.has_body = rng.percent(may_have_body ? 70 : request.method == Method::del ? 10 : 0);
       // A token seen before (its introspection answer may be cached), or one of its own.
@@ -258,7 +260,8 @@ std::vector<Seen> play(std::uint16_t port, const ConnectionPlan& connection,
       const auto deadline = Clock::now() + timeout;
       seen[i] =
           read_response(socket, buffer, connection.requests[i].method == Method::head, deadline);
-      if (seen[i].kind != Seen::Kind::response) return seen;
+      // A response that closes the connection ends it, as for any client: what follows is not read.
+      if (seen[i].kind != Seen::Kind::response || !seen[i].keep_alive) return seen;
     }
   }
   return seen;

@@ -37,11 +37,11 @@ struct ClientSchedule {
   std::vector<std::size_t> connection_of;  // index marker - 1
 };
 
-// `everything` false leaves out what today's gateway answers wrongly to any client: HTTP/1.0
-// connections (issue 13 item 5) and HEAD requests on the protected routes (a 401 or 403 the gateway
-// makes itself carries its JSON body even for HEAD, and the client reads that body as the start of
-// the next response on the connection).
-ClientSchedule client_schedule(std::uint64_t seed, std::size_t exchanges, bool everything);
+// `http10`: some connections speak HTTP/1.0. `head_protected`: HEAD requests go to the protected
+// routes too, not only to /open (the gateway's own 401 to a HEAD carries its JSON body today, which
+// a client reads as the start of the next response on the connection).
+ClientSchedule client_schedule(std::uint64_t seed, std::size_t exchanges, bool http10,
+                               bool head_protected);
 
 // Whether the scripted IdP calls token tok-<token> active (about 85% are).
 bool token_active(std::uint64_t seed, std::uint64_t token);
@@ -58,7 +58,8 @@ struct Seen {
   int status = 0;
   bool interim = false;  // an interim 1xx came first
   bool chunked = false;
-  std::string marker;  // the X-Marker header, empty when absent
+  bool keep_alive = false;  // the response lets the connection carry another one
+  std::string marker;       // the X-Marker header, empty when absent
   std::string body;
   std::string detail;  // what was unparseable, for garbled
 };
