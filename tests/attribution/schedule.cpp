@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <initializer_list>
 #include <utility>
 
 namespace tollgate::test::attribution {
@@ -74,12 +75,14 @@ ResponsePlan draw(Rng& rng, bool interim, bool cuts, bool extra) {
   return plan;
 }
 
-// Split points for `size` bytes into at most `segments` writes, plus `forced` when inside.
+// Split points for `size` bytes into at most `segments` writes, plus the `forced` ones inside.
 std::vector<std::size_t> split_points(const ResponsePlan& plan, std::size_t size,
-                                      std::size_t forced) {
+                                      std::initializer_list<std::size_t> forced) {
   Rng rng(plan.split_seed);
   std::vector<std::size_t> points;
-  if (forced > 0 && forced < size) points.push_back(forced);
+  for (std::size_t point : forced) {
+    if (point > 0 && point < size) points.push_back(point);
+  }
   for (std::uint32_t i = 1; i < plan.segments && size > 1; ++i)
     points.push_back(1 + rng.below(size - 1));
   std::sort(points.begin(), points.end());
@@ -213,6 +216,7 @@ Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view
   wire += fields;
   if (!plan.keep_alive) wire += "Connection: close\r\n";
   std::string encoded_body;
+  std::size_t first_size_line_end = 0;  // in encoded_body
   if (!no_body_status) {
     if (plan.framing == Framing::length) {
       wire += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -226,6 +230,7 @@ Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view
         char size_line[32];
         std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk.size());
         encoded_body += size_line;
+        if (first_size_line_end == 0) first_size_line_end = encoded_body.size();
         encoded_body += chunk;
         encoded_body += "\r\n";
       }
@@ -264,7 +269,11 @@ Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view
   wire.resize(end);
   std::size_t from = 0;
   // Splits fall inside the answer: glued bytes share the answer's last write.
-  for (std::size_t point : split_points(plan, std::min(wire.size(), answer_end), head_begin)) {
+  // A chunk-size line alone in its write is what a streaming server sends: split there too.
+  const std::size_t size_line_end =
+      plan.segments > 1 && first_size_line_end > 0 ? head_end + first_size_line_end : 0;
+  for (std::size_t point :
+       split_points(plan, std::min(wire.size(), answer_end), {head_begin, size_line_end})) {
     reply.writes.push_back(wire.substr(from, point - from));
     from = point;
   }
