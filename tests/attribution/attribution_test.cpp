@@ -88,11 +88,11 @@ TEST(Attribution, WellBehavedPeersEveryAnswerReachesItsRequest) {
 }
 
 TEST(Attribution, AdversarialPeersOneWorker) {
-  run_seeds(adversarial_menu(), 1, seeds(kOneWorkerSeeds), exchanges(kDefaultExchanges), 0.3);
+  run_seeds(adversarial_menu(), 1, seeds(kOneWorkerSeeds), exchanges(kDefaultExchanges), 0.25);
 }
 
 TEST(Attribution, AdversarialPeersTwoWorkers) {
-  run_seeds(adversarial_menu(), 2, seeds(kTwoWorkerSeeds), exchanges(kDefaultExchanges), 0.3);
+  run_seeds(adversarial_menu(), 2, seeds(kTwoWorkerSeeds), exchanges(kDefaultExchanges), 0.25);
 }
 
 }  // namespace
