@@ -186,7 +186,11 @@ struct Gateway::Impl {
       return;
     }
     install(next, next_filters);
-    configure_logging(next->log);
+    try {
+      configure_logging(next->log);
+    } catch (const std::exception& e) {  // e.g. an access-log file that cannot be opened
+      spdlog::error("reload: the log settings could not all be applied: {}", e.what());
+    }
     config = next;
     filters = next_filters;
     spdlog::info("configuration reloaded from {}", config_path);
