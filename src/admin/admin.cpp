@@ -1,9 +1,22 @@
 #include "tollgate/admin/admin.hpp"
 
 #include <boost/beast/http/string_body.hpp>
+#include <nlohmann/json.hpp>
 
 namespace tollgate::admin {
 namespace {
+
+std::string readiness(const AdminState& state, http::response<http::string_body>& response) {
+  if (!state.serving.load(std::memory_order_relaxed)) {
+    response.result(http::status::service_unavailable);
+    return R"({"status":"draining"})";
+  }
+  const std::vector<std::string> waiting =
+      state.waiting_for ? state.waiting_for() : std::vector<std::string>{};
+  if (waiting.empty()) return R"({"status":"ready"})";
+  response.result(http::status::service_unavailable);
+  return nlohmann::json{{"status", "starting"}, {"waiting_for", waiting}}.dump();
+}
 
 http::response<http::string_body> respond(const http::request<http::string_body>& request,
                                           const AdminState& state) {
@@ -17,9 +30,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   } else if (target == "/healthz") {
     response.body() = R"({"status":"ok"})";
   } else if (target == "/readyz") {
-    const bool ready = state.ready.load(std::memory_order_relaxed);
-    if (!ready) response.result(http::status::service_unavailable);
-    response.body() = ready ? R"({"status":"ready"})" : R"({"status":"draining"})";
+    response.body() = readiness(state, response);
   } else {
     response.result(http::status::not_found);
     response.body() = R"({"message":"Not found"})";

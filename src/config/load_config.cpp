@@ -106,8 +106,8 @@ void require_sections(const Reader& root) {
 }
 
 GatewayConfig build(const Reader& root, const PluginTypes& plugin_types) {
-  root.expect_keys({"listen", "admin", "workers", "log", "limits", "timeouts", "upstreams",
-                    "plugins", "routes"});
+  root.expect_keys({"listen", "admin", "workers", "log", "limits", "timeouts", "trusted_proxies",
+                    "upstreams", "plugins", "routes"});
   require_sections(root);
 
   GatewayConfig config;
@@ -118,22 +118,19 @@ GatewayConfig build(const Reader& root, const PluginTypes& plugin_types) {
   config.log = sections::read_log(root["log"]);
   config.limits = sections::read_limits(root["limits"]);
   config.timeouts = sections::read_timeouts(root["timeouts"]);
+  config.trusted_proxies = sections::read_trusted_proxies(root["trusted_proxies"]);
   config.upstreams = sections::read_upstreams(root["upstreams"]);
-  const sections::PluginInstances plugins = sections::read_plugins(root["plugins"], plugin_types);
-  config.routes = sections::read_routes(root["routes"], config.upstreams, plugins);
+  config.plugins = sections::read_plugins(root["plugins"], plugin_types);
+  config.routes = sections::read_routes(root["routes"], config.upstreams, config.plugins);
+  for (const PluginInstance& plugin : config.plugins) {
+    for (std::string& name : plugin.settings->request_headers_set()) {
+      config.plugin_request_headers.push_back(std::move(name));
+    }
+  }
   return config;
 }
 
 }  // namespace
-
-PluginTypes built_in_plugin_types() {
-  PluginTypes types;
-  for (auto& name : filters::filter_type_names()) {
-    filters::FilterFactory factory = filters::find_filter_factory(name);
-    types.emplace_back(std::move(name), factory);
-  }
-  return types;
-}
 
 LoadResult load_config_text(const std::string& text, const std::string& file_name,
                             const PluginTypes& plugin_types) {
@@ -151,7 +148,7 @@ LoadResult load_config_text(const std::string& text, const std::string& file_nam
 }
 
 LoadResult load_config_text(const std::string& text, const std::string& file_name) {
-  return load_config_text(text, file_name, built_in_plugin_types());
+  return load_config_text(text, file_name, filters::plugin_types());
 }
 
 LoadResult load_config(const std::string& path) {

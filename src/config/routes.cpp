@@ -169,9 +169,9 @@ std::vector<std::string> names_of(const std::vector<Upstream>& upstreams) {
   return names;
 }
 
-std::vector<std::string> names_of(const PluginInstances& plugins) {
+std::vector<std::string> names_of(const std::vector<PluginInstance>& plugins) {
   std::vector<std::string> names;
-  for (const auto& [name, filter] : plugins) names.push_back(name);
+  for (const PluginInstance& plugin : plugins) names.push_back(plugin.name);
   return names;
 }
 
@@ -192,7 +192,8 @@ std::size_t read_route_upstream(const Reader& reader, const std::vector<Upstream
   reader.fail(not_found("upstream", name, names_of(upstreams)));
 }
 
-void read_route_plugins(const Reader& reader, const PluginInstances& plugins, Route& route) {
+void read_route_plugins(const Reader& reader, const std::vector<PluginInstance>& plugins,
+                        Route& route) {
   for (const Reader& item : string_items(reader)) {
     const std::string name = item.string();
     if (std::find(route.plugin_names.begin(), route.plugin_names.end(), name) !=
@@ -200,9 +201,9 @@ void read_route_plugins(const Reader& reader, const PluginInstances& plugins, Ro
       item.fail("plugin " + in_quotes(name) + " is listed twice");
     }
     auto found = std::find_if(plugins.begin(), plugins.end(),
-                              [&](const auto& entry) { return entry.first == name; });
+                              [&](const PluginInstance& plugin) { return plugin.name == name; });
     if (found == plugins.end()) item.fail(not_found("plugin", name, names_of(plugins)));
-    route.filters.push_back(found->second);
+    route.plugins.push_back(static_cast<std::size_t>(found - plugins.begin()));
     route.plugin_names.push_back(name);
   }
 }
@@ -246,7 +247,7 @@ class ConflictCheck {
 };
 
 Route read_route(const Reader& reader, const std::vector<Upstream>& upstreams,
-                 const PluginInstances& plugins, std::vector<Reader>& path_items) {
+                 const std::vector<PluginInstance>& plugins, std::vector<Reader>& path_items) {
   reader.expect_keys({"name", "match", "upstream", "strip_path", "preserve_host", "plugins"});
   Route route;
   route.name = reader["name"].string();
@@ -272,17 +273,17 @@ Route read_route(const Reader& reader, const std::vector<Upstream>& upstreams,
 
 // ---------------------------------------------------------------------------------------------
 
-PluginInstances read_plugins(const Reader& section, const PluginTypes& types) {
+std::vector<PluginInstance> read_plugins(const Reader& section, const PluginTypes& types) {
   std::vector<std::string> type_names;
-  for (const auto& [type, factory] : types) type_names.push_back(type);
+  for (const filters::PluginType& type : types) type_names.push_back(type.name);
 
-  PluginInstances instances;
+  std::vector<PluginInstance> instances;
   for (const auto& [name, reader] : section.entries()) {
     reader.expect_keys({"name", "config"});
     const Reader type_reader = reader["name"];
     const std::string type = type_reader.string();
     auto found = std::find_if(types.begin(), types.end(),
-                              [&](const auto& entry) { return entry.first == type; });
+                              [&](const filters::PluginType& entry) { return entry.name == type; });
     if (found == types.end()) {
       std::string message = "unknown plugin type " + in_quotes(type);
       if (auto suggestion = did_you_mean(type, type_names)) {
@@ -294,23 +295,27 @@ PluginInstances read_plugins(const Reader& section, const PluginTypes& types) {
       }
       type_reader.fail(std::move(message));
     }
-    const filters::FilterFactory factory = found->second;
-    std::shared_ptr<const filters::Filter> filter;
+    PluginInstance instance;
+    instance.name = name;
+    instance.type = &*found;
     try {
-      filter = factory(reader["config"]);
+      instance.settings = found->parse(reader["config"]);
     } catch (const ConfigException&) {
       throw;
     } catch (const std::exception& e) {
       reader["config"].fail("cannot set up plugin " + in_quotes(type) + ": " + e.what());
     }
-    if (!filter) reader["config"].fail("plugin " + in_quotes(type) + " could not be set up");
-    instances.emplace_back(name, std::move(filter));
+    if (!instance.settings) {
+      reader["config"].fail("plugin " + in_quotes(type) + " could not be set up");
+    }
+    instance.fingerprint = plugin_fingerprint(type, reader["config"]);
+    instances.push_back(std::move(instance));
   }
   return instances;
 }
 
 std::vector<Route> read_routes(const Reader& section, const std::vector<Upstream>& upstreams,
-                               const PluginInstances& plugins) {
+                               const std::vector<PluginInstance>& plugins) {
   std::vector<Route> routes;
   ConflictCheck conflicts;
   const std::vector<Reader> items = section.items();

@@ -22,12 +22,16 @@ Timeouts read_timeouts(const Reader& section);
 
 std::vector<Upstream> read_upstreams(const Reader& section);
 
-// Plugin instances by name, in file order; each built once and shared by the routes naming it.
-using PluginInstances = std::vector<std::pair<std::string, std::shared_ptr<const filters::Filter>>>;
-PluginInstances read_plugins(const Reader& section, const PluginTypes& types);
+// Plugin instances in file order, each read once; routes refer to them by index.
+std::vector<PluginInstance> read_plugins(const Reader& section, const PluginTypes& types);
+// See PluginInstance::fingerprint.
+std::string plugin_fingerprint(std::string_view type, const Reader& config);
 
 std::vector<Route> read_routes(const Reader& section, const std::vector<Upstream>& upstreams,
-                               const PluginInstances& plugins);
+                               const std::vector<PluginInstance>& plugins);
+
+// `trusted_proxies`: a list of CIDR networks (or single addresses), IPv4 or IPv6.
+std::vector<Network> read_trusted_proxies(const Reader& section);
 
 // Shared helpers.
 

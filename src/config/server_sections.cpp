@@ -219,3 +219,61 @@ Timeouts read_timeouts(const Reader& section) {
 }
 
 }  // namespace tollgate::config::sections
+
+namespace tollgate::config {
+
+bool Network::contains(const boost::asio::ip::address& peer_address) const noexcept {
+  boost::asio::ip::address peer = peer_address;
+  // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d.
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+    peer = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, peer.to_v6());
+  }
+  if (peer.is_v4() != address.is_v4()) return false;
+  const auto compare = [this](const auto& a, const auto& b) {
+    unsigned bits = prefix_length;
+    for (std::size_t i = 0; i < a.size() && bits > 0; ++i) {
+      const unsigned take = bits >= 8 ? 8 : bits;
+      const auto mask = static_cast<unsigned char>(0xff << (8 - take));
+      if ((a[i] & mask) != (b[i] & mask)) return false;
+      bits -= take;
+    }
+    return true;
+  };
+  return peer.is_v4() ? compare(peer.to_v4().to_bytes(), address.to_v4().to_bytes())
+                      : compare(peer.to_v6().to_bytes(), address.to_v6().to_bytes());
+}
+
+namespace sections {
+
+std::vector<Network> read_trusted_proxies(const Reader& section) {
+  std::vector<Network> networks;
+  for (const Reader& item : string_items(section)) {
+    const std::string text = item.string();
+    const std::size_t slash = text.find('/');
+    boost::system::error_code ec;
+    Network network;
+    network.address = boost::asio::ip::make_address(text.substr(0, slash), ec);
+    if (ec) {
+      item.fail(in_quotes(text) + " is not an IP address or a network like 10.0.0.0/8");
+    }
+    const unsigned max_length = network.address.is_v4() ? 32 : 128;
+    network.prefix_length = max_length;
+    if (slash != std::string::npos) {
+      const std::string_view length = std::string_view(text).substr(slash + 1);
+      unsigned value = 0;
+      const auto [end, error] =
+          std::from_chars(length.data(), length.data() + length.size(), value);
+      if (length.empty() || error != std::errc() || end != length.data() + length.size() ||
+          value > max_length) {
+        item.fail(in_quotes(text) + " has an invalid prefix length (0 to " +
+                  std::to_string(max_length) + ")");
+      }
+      network.prefix_length = value;
+    }
+    networks.push_back(network);
+  }
+  return networks;
+}
+
+}  // namespace sections
+}  // namespace tollgate::config

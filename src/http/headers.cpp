@@ -115,20 +115,23 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+char cgi_char(char c) noexcept {
+  const char lower = ascii_lower(c);
+  return (lower >= 'a' && lower <= 'z') || (c >= '0' && c <= '9') ? lower : '_';
+}
+
+std::string cgi_name(std::string_view name) {
+  std::string out(name.size(), '_');
+  for (std::size_t i = 0; i < name.size(); ++i) out[i] = cgi_char(name[i]);
+  return out;
+}
+
 bool cgi_equivalent(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    const char x = a[i] == '_' ? '-' : ascii_lower(a[i]);
-    const char y = b[i] == '_' ? '-' : ascii_lower(b[i]);
-    if (x != y) return false;
+    if (cgi_char(a[i]) != cgi_char(b[i])) return false;
   }
   return true;
-}
-
-void erase_cgi_equivalents(http::fields& fields, std::string_view name) {
-  for (auto it = fields.begin(); it != fields.end();) {
-    it = cgi_equivalent(it->name_string(), name) ? fields.erase(it) : std::next(it);
-  }
 }
 
 bool has_duplicate(const http::fields& fields, http::field name) {

@@ -129,7 +129,9 @@ HttpRequest IntrospectionRequestBuilder::build(std::string_view token) const {
 struct HttpIntrospectionClient::State {
   Endpoint endpoint;
   IntrospectionRequestBuilder builder;
-  std::vector<std::unique_ptr<upstream::HttpClientPool>> pools;  // indexed by worker
+  // Indexed by worker; each touched only on its worker's thread. A call holds its own reference,
+  // so a pool released while calls on it run is freed by the last of them, on that thread.
+  std::vector<std::shared_ptr<upstream::HttpClientPool>> pools;
 };
 
 std::shared_ptr<HttpIntrospectionClient> HttpIntrospectionClient::create(
@@ -170,6 +172,16 @@ void HttpIntrospectionClient::stop() {
   }
 }
 
+void HttpIntrospectionClient::release_worker(unsigned worker) {
+  // The runtime stops the client before any worker releases it, so discovery publishes nothing
+  // later, but for one that was finishing at that moment: its pools never served a request and
+  // hold no socket.
+  const State* state = state_.load(std::memory_order_acquire);
+  if (state != nullptr && worker < state->pools.size()) {
+    const_cast<State*>(state)->pools[worker].reset();
+  }
+}
+
 bool HttpIntrospectionClient::ready() const {
   return state_.load(std::memory_order_acquire) != nullptr;
 }
@@ -185,7 +197,7 @@ void HttpIntrospectionClient::publish(const Endpoint& endpoint) {
       State{endpoint, IntrospectionRequestBuilder(endpoint, settings_), {}});
   for (const asio::any_io_executor& executor : executors_) {
     state->pools.push_back(
-        std::make_unique<upstream::HttpClientPool>(executor, endpoint.origin, options));
+        std::make_shared<upstream::HttpClientPool>(executor, endpoint.origin, options));
   }
   if (endpoint.origin.tls && !settings_.ssl_verify) {
     spdlog::warn("openid-connect[{}]: ssl_verify is off: the IdP's certificate is not checked",
@@ -201,10 +213,12 @@ awaitable<IntrospectionResult> HttpIntrospectionClient::introspect(std::string t
   if (state == nullptr) co_return IdpFailure(IdpFailureKind::not_ready);
   if (worker >= state->pools.size()) co_return IdpFailure(IdpFailureKind::internal);
 
+  const std::shared_ptr<upstream::HttpClientPool> pool = state->pools[worker];
+  if (!pool) co_return IdpFailure(IdpFailureKind::not_ready);  // released: the instance is gone
+
   const HttpRequest request = state->builder.build(token);
   const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
-  HttpReplyResult reply =
-      co_await exchange(*state->pools[worker], request, deadline, kMaxAnswerBytes);
+  HttpReplyResult reply = co_await exchange(*pool, request, deadline, kMaxAnswerBytes);
   if (!reply) co_return reply.error();
   co_return parse_introspection_response(reply->status, reply->retry_after, std::move(reply->body),
                                          std::chrono::system_clock::now());

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/async.h>
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -15,10 +16,13 @@ namespace {
 
 std::atomic<bool> g_enabled{false};
 std::atomic<bool> g_json{false};
-std::shared_ptr<spdlog::logger> g_access;  // replaced only while no worker runs
+// Made once and never replaced, so workers log through it without a lock of ours; a reload that
+// changes the target swaps the sink inside `g_access_target`, under that sink's own mutex.
+std::shared_ptr<spdlog::sinks::dist_sink_mt> g_access_target;
+std::shared_ptr<spdlog::logger> g_access;
+std::string g_access_path;  // the current target; touched only by configure_logging()
 
-std::shared_ptr<spdlog::logger> make_access_logger(const std::string& target) {
-  spdlog::init_thread_pool(8192, 1);
+std::shared_ptr<spdlog::sinks::sink> make_access_sink(const std::string& target) {
   std::shared_ptr<spdlog::sinks::sink> sink;
   if (target == "stdout") {
     sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
@@ -27,11 +31,23 @@ std::shared_ptr<spdlog::logger> make_access_logger(const std::string& target) {
   } else {
     sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(target);
   }
-  auto logger = std::make_shared<spdlog::async_logger>(
-      "access", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
-  logger->set_pattern("%v");
-  logger->flush_on(spdlog::level::info);
-  return logger;
+  sink->set_pattern("%v");
+  return sink;
+}
+
+void set_access_target(const std::string& target) {
+  if (!g_access) {
+    spdlog::init_thread_pool(8192, 1);
+    g_access_target = std::make_shared<spdlog::sinks::dist_sink_mt>();
+    g_access =
+        std::make_shared<spdlog::async_logger>("access", g_access_target, spdlog::thread_pool(),
+                                               spdlog::async_overflow_policy::overrun_oldest);
+    g_access->set_pattern("%v");
+    g_access->flush_on(spdlog::level::info);
+  }
+  if (target == g_access_path) return;
+  g_access_target->set_sinks({make_access_sink(target)});
+  g_access_path = target;
 }
 
 // A value of the text format, written so that it can neither end the line nor pass for another
@@ -114,7 +130,7 @@ void configure_logging(const config::Log& log) {
     g_enabled = false;
     return;
   }
-  if (!g_access) g_access = make_access_logger(log.access_log);
+  set_access_target(log.access_log);
   g_enabled = true;
 }
 
@@ -130,7 +146,8 @@ std::string format_access_line(const AccessRecord& record, config::LogFormat for
 }
 
 void log_access(const AccessRecord& r) {
-  if (!access_log_enabled()) return;
+  // Acquire: a reload that turns the log on makes g_access first.
+  if (!g_enabled.load(std::memory_order_acquire)) return;
   if (g_json.load(std::memory_order_relaxed)) {
     g_access->info(json_line(r));
   } else {

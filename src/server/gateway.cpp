@@ -2,29 +2,22 @@
 
 #include <csignal>
 #include <iostream>
-#include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "accept_loop.hpp"
 #include "access_log.hpp"
 #include "resource_limits.hpp"
 #include "session.hpp"
 #include "tollgate/admin/admin.hpp"
 #include "tollgate/filters/filter.hpp"
+#include "tollgate/server/forwarding.hpp"
+#include "tollgate/server/runtime.hpp"
 #include "tollgate/server/worker.hpp"
 
 namespace tollgate::server {
 namespace {
-
-// Every distinct filter instance of a config (an instance shared by routes counts once).
-std::set<const filters::Filter*> filters_of(const config::GatewayConfig& config) {
-  std::set<const filters::Filter*> out;
-  for (const auto& route : config.routes) {
-    for (const auto& f : route.filters) out.insert(f.get());
-  }
-  return out;
-}
 
 std::shared_ptr<ssl::context> make_server_tls_context(const config::TlsFiles& files) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
@@ -49,42 +42,33 @@ void log_open_file_limit(const OpenFileLimit& limit) {
   }
 }
 
-// Retries accept() after a transient failure such as EMFILE without spinning.
-awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor, ssl::context* tls) {
-  asio::steady_timer backoff(worker.io());
-  for (;;) {
-    error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      spdlog::warn("accept failed: {}", ec.message());
-      backoff.expires_after(std::chrono::milliseconds(50));
-      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    asio::co_spawn(worker.io(), run_session(worker, std::move(socket), tls),
-                   [](std::exception_ptr e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       spdlog::error("session ended by an unexpected error: {}", ex.what());
-                     }
-                   });
-  }
+void serve_client(Worker& worker, tcp::socket socket, ssl::context* tls) {
+  asio::co_spawn(worker.io(), run_session(worker, std::move(socket), tls),
+                 [](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::error("session ended by an unexpected error: {}", ex.what());
+                   }
+                 });
 }
 
-awaitable<void> admin_accept_loop(tcp::acceptor& acceptor, const admin::AdminState& state) {
-  for (;;) {
-    error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) continue;
-    asio::co_spawn(acceptor.get_executor(), admin::run_admin_session(std::move(socket), state),
-                   asio::detached);
+// The worker's holds on `filters`: the ones it already had (in `previous`) for filters kept,
+// new ones for new filters. Holds of filters gone stay with the older generations that use them.
+std::vector<std::shared_ptr<WorkerHold>> holds_for(const FilterSet& filters,
+                                                   const Generation* previous, unsigned worker) {
+  std::vector<std::shared_ptr<WorkerHold>> holds;
+  for (const auto& filter : filters.instances) {
+    std::shared_ptr<WorkerHold> hold;
+    if (previous) {
+      for (const auto& old : previous->holds) {
+        if (old->filter() == filter.get()) hold = old;
+      }
+    }
+    holds.push_back(hold ? std::move(hold) : std::make_shared<WorkerHold>(filter, worker));
   }
+  return holds;
 }
 
 }  // namespace
@@ -100,28 +84,31 @@ struct Gateway::Impl {
   admin::AdminState admin_state;
   asio::io_context main_io{1};
 
-  // The IdP client's connection pools and timer live in the configuration's filters but belong to
-  // the workers' io_contexts, and an I/O object must not outlive its io_context. So every reference
-  // to a configuration goes while all of them exist: ours and each worker's. (The workers' threads
+  std::unique_ptr<PluginRuntime> runtime;
+  std::shared_ptr<const FilterSet> filters;
+
+  // The filters' per-worker pools belong to the workers' io_contexts, and an I/O object must not
+  // outlive its io_context: every generation goes while all of them exist. (The workers' threads
   // have returned from run(): no session or other coroutine holds one any more.)
   ~Impl() {
-    config.reset();
     for (auto& worker : workers) worker->set_generation(nullptr);
   }
 
-  std::shared_ptr<const routing::Router> router_for(const config::GatewayConfig& c) {
-    return std::make_shared<const routing::Router>(c.routes);
-  }
-
-  // Each worker gets the new configuration on its own thread, with pools made for its executor.
-  void install(const std::shared_ptr<const config::GatewayConfig>& c) {
-    auto router = router_for(*c);
+  // Each worker gets the new configuration on its own thread, with pools made for its executor,
+  // and its holds on the filters made or kept there.
+  void install(const std::shared_ptr<const config::GatewayConfig>& c,
+               const std::shared_ptr<const FilterSet>& set) {
+    auto router = std::make_shared<const routing::Router>(c->routes);
+    auto protected_headers = std::make_shared<const ProtectedHeaders>(*c);
     for (auto& w : workers) {
       Worker* worker = w.get();
-      asio::post(worker->io(), [worker, c, router] {
+      asio::post(worker->io(), [worker, c, router, protected_headers, set] {
         auto g = std::make_shared<Generation>();
         g->config = c;
         g->router = router;
+        g->protected_headers = protected_headers;
+        g->filters = set;
+        g->holds = holds_for(*set, worker->generation().get(), worker->index());
         g->upstreams = std::make_unique<upstream::UpstreamSet>(worker->executor(), *c);
         worker->set_generation(std::move(g));
       });
@@ -191,18 +178,27 @@ struct Gateway::Impl {
     if (next->workers != config->workers || next->listens.size() != config->listens.size()) {
       spdlog::warn("reload: changes to listen and workers take effect after a restart");
     }
-    const auto old_filters = filters_of(*config);
-    const auto sc = start_context();
-    for (const auto* f : filters_of(*next)) const_cast<filters::Filter*>(f)->start(sc);
-    install(next);
-    for (const auto* f : old_filters) const_cast<filters::Filter*>(f)->stop();
+    std::shared_ptr<const FilterSet> next_filters;
+    try {
+      next_filters = runtime->apply(*next);
+    } catch (const std::exception& e) {
+      spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+      return;
+    }
+    install(next, next_filters);
+    try {
+      configure_logging(next->log);
+    } catch (const std::exception& e) {  // e.g. an access-log file that cannot be opened
+      spdlog::error("reload: the log settings could not all be applied: {}", e.what());
+    }
     config = next;
+    filters = next_filters;
     spdlog::info("configuration reloaded from {}", config_path);
   }
 
   // Stop accepting, let busy sessions finish their current response, then stop everything.
   void drain_and_stop() {
-    admin_state.ready = false;
+    admin_state.serving = false;
     for (auto& w : workers) {
       Worker* worker = w.get();
       auto* mine = &acceptors[worker->index()];
@@ -254,20 +250,48 @@ int Gateway::run() {
     spdlog::critical("cannot start: {}", e.what());
     return 1;
   }
-  s.install(s.config);
-  const auto sc = s.start_context();
-  for (const auto* f : filters_of(*s.config)) const_cast<filters::Filter*>(f)->start(sc);
+  s.runtime = std::make_unique<PluginRuntime>(s.start_context());
+  try {
+    s.filters = s.runtime->apply(*s.config);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+  s.install(s.config, s.filters);
 
   for (auto& w : s.workers) {
     for (std::size_t i = 0; i < s.acceptors[w->index()].size(); ++i) {
-      asio::co_spawn(w->io(), accept_loop(*w, *s.acceptors[w->index()][i], s.tls_contexts[i].get()),
-                     asio::detached);
+      Worker* worker = w.get();
+      ssl::context* tls = s.tls_contexts[i].get();
+      asio::co_spawn(
+          w->io(),
+          accept_connections(
+              *s.acceptors[w->index()][i], "worker " + std::to_string(w->index()),
+              [worker, tls](tcp::socket socket) { serve_client(*worker, std::move(socket), tls); }),
+          asio::detached);
     }
   }
   if (s.admin_acceptor) {
-    asio::co_spawn(s.workers.front()->io(), admin_accept_loop(*s.admin_acceptor, s.admin_state),
+    Worker* admin_worker = s.workers.front().get();
+    // Read on the admin listener's thread, from the configuration that worker runs.
+    s.admin_state.waiting_for = [admin_worker] {
+      const auto& generation = admin_worker->generation();
+      return generation ? generation->filters->not_ready() : std::vector<std::string>{};
+    };
+    asio::co_spawn(admin_worker->io(),
+                   accept_connections(*s.admin_acceptor, "admin",
+                                      [&s](tcp::socket socket) {
+                                        asio::co_spawn(s.admin_acceptor->get_executor(),
+                                                       admin::run_admin_session(std::move(socket),
+                                                                                s.admin_state),
+                                                       asio::detached);
+                                      }),
                    asio::detached);
   }
+
+  // Before any connection is accepted: the signal set makes the main loop's descriptors, which
+  // clients arriving at once could otherwise leave it without.
+  asio::signal_set signals(s.main_io, SIGTERM, SIGINT, SIGHUP);
 
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
@@ -286,10 +310,9 @@ int Gateway::run() {
       }
     });
   }
-  s.admin_state.ready = true;
+  s.admin_state.serving = true;
   spdlog::info("tollgate {} started with {} worker(s)", TOLLGATE_VERSION, s.workers.size());
 
-  asio::signal_set signals(s.main_io, SIGTERM, SIGINT, SIGHUP);
   std::function<void(error_code, int)> on_signal = [&](error_code ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
@@ -303,7 +326,7 @@ int Gateway::run() {
   signals.async_wait(on_signal);
   s.main_io.run();
 
-  for (const auto* f : filters_of(*s.config)) const_cast<filters::Filter*>(f)->stop();
+  s.runtime->stop_all();
   if (s.admin_acceptor) {
     asio::post(s.workers.front()->io(), [&] {
       error_code ec;

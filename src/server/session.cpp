@@ -286,6 +286,10 @@ class Session final : public SessionHandle {
       head.erase(http::field::expect);  // every one of them
     }
     http_io::strip_hop_by_hop(head);
+    // Then every header a plugin sets or the gateway forwards, whatever the route: what the client
+    // wrote there never reaches an upstream (but from a trusted proxy's forwarding headers).
+    const bool trusted_peer = generation.protected_headers->trusts(peer_address_);
+    const ForwardingKept forwarding = generation.protected_headers->strip(head, trusted_peer);
     head.set(http_io::kXRequestId, request_id);  // after the strip: Connection cannot remove it
     if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
       co_await answer(http::status::expectation_failed, "Expectation failed", "", request_id,
@@ -298,7 +302,8 @@ class Session final : public SessionHandle {
     filters::RequestContext context{head,       route,         target->path,    target->query,
                                     request_id, peer_address_, worker_.index(), logged,
                                     {}};
-    for (const auto& filter : route.filters) {
+    const std::size_t route_index = static_cast<std::size_t>(match.route - config.routes.data());
+    for (const filters::Filter* filter : generation.filters->chains[route_index]) {
       filters::Verdict verdict = co_await filter->on_request(context);
       if (!verdict.proceeds()) {
         const auto& r = verdict.response();
@@ -309,7 +314,7 @@ class Session final : public SessionHandle {
       }
     }
 
-    rewrite_for_upstream(head, route, match, *target, host_header);
+    rewrite_for_upstream(head, route, match, *target, host_header, forwarding);
     if (is_chunked) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
     if (body_pending && !expect.empty() && head.version() >= 11) {
       if (!co_await send_continue()) co_return false;
@@ -354,7 +359,7 @@ class Session final : public SessionHandle {
   void rewrite_for_upstream(filters::RequestHead& head, const config::Route& route,
                             const routing::RouteMatchResult& match,
                             const routing::NormalisedTarget& target,
-                            const std::string& host_header) {
+                            const std::string& host_header, const ForwardingKept& forwarding) {
     std::string_view path = target.path;
     if (route.strip_path) path = routing::strip_prefix(path, match.matched_prefix);
     std::string new_target;
@@ -364,31 +369,10 @@ class Session final : public SessionHandle {
     head.target(new_target);
     head.version(11);
 
-    // The client's X_Forwarded_Host and the like go: a CGI-style upstream reads them as ours.
-    std::string forwarded_for(head[http_io::kXForwardedFor]);
-    for (const std::string_view name :
-         {http_io::kXForwardedFor, http_io::kXForwardedProto, http_io::kXForwardedHost}) {
-      http_io::erase_cgi_equivalents(head, name);
-    }
-    // None of the three is left, so they are inserted: set() would first look each up to erase
-    // it, a walk of Beast's field tree with case-insensitive compares. peer_ is the client's
-    // address as text, made once per connection.
-    if (forwarded_for.empty()) {
-      head.insert(http_io::kXForwardedFor, peer_);
-    } else {
-      forwarded_for.append(", ").append(peer_);
-      head.insert(http_io::kXForwardedFor, forwarded_for);
-    }
-    head.insert(http_io::kXForwardedProto, stream_.is_tls() ? "https" : "http");
-    // The host the route was chosen on, with the port the client gave.
-    head.insert(http_io::kXForwardedHost, routing::normalise_authority(host_header));
-    if (const auto via = head.find(http::field::via); via == head.end()) {
-      head.insert(http::field::via, "1.1 tollgate");
-    } else {
-      std::string chain(via->value());
-      chain.append(", 1.1 tollgate");
-      head.set(http::field::via, chain);
-    }
+    // peer_ is the client's address as text, made once per connection. X-Forwarded-Host is the
+    // host the route was chosen on, with the port the client gave.
+    set_forwarding_headers(head, forwarding, peer_, stream_.is_tls() ? "https" : "http",
+                           routing::normalise_authority(host_header));
   }
 
   awaitable<bool> send_continue() {

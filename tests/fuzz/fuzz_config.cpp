@@ -44,8 +44,11 @@ void check_config(const tollgate::config::GatewayConfig& config) {
   }
   for (const auto& route : config.routes) {
     FUZZ_CHECK(route.upstream < config.upstreams.size(), route.name);
-    FUZZ_CHECK(route.filters.size() == route.plugin_names.size(), route.name);
-    for (const auto& filter : route.filters) FUZZ_CHECK(filter != nullptr, route.name);
+    FUZZ_CHECK(route.plugins.size() == route.plugin_names.size(), route.name);
+    for (const std::size_t plugin : route.plugins) {
+      FUZZ_CHECK(plugin < config.plugins.size(), route.name);
+      FUZZ_CHECK(config.plugins[plugin].settings != nullptr, route.name);
+    }
     for (const auto& match : route.paths) {
       // A request normalised to this path must exist, or the route could never match.
       auto normalised = tollgate::routing::normalise_target(match.path);

@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 
 #include "http_client.hpp"
 #include "services.hpp"
@@ -75,6 +79,76 @@ TEST(ResourceLimits, RaisesTheOpenFileSoftLimitToTheHardLimitAndHoldsMoreClients
   }
   for (auto& client : clients) ASSERT_EQ(client->get("/ok").result_int(), 200);
   EXPECT_EQ(gateway.process->count_lines("accept failed"), 0);
+}
+
+// CPU time (user + system) the process has used so far, from /proc/PID/stat.
+std::chrono::milliseconds cpu_time(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return std::chrono::milliseconds((utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
+}
+
+// With every file descriptor taken, accept() fails with EMFILE while connections wait in the
+// backlog. An accept loop that retries at once spins a core for as long as that lasts; the admin
+// listener must back off like the others, and serve again once descriptors are free.
+TEST(ResourceLimits, AdminListenerBacksOffOnEmfileAndRecovers) {
+  constexpr int kLimit = 64;  // soft and hard: the gateway cannot raise it
+  auto echo = start_echo_server();
+  Tollgate gateway;
+  gateway.dir = std::make_unique<TempDir>();
+  gateway.config_path = gateway.dir->write(
+      "tollgate.yaml",
+      basic_config("upstreams:\n  echo: { targets: [ " + echo.url() +
+                   " ] }\n"
+                   "routes:\n"
+                   "  - { name: all, match: { paths: [ / ] }, upstream: echo }\n"));
+  gateway.process = std::make_unique<Process>(std::vector<std::string>{
+      "/usr/bin/prlimit", "--nofile=" + std::to_string(kLimit) + ":" + std::to_string(kLimit), "--",
+      TOLLGATE_BIN, "-c", gateway.config_path});
+  const auto port = static_cast<std::uint16_t>(
+      std::stoi(gateway.process->wait_for_line(R"(tollgate listening on 127\.0\.0\.1:(\d+))")));
+  const auto admin_port = static_cast<std::uint16_t>(
+      std::stoi(gateway.process->wait_for_line(R"(admin listening on 127\.0\.0\.1:(\d+))")));
+  gateway.process->wait_for_line("started with");
+
+  // More idle clients than descriptors: the gateway takes what it can, the rest wait.
+  std::vector<std::unique_ptr<HttpConnection>> clients;
+  for (int i = 0; i < kLimit + 16; ++i) {
+    clients.push_back(std::make_unique<HttpConnection>(port, std::chrono::seconds(5)));
+  }
+  gateway.process->wait_for_line("accept failed");
+
+  // Admin requests that wait in the backlog, each given 200 ms to be answered.
+  const auto cpu_before = cpu_time(gateway.process->pid());
+  std::vector<std::unique_ptr<HttpConnection>> admin;
+  for (int i = 0; i < 5; ++i) {
+    admin.push_back(std::make_unique<HttpConnection>(admin_port, std::chrono::milliseconds(200)));
+    admin.back()->send_raw("GET /healthz HTTP/1.1\r\nHost: admin\r\n\r\n");
+    EXPECT_THROW(admin.back()->read_response(), std::exception);
+  }
+  const auto cpu_used = cpu_time(gateway.process->pid()) - cpu_before;
+  EXPECT_LT(cpu_used.count(), 250) << "ms of CPU while the admin listener had no descriptor";
+  // Failures are reported once per episode, not once per attempt.
+  EXPECT_EQ(gateway.process->count_lines("admin: accept failed"), 1);
+
+  clients.clear();
+  admin.clear();
+  EXPECT_TRUE(poll_until([&] {
+    try {
+      return http_get(admin_port, "/healthz").result_int() == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+  EXPECT_EQ(http_get(port, "/ok").result_int(), 200);
 }
 
 }  // namespace

@@ -9,13 +9,16 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/system/result.hpp>
 
 #include "tollgate/config/reader.hpp"
 
 namespace tollgate::filters {
+class PluginSettings;
 class Filter;
-}
+struct PluginType;
+}  // namespace tollgate::filters
 
 namespace tollgate::config {
 
@@ -102,8 +105,26 @@ struct Route {
   std::size_t upstream = 0;          // index into GatewayConfig::upstreams
   bool strip_path = false;
   bool preserve_host = false;
-  std::vector<std::shared_ptr<const filters::Filter>> filters;  // in order
-  std::vector<std::string> plugin_names;                        // same order, for logs
+  std::vector<std::size_t> plugins;       // indexes into GatewayConfig::plugins, in order
+  std::vector<std::string> plugin_names;  // same order, for logs
+};
+
+// One entry of `plugins:` as read: its settings are plain values. What runs (IdP clients, pools,
+// caches) is built from them by the runtime, and kept across a reload while the fingerprint stays.
+struct PluginInstance {
+  std::string name;  // the key under `plugins:`
+  const filters::PluginType* type = nullptr;
+  std::shared_ptr<const filters::PluginSettings> settings;
+  // SHA-256 (hex) of the instance's type, its `config:` map after ${ENV} expansion, and the
+  // contents of the files it names (secret_file, ca_file): equal when nothing it reads changed.
+  std::string fingerprint;
+};
+
+// A network in CIDR notation ("10.0.0.0/8", "::1/128"; a bare address is the host alone).
+struct Network {
+  boost::asio::ip::address address;
+  unsigned prefix_length = 0;
+  bool contains(const boost::asio::ip::address& peer) const noexcept;
 };
 
 struct GatewayConfig {
@@ -115,7 +136,14 @@ struct GatewayConfig {
   Limits limits;
   Timeouts timeouts;
   std::vector<Upstream> upstreams;
+  std::vector<PluginInstance> plugins;
   std::vector<Route> routes;
+  // Every request header a plugin instance sets (upstream_headers_names, ...), for the gateway's
+  // list of headers no client may send.
+  std::vector<std::string> plugin_request_headers;
+  // Peers whose X-Forwarded-*, Forwarded and X-Real-IP are kept (a load balancer in front), like
+  // nginx's set_real_ip_from. Empty: nobody's.
+  std::vector<Network> trusted_proxies;
 };
 
 // Reads, validates and builds the whole configuration. Errors carry file:line:col and the key path.

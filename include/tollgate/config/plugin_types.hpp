@@ -15,11 +15,8 @@
 
 namespace tollgate::config {
 
-// Plugin type name → factory, e.g. {"openid-connect", &openid_connect::make_filter}.
-using PluginTypes = std::vector<std::pair<std::string, filters::FilterFactory>>;
-
-// The registry's plugin types.
-PluginTypes built_in_plugin_types();
+// e.g. {"openid-connect", &openid_connect::parse_plugin_settings, &openid_connect::make_filter}.
+using PluginTypes = std::vector<filters::PluginType>;
 
 // load_config_text() with `plugin_types` in place of the registry.
 boost::system::result<std::shared_ptr<const GatewayConfig>, ConfigError> load_config_text(

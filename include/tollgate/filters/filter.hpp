@@ -70,15 +70,23 @@ struct StartContext {
   std::vector<boost::asio::any_io_executor> worker_executors;
 };
 
-// One configured plugin instance. Immutable after construction except for what start() sets up;
-// shared by every route that names it and every worker.
+// One plugin instance as it runs: built by the runtime from the instance's settings, shared by
+// every route that names it and every worker, and kept across reloads while its config stays the
+// same.
 class Filter {
  public:
   virtual ~Filter() = default;
-  // Called once per gateway start, before any request, with every worker's executor.
+  // Called once, before its first request, with every worker's executor.
   virtual void start(const StartContext& context) {}
-  // Called when the gateway stops, so background work (discovery retries) ends.
+  // Called when the instance leaves the running configuration or the gateway stops, so background
+  // work (discovery retries) ends. Requests still running on it may finish.
   virtual void stop() {}
+  // False while the instance cannot answer its requests yet (e.g. its IdP endpoint is still being
+  // discovered): /readyz says so.
+  virtual bool ready() const { return true; }
+  // Called on worker `worker`'s thread once no request there can reach this filter any more: what
+  // belongs to that worker's event loop (its connection pools) is destroyed now, on its own thread.
+  virtual void release_worker(unsigned worker) {}
   virtual boost::asio::awaitable<Verdict> on_request(RequestContext& context) const = 0;
 };
 

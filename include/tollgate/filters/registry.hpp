@@ -1,5 +1,5 @@
-// The explicit list of plugin types: name → factory. No static registration magic: adding a plugin
-// means adding one line to registry.cpp.
+// The explicit list of plugin types: name → how its config is read and how its filter is built. No
+// static registration magic: adding a plugin means adding one line to registry.cpp.
 #pragma once
 
 #include <memory>
@@ -12,12 +12,32 @@
 
 namespace tollgate::filters {
 
-// Builds a filter from its `config:` map. Throws config::ConfigException (via Reader::fail) on any
-// error, positioned at the offending key.
-using FilterFactory = std::shared_ptr<const Filter> (*)(const config::Reader& config);
+// A plugin instance's `config:` map as read at load: plain values, validated, never changed.
+class PluginSettings {
+ public:
+  virtual ~PluginSettings() = default;
+  // Every request header the plugin sets: the gateway removes them, in every spelling, from every
+  // request on every route, so none of them ever reaches an upstream in a client's words.
+  virtual std::vector<std::string> request_headers_set() const { return {}; }
+};
+
+// Reads and validates a plugin's `config:` map. Throws config::ConfigException (via Reader::fail)
+// on any error, positioned at the offending key. Builds nothing that lives (no sockets, no timers).
+using SettingsParser = std::shared_ptr<const PluginSettings> (*)(const config::Reader& config);
+
+// Builds the live filter of one plugin instance from its settings (what the runtime keeps across
+// reloads while the instance's config stays the same). `instance` names it in logs.
+using FilterMaker = std::shared_ptr<Filter> (*)(const PluginSettings& settings,
+                                                const std::string& instance);
+
+struct PluginType {
+  std::string name;  // as written in `plugins.<instance>.name`
+  SettingsParser parse = nullptr;
+  FilterMaker make = nullptr;
+};
 
 // nullptr when no plugin has that name.
-FilterFactory find_filter_factory(std::string_view plugin_type);
-std::vector<std::string> filter_type_names();
+const PluginType* find_plugin_type(std::string_view name);
+const std::vector<PluginType>& plugin_types();
 
 }  // namespace tollgate::filters

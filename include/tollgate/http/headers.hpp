@@ -24,13 +24,14 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // `s` without the optional white space (spaces and tabs) around it (RFC 9110 §5.6.3).
 std::string_view trim_ows(std::string_view s) noexcept;
 
-// True when `a` and `b` name the same header to a CGI-style server (PHP, WSGI, Rack, ...), which
-// reads both X-User and X_User as HTTP_X_USER: equal ignoring ASCII case, with '-' and '_' alike.
-bool cgi_equivalent(std::string_view a, std::string_view b) noexcept;
+// A header name as a CGI-style server (PHP, WSGI, Rack, ...) sees it: ASCII letters in lower case,
+// every byte that is not a letter or digit as '_' (X-User, X_User and X.User all become x_user,
+// read as HTTP_X_USER).
+char cgi_char(char c) noexcept;
+std::string cgi_name(std::string_view name);
 
-// Erases `name` in any case, and every other spelling of it that is CGI-equivalent (X_User for
-// X-User): a header the gateway vouches for must not reach such an upstream in the client's words.
-void erase_cgi_equivalents(boost::beast::http::fields& fields, std::string_view name);
+// True when `a` and `b` name the same header to a CGI-style server: cgi_name(a) == cgi_name(b).
+bool cgi_equivalent(std::string_view a, std::string_view b) noexcept;
 
 // True when `fields` carries `name` more than once.
 bool has_duplicate(const boost::beast::http::fields& fields, boost::beast::http::field name);

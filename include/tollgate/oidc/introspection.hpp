@@ -127,6 +127,9 @@ class IntrospectionClient {
   virtual void stop() {}
   // False until the introspection endpoint is known (configured, or discovered from the issuer).
   virtual bool ready() const = 0;
+  // Called on worker `worker`'s thread when no request there can call introspect() any more: the
+  // worker's connection pool goes now, on the thread that owns its sockets.
+  virtual void release_worker(unsigned worker) {}
   // Asks the IdP about `token`. `worker` selects the caller's per-worker connection pool; the call
   // must run on that worker's executor.
   virtual boost::asio::awaitable<IntrospectionResult> introspect(std::string token,

@@ -81,6 +81,7 @@ class HttpIntrospectionClient final : public IntrospectionClient,
   void start(const filters::StartContext& context) override;
   void stop() override;
   bool ready() const override;
+  void release_worker(unsigned worker) override;
   awaitable<IntrospectionResult> introspect(std::string token, unsigned worker) const override;
 
   struct State;  // the endpoint and its per-worker pools, published once

@@ -12,6 +12,8 @@
 #include "tollgate/common/asio.hpp"
 #include "tollgate/config/config.hpp"
 #include "tollgate/routing/router.hpp"
+#include "tollgate/server/forwarding.hpp"
+#include "tollgate/server/runtime.hpp"
 #include "tollgate/upstream/balancer.hpp"
 
 namespace tollgate::server {
@@ -22,6 +24,11 @@ namespace tollgate::server {
 struct Generation {
   std::shared_ptr<const config::GatewayConfig> config;
   std::shared_ptr<const routing::Router> router;
+  std::shared_ptr<const ProtectedHeaders> protected_headers;
+  std::shared_ptr<const FilterSet> filters;
+  // One per filter of `filters`, shared with the worker's other generations that run the same
+  // filter: the last one to go releases the filter's hold on this worker, on this thread.
+  std::vector<std::shared_ptr<WorkerHold>> holds;
   std::unique_ptr<upstream::UpstreamSet> upstreams;
 };
 

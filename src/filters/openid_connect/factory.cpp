@@ -12,25 +12,22 @@
 namespace tollgate::filters::openid_connect {
 namespace {
 
-// "plugins.okta.config" → "okta": how logs name this plugin instance.
-std::string instance_label(const std::string& key_path) {
-  std::string label = key_path;
-  constexpr std::string_view kSuffix = ".config";
-  if (label.size() > kSuffix.size() && label.ends_with(kSuffix)) {
-    label.resize(label.size() - kSuffix.size());
+struct LoadedSettings final : PluginSettings {
+  explicit LoadedSettings(Settings s) : settings(std::move(s)) {}
+  std::vector<std::string> request_headers_set() const override {
+    return settings.upstream_headers.names();
   }
-  if (const std::size_t dot = label.rfind('.'); dot != std::string::npos) label.erase(0, dot + 1);
-  return label.empty() ? "openid-connect" : label;
-}
+  Settings settings;
+};
 
 }  // namespace
 
-std::shared_ptr<const Filter> make_filter(const config::Reader& config) {
+std::shared_ptr<const PluginSettings> parse_plugin_settings(const config::Reader& config) {
   Settings settings = parse_settings(config);
-
-  std::shared_ptr<ssl::context> tls_context;
+  // The TLS files are checked at load, so a bad ca_file fails `tollgate -t` and a reload; the
+  // context itself is made again for the filter that uses it.
   try {
-    tls_context = upstream::make_client_tls_context(settings.idp.ca_file, settings.idp.ssl_verify);
+    upstream::make_client_tls_context(settings.idp.ca_file, settings.idp.ssl_verify);
   } catch (const std::exception& e) {
     const config::Reader ca_file = config["ca_file"];
     (ca_file.present() ? ca_file : config)
@@ -40,10 +37,17 @@ std::shared_ptr<const Filter> make_filter(const config::Reader& config) {
     spdlog::warn("{}: ssl_verify is false: the identity provider's certificate is not verified",
                  config.key_path());
   }
+  return std::make_shared<const LoadedSettings>(std::move(settings));
+}
 
-  auto client = oidc::HttpIntrospectionClient::create(settings.idp, std::move(tls_context),
-                                                      instance_label(config.key_path()));
-  return std::make_shared<OpenIdConnectFilter>(std::move(settings), std::move(client));
+std::shared_ptr<Filter> make_filter(const PluginSettings& plugin_settings,
+                                    const std::string& instance) {
+  const Settings& settings = dynamic_cast<const LoadedSettings&>(plugin_settings).settings;
+  auto tls_context =
+      upstream::make_client_tls_context(settings.idp.ca_file, settings.idp.ssl_verify);
+  auto client = oidc::HttpIntrospectionClient::create(
+      settings.idp, std::move(tls_context), instance.empty() ? "openid-connect" : instance);
+  return std::make_shared<OpenIdConnectFilter>(settings, std::move(client));
 }
 
 }  // namespace tollgate::filters::openid_connect

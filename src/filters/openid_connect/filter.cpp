@@ -102,10 +102,18 @@ void OpenIdConnectFilter::stop() {
   client_->stop();
 }
 
+bool OpenIdConnectFilter::ready() const {
+  return client_->ready();
+}
+
+void OpenIdConnectFilter::release_worker(unsigned worker) {
+  client_->release_worker(worker);
+}
+
 boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& context) const {
+  // The headers this filter sets never come from the client: the gateway removed them already,
+  // with every protected header, before any filter runs.
   auto extracted = extract_token(context.request, context.query, settings_.token_locations);
-  // Whatever happens next, the headers this filter sets never come from the client.
-  strip_upstream_headers(context.request, settings_.upstream_headers);
   if (!extracted) {
     if (extracted.error().kind == ExtractionFailure::Kind::missing) co_return missing_token();
     co_return invalid_request(extracted.error().description);

@@ -1,7 +1,6 @@
 #include "tollgate/filters/openid_connect/upstream_headers.hpp"
 
 #include "tollgate/common/hash.hpp"
-#include "tollgate/http/headers.hpp"
 #include "tollgate/oidc/claims.hpp"
 
 namespace tollgate::filters::openid_connect {
@@ -23,20 +22,6 @@ std::vector<std::string> UpstreamHeaders::names() const {
   if (!introspection_header.empty()) out.push_back(introspection_header);
   for (const ClaimHeader& claim : claim_headers) out.push_back(claim.header);
   return out;
-}
-
-// Every spelling a CGI-style upstream reads as the same header goes too: X_Authenticated_User
-// would otherwise reach it as HTTP_X_AUTHENTICATED_USER, beside or instead of ours.
-void strip_upstream_headers(RequestHead& request, const UpstreamHeaders& headers) {
-  if (!headers.access_token_header.empty()) {
-    http_io::erase_cgi_equivalents(request, headers.access_token_header);
-  }
-  if (!headers.introspection_header.empty()) {
-    http_io::erase_cgi_equivalents(request, headers.introspection_header);
-  }
-  for (const ClaimHeader& claim : headers.claim_headers) {
-    http_io::erase_cgi_equivalents(request, claim.header);
-  }
 }
 
 void set_upstream_headers(RequestHead& request, const UpstreamHeaders& headers,

@@ -464,3 +464,45 @@ TEST(ConfigErrors, TwoCatchAllRoutesAreRejected) {
 
 }  // namespace
 }  // namespace tollgate::config
+
+namespace tollgate::config {
+namespace {
+
+TEST(ConfigTrustedProxies, NetworksAndAddressesOfBothFamilies) {
+  auto config = test::load_ok(
+      "listen: [ { address: 127.0.0.1:0 } ]\n"
+      "trusted_proxies: [ 10.0.0.0/8, 127.0.0.1, \"::1\", \"2001:db8::/32\" ]\n"
+      "upstreams: { u: { targets: [ http://127.0.0.1:1 ] } }\n"
+      "routes: [ { name: r, upstream: u } ]\n");
+  ASSERT_TRUE(config);
+  ASSERT_EQ(config->trusted_proxies.size(), 4u);
+  EXPECT_EQ(config->trusted_proxies[0].prefix_length, 8u);
+  EXPECT_EQ(config->trusted_proxies[1].prefix_length, 32u);
+  EXPECT_EQ(config->trusted_proxies[2].prefix_length, 128u);
+  EXPECT_EQ(config->trusted_proxies[3].address.to_string(), "2001:db8::");
+  EXPECT_TRUE(test::load_ok("listen: [ { address: 127.0.0.1:0 } ]\n"
+                            "upstreams: { u: { targets: [ http://127.0.0.1:1 ] } }\n"
+                            "routes: [ { name: r, upstream: u } ]\n")
+                  ->trusted_proxies.empty());
+}
+
+TEST(ConfigTrustedProxies, BadEntriesArePositioned) {
+  const std::string rest =
+      "upstreams: { u: { targets: [ http://127.0.0.1:1 ] } }\n"
+      "routes: [ { name: r, upstream: u } ]\n";
+  EXPECT_EQ(test::load_error("listen: [ { address: 127.0.0.1:0 } ]\n"
+                             "trusted_proxies: [ 10.0.0.0/33 ]\n" +
+                             rest)
+                .to_string(),
+            "gw.yaml:2:20: trusted_proxies[0]: \"10.0.0.0/33\" has an invalid prefix length (0 to "
+            "32)");
+  EXPECT_EQ(test::load_error("listen: [ { address: 127.0.0.1:0 } ]\n"
+                             "trusted_proxies: [ lb.example ]\n" +
+                             rest)
+                .to_string(),
+            "gw.yaml:2:20: trusted_proxies[0]: \"lb.example\" is not an IP address or a network "
+            "like 10.0.0.0/8");
+}
+
+}  // namespace
+}  // namespace tollgate::config

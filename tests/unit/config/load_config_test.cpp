@@ -193,7 +193,7 @@ TEST_F(FullConfig, RoutesWithNormalisedMatches) {
   EXPECT_EQ(route.upstream, 0u);
   EXPECT_TRUE(route.strip_path);
   EXPECT_TRUE(route.preserve_host);
-  EXPECT_TRUE(route.filters.empty());
+  EXPECT_TRUE(route.plugins.empty());
   EXPECT_TRUE(route.plugin_names.empty());
 
   const Route& health = config->routes[1];
@@ -417,7 +417,7 @@ TEST(ShippedExampleConfig, LoadsAsDocumented) {
   EXPECT_EQ(config.upstreams[0].targets.at(0).authority, "127.0.0.1:9000");
   ASSERT_EQ(config.routes.size(), 1u);
   EXPECT_EQ(config.routes[0].paths.at(0).path, "/");
-  EXPECT_TRUE(config.routes[0].filters.empty());
+  EXPECT_TRUE(config.routes[0].plugins.empty());
 }
 
 // The container's default config (docker/tollgate.yaml) must load too: the image starts with it.

@@ -10,35 +10,37 @@
 #include "config_test_support.hpp"
 #include "tollgate/config/plugin_types.hpp"
 #include "tollgate/filters/filter.hpp"
+#include "tollgate/filters/registry.hpp"
 
 namespace tollgate::config {
 namespace {
 
-// A filter that only remembers the tag it was configured with.
-class TagFilter : public filters::Filter {
- public:
-  explicit TagFilter(std::string tag) : tag(std::move(tag)) {}
-  boost::asio::awaitable<filters::Verdict> on_request(
-      filters::RequestContext& context) const override {
-    co_return filters::Verdict::proceed();
-  }
+// Settings that only remember the tag they were configured with.
+struct TagSettings final : filters::PluginSettings {
+  explicit TagSettings(std::string tag) : tag(std::move(tag)) {}
+  std::vector<std::string> request_headers_set() const override { return {"X-Tag-" + tag}; }
   const std::string tag;
 };
 
-int tag_filters_built = 0;
+int tag_settings_read = 0;
 
-std::shared_ptr<const filters::Filter> make_tag_filter(const Reader& config) {
+std::shared_ptr<const filters::PluginSettings> parse_tag(const Reader& config) {
   config.expect_keys({"tag", "ttl"});
-  ++tag_filters_built;
+  ++tag_settings_read;
   config["ttl"].duration_or(Duration(0));
-  return std::make_shared<TagFilter>(config["tag"].string());
+  return std::make_shared<TagSettings>(config["tag"].string());
 }
 
-std::shared_ptr<const filters::Filter> make_broken_filter(const Reader& config) {
+std::shared_ptr<const filters::PluginSettings> parse_broken(const Reader& config) {
   throw std::runtime_error("out of sockets");
 }
 
-const PluginTypes fake_types{{"tag", &make_tag_filter}, {"broken", &make_broken_filter}};
+std::shared_ptr<filters::Filter> make_nothing(const filters::PluginSettings&, const std::string&) {
+  return nullptr;
+}
+
+const PluginTypes fake_types{{"tag", &parse_tag, &make_nothing},
+                             {"broken", &parse_broken, &make_nothing}};
 
 const std::string head =
     "listen: [ { address: 127.0.0.1:0 } ]\n"                   // 1
@@ -61,12 +63,12 @@ std::string load_error_line(const std::string& text) {
   return result.error().to_string();
 }
 
-const std::string& tag_of(const std::shared_ptr<const filters::Filter>& filter) {
-  return dynamic_cast<const TagFilter&>(*filter).tag;
+const std::string& tag_of(const GatewayConfig& config, std::size_t plugin) {
+  return dynamic_cast<const TagSettings&>(*config.plugins.at(plugin).settings).tag;
 }
 
-TEST(ConfigPlugins, EachInstanceIsBuiltOnceAndSharedByItsRoutes) {
-  tag_filters_built = 0;
+TEST(ConfigPlugins, EachInstanceIsReadOnceAndRoutesNameItsIndex) {
+  tag_settings_read = 0;
   auto result = load_config_text(head +
                                      "routes:\n"
                                      "  - { name: a, match: { paths: /a }, upstream: u, plugins: "
@@ -76,20 +78,58 @@ TEST(ConfigPlugins, EachInstanceIsBuiltOnceAndSharedByItsRoutes) {
                                      "  - { name: c, match: { paths: /c }, upstream: u }\n",
                                  "gw.yaml", fake_types);
   ASSERT_TRUE(result) << result.error().to_string();
-  const auto& routes = (*result)->routes;
-  EXPECT_EQ(tag_filters_built, 2);
+  const GatewayConfig& config = **result;
+  EXPECT_EQ(tag_settings_read, 2);
+  ASSERT_EQ(config.plugins.size(), 2u);
+  EXPECT_EQ(config.plugins[0].name, "first");
+  EXPECT_EQ(tag_of(config, 0), "one");
+  EXPECT_EQ(config.plugins[0].type, &fake_types[0]);
 
-  ASSERT_EQ(routes[0].filters.size(), 2u);
-  EXPECT_EQ(tag_of(routes[0].filters[0]), "two");  // in the route's order, not the file's
-  EXPECT_EQ(tag_of(routes[0].filters[1]), "one");
+  const auto& routes = config.routes;
+  EXPECT_EQ(routes[0].plugins, (std::vector<std::size_t>{1, 0}));  // the route's order
   EXPECT_EQ(routes[0].plugin_names, (std::vector<std::string>{"second", "first"}));
-  ASSERT_EQ(routes[1].filters.size(), 1u);
-  EXPECT_EQ(routes[1].filters[0].get(), routes[0].filters[1].get());  // the same instance
-  EXPECT_TRUE(routes[2].filters.empty());
+  EXPECT_EQ(routes[1].plugins, (std::vector<std::size_t>{0}));
+  EXPECT_TRUE(routes[2].plugins.empty());
+  // Every header any instance sets, route or not, for the gateway-wide protected list.
+  EXPECT_EQ(config.plugin_request_headers, (std::vector<std::string>{"X-Tag-one", "X-Tag-two"}));
 }
 
-TEST(ConfigPlugins, UnusedInstancesAreStillBuiltSoTheirErrorsShow) {
-  tag_filters_built = 0;
+// The runtime keeps an instance's filter across a reload while its fingerprint stays.
+TEST(ConfigPlugins, FingerprintChangesWithTheConfigAndTheFilesItNames) {
+  const std::string routes = "routes: [ { name: r, upstream: u } ]\n";
+  const auto fingerprints = [&](const std::string& text) {
+    auto result = load_config_text(text, "gw.yaml", fake_types);
+    EXPECT_TRUE(result) << result.error().to_string();
+    std::vector<std::string> out;
+    if (result) {
+      for (const auto& plugin : (*result)->plugins) out.push_back(plugin.fingerprint);
+    }
+    return out;
+  };
+  const auto base = fingerprints(head + routes);
+  ASSERT_EQ(base.size(), 2u);
+  EXPECT_NE(base[0], base[1]);
+  EXPECT_EQ(fingerprints(head + routes), base);
+  // Another route or another instance beside it changes nothing of it.
+  EXPECT_EQ(fingerprints(head + "  third:\n    name: tag\n    config: { tag: x }\n" + routes)[0],
+            base[0]);
+  EXPECT_NE(fingerprints(head + "      ttl: 5s\n" + routes)[1], base[1]);
+
+  // A secret file rotated under the same YAML is a change.
+  const std::string secret = ::testing::TempDir() + "plugins_test_secret";
+  std::ofstream(secret) << "s3cret";
+  const std::string with_file =
+      head + "  third:\n    name: tag\n    config: { tag: { secret_file: " + secret + " } }\n";
+  const auto before = fingerprints(with_file + routes);
+  ASSERT_EQ(before.size(), 3u);
+  std::ofstream(secret) << "rotated";
+  const auto after = fingerprints(with_file + routes);
+  EXPECT_NE(after.at(2), before[2]);
+  EXPECT_EQ(after.at(0), before[0]);
+  std::remove(secret.c_str());
+}
+
+TEST(ConfigPlugins, UnusedInstancesAreStillReadSoTheirErrorsShow) {
   EXPECT_EQ(load_error_line("listen: [ { address: 127.0.0.1:0 } ]\n"
                             "upstreams: { u: { targets: [ http://127.0.0.1:1 ] } }\n"
                             "plugins:\n"
@@ -149,11 +189,11 @@ TEST(ConfigPlugins, DuplicateInstanceNameIsAnError) {
 }
 
 TEST(ConfigPlugins, BuiltInTypesAreTheRegistry) {
-  auto types = built_in_plugin_types();
+  const auto& types = filters::plugin_types();
   ASSERT_EQ(types.size(), 1u);
-  EXPECT_EQ(types[0].first, "openid-connect");
-  EXPECT_EQ(types[0].second, filters::find_filter_factory("openid-connect"));
-  EXPECT_EQ(filters::find_filter_factory("no-such-plugin"), nullptr);
+  EXPECT_EQ(types[0].name, "openid-connect");
+  EXPECT_EQ(filters::find_plugin_type("openid-connect"), &types[0]);
+  EXPECT_EQ(filters::find_plugin_type("no-such-plugin"), nullptr);
 }
 
 }  // namespace
@@ -190,10 +230,10 @@ TEST(ConfigOpenIdConnect, OneInstanceIsSharedByTheRoutesNamingIt) {
                                     "  - { name: b, match: { paths: /b }, upstream: orders, "
                                     "plugins: okta }\n"));
   ASSERT_TRUE(config);
-  ASSERT_EQ(config->routes[0].filters.size(), 1u);
-  ASSERT_EQ(config->routes[1].filters.size(), 1u);
-  EXPECT_NE(config->routes[0].filters[0], nullptr);
-  EXPECT_EQ(config->routes[0].filters[0].get(), config->routes[1].filters[0].get());
+  ASSERT_EQ(config->plugins.size(), 1u);
+  EXPECT_NE(config->plugins[0].settings, nullptr);
+  EXPECT_EQ(config->routes[0].plugins, std::vector<std::size_t>{0});
+  EXPECT_EQ(config->routes[1].plugins, std::vector<std::size_t>{0});
   EXPECT_EQ(config->routes[1].plugin_names, std::vector<std::string>{"okta"});
 }
 
@@ -234,7 +274,7 @@ TEST(ShippedExampleConfig, CommentedOutPluginLoadsWhenUncommented) {
   ASSERT_TRUE(config);
   ASSERT_EQ(config->routes.size(), 1u);
   EXPECT_EQ(config->routes[0].plugin_names, std::vector<std::string>{"okta"});
-  EXPECT_EQ(config->routes[0].filters.size(), 1u);
+  EXPECT_EQ(config->routes[0].plugins.size(), 1u);
 }
 
 // The demo's config (scripts/demo.sh) must load: two instances, each on its own route.
@@ -243,9 +283,9 @@ TEST(ShippedExampleConfig, DemoLoads) {
   ASSERT_TRUE(loaded) << loaded.error().to_string();
   const auto& routes = (*loaded)->routes;
   ASSERT_GE(routes.size(), 2u);
-  ASSERT_EQ(routes[0].filters.size(), 1u);
-  ASSERT_EQ(routes[1].filters.size(), 1u);
-  EXPECT_NE(routes[0].filters[0].get(), routes[1].filters[0].get());
+  ASSERT_EQ(routes[0].plugins.size(), 1u);
+  ASSERT_EQ(routes[1].plugins.size(), 1u);
+  EXPECT_NE(routes[0].plugins[0], routes[1].plugins[0]);
 }
 
 }  // namespace

@@ -20,6 +20,8 @@ class OpenIdConnectFilter final : public Filter {
 
   void start(const StartContext& context) override;
   void stop() override;
+  bool ready() const override;
+  void release_worker(unsigned worker) override;
   boost::asio::awaitable<Verdict> on_request(RequestContext& context) const override;
 
   const Settings& settings() const noexcept { return settings_; }

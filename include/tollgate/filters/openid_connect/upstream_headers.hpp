@@ -1,5 +1,6 @@
 // The headers the openid-connect filter hands the upstream about the caller. Every one of them is
-// first removed from the client's request, on every request, so a client can never spoof one.
+// on the gateway's list of protected headers (names()), removed from every client request, so a
+// client can never spoof one.
 #pragma once
 
 #include <string>
@@ -22,13 +23,9 @@ struct UpstreamHeaders {
   std::string introspection_header;  // upstream_introspection_header: base64 of the IdP's JSON
   std::vector<ClaimHeader> claim_headers;  // upstream_headers_claims → upstream_headers_names
 
-  // Every header name above, for stripping.
+  // Every header name above: the gateway removes them from every request.
   std::vector<std::string> names() const;
 };
-
-// Removes each configured header name from the request, however often the client sent it, in any
-// case and with '_' for '-' (X_Authenticated_User): CGI-style upstreams read those as the same.
-void strip_upstream_headers(RequestHead& request, const UpstreamHeaders& headers);
 
 // Sets the configured headers for an accepted request. A claim that is absent or null, or whose
 // text would hold a control character, sets no header; nor does a value too long for a header

@@ -291,47 +291,14 @@ TEST_F(FilterTest, PolicyIsEvaluatedOnEveryCacheHit) {
   EXPECT_EQ(idp->calls, 1);
 }
 
-TEST_F(FilterTest, SpoofedIdentityHeadersAreRemovedEvenWhenTheRequestIsRejected) {
-  settings.upstream_headers.claim_headers = {{{"sub"}, "X-Authenticated-User"}};
-  settings.upstream_headers.introspection_header = "X-Introspection";
-  settings.upstream_headers.access_token_header = "X-Access-Token";
-  request.insert("X-Authenticated-User", "admin");
-  request.insert("x-authenticated-user", "root");
-  request.insert("X-Introspection", "eyJhY3RpdmUiOnRydWV9");
-  request.insert("X-Access-Token", "forged");
-  auto filter = make_filter();
-  EXPECT_FALSE(run(*filter).proceeds());
-  EXPECT_EQ(request.count("X-Authenticated-User"), 0u);
-  EXPECT_EQ(request.count("X-Introspection"), 0u);
-  EXPECT_EQ(request.count("X-Access-Token"), 0u);
-}
-
-TEST_F(FilterTest, UnderscoreSpellingsOfIdentityHeadersAreRemoved) {
-  settings.upstream_headers.claim_headers = {{{"sub"}, "X-Authenticated-User"},
-                                             {{"email"}, "X-Authenticated-Email"}};
-  settings.upstream_headers.access_token_header = "X-Access-Token";
-  idp->answers["t"] = answer_from(R"({"active":true,"sub":"alice"})");
-  bearer("t");
-  request.insert("X_Authenticated_User", "admin");
-  request.insert("x-authenticated_EMAIL", "admin@example.com");
-  request.insert("X_Access_Token", "forged");
-  request.insert("X_Authenticated_Users", "kept: another header");
-  auto filter = make_filter();
-  EXPECT_TRUE(run(*filter).proceeds());
-  EXPECT_EQ(request.count("X_Authenticated_User"), 0u);
-  EXPECT_EQ(request_header("X-Authenticated-User"), "alice");
-  EXPECT_EQ(request.count("x-authenticated_EMAIL"), 0u);
-  EXPECT_EQ(request_header("X-Access-Token"), "t");
-  EXPECT_EQ(request.count("X_Authenticated_Users"), 1u);
-}
-
-TEST_F(FilterTest, SpoofedClaimHeaderIsReplacedOrDroppedOnSuccess) {
+// A client's copies are removed by the gateway before filters run (server/forwarding); a value the
+// filter finds there all the same is replaced, never added to.
+TEST_F(FilterTest, ClaimHeaderIsSetOnceOnSuccess) {
   settings.upstream_headers.claim_headers = {{{"sub"}, "X-Authenticated-User"},
                                              {{"email"}, "X-Authenticated-Email"}};
   idp->answers["t"] = answer_from(R"({"active":true,"sub":"alice"})");
   bearer("t");
   request.insert("X-Authenticated-User", "admin");
-  request.insert("X-Authenticated-Email", "admin@example.com");
   auto filter = make_filter();
   EXPECT_TRUE(run(*filter).proceeds());
   EXPECT_EQ(request.count("X-Authenticated-User"), 1u);

@@ -1,5 +1,7 @@
 #include "tollgate/filters/openid_connect/settings.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "../../config/config_test_support.hpp"
@@ -292,13 +294,27 @@ TEST(SettingsTest, RequiredListsHaveNoEmptyEntries) {
 }
 
 TEST(MakeFilterTest, UnreadableCaFileIsAConfigError) {
-  const ConfigError e =
-      error_of([] { make_filter(read_yaml(kMinimal + "ca_file: /nonexistent/ca.pem\n")); });
+  const ConfigError e = error_of(
+      [] { parse_plugin_settings(read_yaml(kMinimal + "ca_file: /nonexistent/ca.pem\n")); });
   EXPECT_EQ(e.key_path, "ca_file");
 }
 
 TEST(MakeFilterTest, ValidConfigBuildsAFilter) {
-  EXPECT_NE(make_filter(read_yaml(kMinimal)), nullptr);
+  const auto settings = parse_plugin_settings(read_yaml(kMinimal));
+  ASSERT_NE(settings, nullptr);
+  EXPECT_NE(make_filter(*settings, "okta"), nullptr);
+}
+
+// The gateway removes every header the plugin sets from every request: it must know them all.
+TEST(MakeFilterTest, SettingsNameEveryHeaderThePluginSets) {
+  const auto settings = parse_plugin_settings(
+      read_yaml(kMinimal + "upstream_headers_claims: [ sub ]\n"
+                           "upstream_headers_names: [ X-User ]\n"
+                           "upstream_access_token_header: X-Token\n"
+                           "upstream_introspection_header: X-Introspection\n"));
+  std::vector<std::string> names = settings->request_headers_set();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"X-Introspection", "X-Token", "X-User"}));
 }
 
 }  // namespace
