@@ -6,6 +6,9 @@
 // twice. Also the HTTP/1.0 client side: no chunked framing, no 100 Continue.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
@@ -92,12 +95,11 @@ TEST_F(UpstreamReuseTest, BodyAfter304IsNotTakenForTheNextResponse) {
 
 TEST_F(UpstreamReuseTest, BodyOnAHeadResponseIsNotTakenForTheNextResponse) {
   const std::string stray = stray_response("after-head");
-  start([&](const PeerRequest&) {
+  start([stray](const PeerRequest&) {
     return answer_then(
         "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(stray.size()) + "\r\n\r\n", stray);
   });
   HttpConnection client(gateway_.port());
-  Request head{http::verb::head, "/first", 11};
   client.send_raw("HEAD /first HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(client.read_response(/*head=*/true).result_int(), 200);
   expect_own_answers();
@@ -164,10 +166,10 @@ TEST_F(UpstreamReuseTest, NonIdempotentRequestOnAClosedReusedConnectionIsNotSent
 
 // A safe method is retried once on a new connection when the reused one closes unanswered.
 TEST_F(UpstreamReuseTest, SafeRequestOnAClosedReusedConnectionIsRetriedOnce) {
-  int first_calls = 0;
-  start([&](const PeerRequest&) {
+  auto first_calls = std::make_shared<std::atomic<int>>(0);  // counted on the peer's thread
+  start([first_calls](const PeerRequest&) {
     PeerReply reply;
-    if (++first_calls == 1) {
+    if (++*first_calls == 1) {
       reply.close = true;
     } else {
       reply.pieces = {peer_response("marker:/first")};
@@ -176,7 +178,7 @@ TEST_F(UpstreamReuseTest, SafeRequestOnAClosedReusedConnectionIsRetriedOnce) {
   });
   ASSERT_EQ(http_get(gateway_.port(), "/warm").body(), "marker:/warm");
   EXPECT_EQ(http_get(gateway_.port(), "/first").body(), "marker:/first");
-  EXPECT_EQ(first_calls, 2);
+  EXPECT_EQ(first_calls->load(), 2);
 }
 
 // --- HTTP/1.0 clients ---
@@ -221,7 +223,7 @@ TEST_F(UpstreamReuseTest, Http10ClientNeverGets100Continue) {
 TEST_F(UpstreamReuseTest, CloseDelimitedAnswerIsRelayedExactlyOnce) {
   std::string payload;
   for (int i = 0; payload.size() < 40'000; ++i) payload += "piece-" + std::to_string(i) + ";";
-  start([&](const PeerRequest&) {
+  start([payload](const PeerRequest&) {
     PeerReply reply;
     reply.pieces = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + payload.substr(0, 100),
                     payload.substr(100, 20'000), payload.substr(20'100)};
