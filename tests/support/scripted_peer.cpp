@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -25,8 +26,13 @@ std::string peer_response(const std::string& body, int status, const std::string
          "\r\n" + body;
 }
 
-ScriptedPeer::ScriptedPeer(Script script)
+ScriptedPeer::ScriptedPeer(Script script, const std::string& cert_file, const std::string& key_file)
     : script_(std::move(script)), acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+  if (!cert_file.empty()) {
+    tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    tls_->use_certificate_chain_file(cert_file);
+    tls_->use_private_key_file(key_file, asio::ssl::context::pem);
+  }
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, accept_loop(), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
@@ -87,6 +93,24 @@ asio::awaitable<void> ScriptedPeer::accept_loop() {
 
 asio::awaitable<void> ScriptedPeer::serve(tcp::socket socket, int connection) {
   socket.set_option(tcp::no_delay(true));
+  if (tls_) {
+    asio::ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                asio::as_tuple(use_awaitable));
+    if (!ec) co_await serve_on(stream, connection);
+    boost::system::error_code ignored;
+    stream.next_layer().close(ignored);
+  } else {
+    co_await serve_on(socket, connection);
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+  --open_;
+}
+
+template <class Stream>
+asio::awaitable<void> ScriptedPeer::serve_on(Stream& socket, int connection) {
   boost::beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -126,10 +150,6 @@ asio::awaitable<void> ScriptedPeer::serve(tcp::socket socket, int connection) {
     }
     if (failed || reply.close) break;
   }
-  boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
-  socket.close(ignored);
-  --open_;
 }
 
 }  // namespace tollgate::test

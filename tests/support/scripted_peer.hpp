@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 namespace tollgate::test {
@@ -44,13 +45,17 @@ class ScriptedPeer {
  public:
   using Script = std::function<PeerReply(const PeerRequest&)>;
 
-  explicit ScriptedPeer(Script script);
+  // With `cert_file` and `key_file` (PEM) it speaks TLS.
+  explicit ScriptedPeer(Script script, const std::string& cert_file = "",
+                        const std::string& key_file = "");
   ~ScriptedPeer();
   ScriptedPeer(const ScriptedPeer&) = delete;
   ScriptedPeer& operator=(const ScriptedPeer&) = delete;
 
   std::uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
+  }
 
   int connections_accepted() const { return accepted_.load(); }
   int max_concurrent_connections() const { return max_open_.load(); }
@@ -66,9 +71,12 @@ class ScriptedPeer {
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, int connection);
+  template <class Stream>
+  boost::asio::awaitable<void> serve_on(Stream& stream, int connection);
   boost::asio::awaitable<void> wait_for(std::atomic<int>& generation, int seen);
 
   Script script_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
