@@ -44,6 +44,7 @@ boost::beast::http::status http_status_for(errc e) noexcept {
     case errc::upstream_timeout:
       return status::gateway_timeout;
     case errc::upstream_unavailable:
+    case errc::upstream_busy:
     case errc::idp_unavailable:
       return status::service_unavailable;
     case errc::internal:
@@ -78,6 +79,8 @@ std::string_view public_message_for(errc e) noexcept {
       return "The upstream server is timing out";
     case errc::upstream_unavailable:
       return "Failure to get a peer from the ring-balancer";
+    case errc::upstream_busy:
+      return "upstream busy";
     case errc::idp_unavailable:
       return "The identity provider is unavailable";
     case errc::internal:

@@ -11,6 +11,8 @@ namespace tollgate::config::sections {
 namespace {
 
 constexpr std::int64_t max_keepalive = 10'000;
+constexpr std::int64_t max_connections = 100'000;
+constexpr std::int64_t max_queued = 100'000;
 
 // A target is an origin only: the request path is forwarded as routed, so a path, query or
 // credentials in a target would be silently dropped or leaked. Refuse them instead.
@@ -66,7 +68,8 @@ Target read_target(const Reader& reader) {
 }
 
 Upstream read_upstream(const std::string& name, const Reader& reader) {
-  reader.expect_keys({"targets", "balance", "keepalive", "fail_timeout", "ssl_verify", "ca_file"});
+  reader.expect_keys({"targets", "balance", "keepalive", "max_connections", "max_queued",
+                      "fail_timeout", "ssl_verify", "ca_file"});
   Upstream upstream;
   upstream.name = name;
   const Reader targets = reader["targets"];
@@ -80,6 +83,10 @@ Upstream read_upstream(const std::string& name, const Reader& reader) {
           : Balance::round_robin;
   upstream.keepalive = static_cast<std::size_t>(reader["keepalive"].integer_or(
       static_cast<std::int64_t>(upstream.keepalive), 0, max_keepalive));
+  upstream.max_connections =
+      static_cast<std::size_t>(reader["max_connections"].integer_or(0, 0, max_connections));
+  upstream.max_queued = static_cast<std::size_t>(reader["max_queued"].integer_or(
+      static_cast<std::int64_t>(upstream.max_queued), 0, max_queued));
   upstream.fail_timeout = reader["fail_timeout"].duration_or(upstream.fail_timeout);
   upstream.ssl_verify = reader["ssl_verify"].boolean_or(true);
   if (reader["ca_file"].present()) upstream.ca_file = readable_file(reader["ca_file"]);

@@ -8,89 +8,96 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/read.hpp>
 
 #include "tollgate/common/error.hpp"
+#include "tollgate/http/client_exchange.hpp"
 #include "tollgate/http/headers.hpp"
 
 namespace tollgate::oidc {
 namespace {
 
 constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;
-// What the connection's buffer may hold unparsed: the head, then one chunk-size line or trailer
-// section at a time. Beast bounds neither of these, and throws from inside the read (where no
-// handler can catch it, so the call would never end) for a trailer field over 64 KiB.
-constexpr std::size_t kMaxUnparsedBytes = 32 * 1024;
+// The most one read adds to the body: a usual answer (about 1 KiB) arrives whole with its head.
+constexpr std::size_t kBodyPiece = 16 * 1024;
 
 using Clock = std::chrono::steady_clock;
 
-IdpFailure failure_of(const error_code& ec) {
-  if (ec == beast::error::timeout || ec == make_error_code(errc::upstream_timeout)) {
-    return IdpFailure(IdpFailureKind::timeout);
+IdpFailure failure_of(errc e, Clock::time_point deadline) {
+  if (e == errc::upstream_timeout) return IdpFailure(IdpFailureKind::timeout);
+  if (e == errc::upstream_busy) {
+    // Every connection to the IdP was in use, and the queue full or the wait over.
+    return IdpFailure(Clock::now() >= deadline ? IdpFailureKind::timeout : IdpFailureKind::connect);
   }
-  if (ec == make_error_code(errc::upstream_connect_failed)) {
-    return IdpFailure(IdpFailureKind::connect);
-  }
-  if (ec == make_error_code(errc::internal)) return IdpFailure(IdpFailureKind::internal);
+  if (e == errc::upstream_connect_failed) return IdpFailure(IdpFailureKind::connect);
+  if (e == errc::internal) return IdpFailure(IdpFailureKind::internal);
   return IdpFailure(IdpFailureKind::io);
 }
 
-// Time left before the deadline, or nothing when it has passed.
-std::optional<Clock::duration> remaining(Clock::time_point deadline) {
-  const auto left = deadline - Clock::now();
-  if (left <= Clock::duration::zero()) return std::nullopt;
-  return left;
-}
-
-// What one try on one connection gave, and whether it deserves a second try on a new connection:
-// only a connection that sat idle in the pool can have been closed under us, and only a failure
-// before any answer byte shows that.
+// What one try on one connection gave, and whether it deserves a second try on a new connection.
 struct Try {
   HttpReplyResult result;
   bool stale = false;
 };
 
-// The request on `lease`. Each socket operation is bounded by what is left until the deadline.
+// The body, read to its end by its framing, at most `max_body_bytes`.
+awaitable<errc> read_body(http_io::ClientExchange& response, std::string& body,
+                          Clock::time_point deadline, std::size_t max_body_bytes) {
+  if (const auto whole = response.whole_body_buffered()) {
+    if (whole->size() > max_body_bytes) co_return errc::upstream_bad_response;
+    body.assign(*whole);
+    response.consume_whole_body(whole->size());
+    co_return errc::ok;
+  }
+  if (const auto length = response.parser().content_length()) {
+    if (*length > max_body_bytes) co_return errc::upstream_bad_response;
+    body.reserve(static_cast<std::size_t>(*length));
+  }
+  while (!response.body_done()) {
+    // One byte of room beyond the limit, to see a body that exceeds it.
+    const std::size_t room = std::min(kBodyPiece, max_body_bytes + 1 - body.size());
+    const std::size_t old_size = body.size();
+    body.resize(old_size + room);
+    errc error = errc::ok;
+    const std::size_t n =
+        co_await response.read_body_piece(body.data() + old_size, room, deadline, error);
+    body.resize(old_size + n);
+    if (error != errc::ok) co_return error;
+    if (body.size() > max_body_bytes) co_return errc::upstream_bad_response;
+  }
+  co_return errc::ok;
+}
+
+// The request on `lease`. Each socket operation is bounded by the deadline.
 awaitable<Try> exchange_on(upstream::Lease lease, const std::string& wire,
-                           Clock::time_point deadline, std::size_t max_body_bytes) {
-  const bool reused = lease.reused();
-  auto left = remaining(deadline);
-  if (!left) co_return Try{IdpFailure(IdpFailureKind::timeout)};
-  lease.stream().expires_after(*left);
+                           Clock::time_point deadline, std::size_t max_body_bytes,
+                           bool repeatable) {
+  http_io::ClientExchange response(lease, /*head_request=*/false);
+  lease.stream().expires_at(deadline);
   auto [write_error, written] = co_await asio::async_write(lease.stream(), asio::buffer(wire),
                                                            asio::as_tuple(asio::use_awaitable));
   if (write_error) {
+    const errc e =
+        write_error == beast::error::timeout ? errc::upstream_timeout : errc::upstream_bad_response;
+    const bool stale = response.may_retry(e, repeatable, /*body_consumed=*/false);
     lease.discard();
-    co_return Try{failure_of(write_error), reused && write_error != beast::error::timeout};
+    co_return Try{failure_of(e, deadline), stale};
   }
-
-  http::response_parser<http::string_body> parser;
-  parser.header_limit(kMaxResponseHeaderBytes);
-  parser.body_limit(max_body_bytes);
-  left = remaining(deadline);
-  if (!left) co_return Try{IdpFailure(IdpFailureKind::timeout)};
-  lease.stream().expires_after(*left);
-  lease.buffer().max_size(std::max(lease.buffer().size(), kMaxUnparsedBytes));
-  auto [read_error, read] = co_await http::async_read(lease.stream(), lease.buffer(), parser,
-                                                      asio::as_tuple(asio::use_awaitable));
-  if (read_error) {
-    const bool nothing_received = !parser.got_some() && lease.buffer().size() == 0;
+  errc e = co_await response.read_head(kMaxResponseHeaderBytes, deadline);
+  if (e != errc::ok) {
+    const bool stale = response.may_retry(e, repeatable, /*body_consumed=*/false);
     lease.discard();
-    co_return Try{failure_of(read_error),
-                  reused && nothing_received && read_error != beast::error::timeout};
+    co_return Try{failure_of(e, deadline), stale};
   }
-
-  http::response<http::string_body> response = parser.release();
   HttpReply reply;
-  reply.status = response.result_int();
-  reply.retry_after = std::string(response[http::field::retry_after]);
-  reply.body = std::move(response.body());
-  if (response.keep_alive()) {
-    lease.stream().expires_never();
-    lease.release();
-  } else {
+  e = co_await read_body(response, reply.body, deadline, max_body_bytes);
+  if (e != errc::ok) {
     lease.discard();
+    co_return Try{failure_of(e, deadline)};
   }
+  const auto& head = response.parser().get();
+  reply.status = head.result_int();
+  reply.retry_after = std::string(head[http::field::retry_after]);
+  response.finish(/*request_keep_alive=*/true);
   co_return Try{std::move(reply)};
 }
 
@@ -98,20 +105,15 @@ awaitable<Try> exchange_on(upstream::Lease lease, const std::string& wire,
 // when a pooled connection was stale.
 awaitable<HttpReplyResult> exchange_until(upstream::HttpClientPool& pool, const std::string& wire,
                                           Clock::time_point deadline, std::size_t max_body_bytes,
-                                          bool fresh) {
+                                          bool fresh, bool repeatable) {
   for (;;) {
-    // (Not one ?: expression: g++ 12 mishandles the temporaries of co_await inside one.)
-    result<upstream::Lease> lease = make_error_code(errc::internal);
-    if (fresh) {
-      lease = co_await pool.connect_new();
-    } else {
-      lease = co_await pool.acquire(upstream::IdleCheck::retry_covers_it);
-    }
+    result<upstream::Lease> lease = co_await pool.acquire(deadline, fresh);
     if (!lease) {
-      if (!remaining(deadline)) co_return IdpFailure(IdpFailureKind::timeout);
-      co_return failure_of(lease.error());
+      if (Clock::now() >= deadline) co_return IdpFailure(IdpFailureKind::timeout);
+      co_return failure_of(static_cast<errc>(lease.error().value()), deadline);
     }
-    Try outcome = co_await exchange_on(std::move(*lease), wire, deadline, max_body_bytes);
+    Try outcome =
+        co_await exchange_on(std::move(*lease), wire, deadline, max_body_bytes, repeatable);
     if (!outcome.stale || fresh) co_return std::move(outcome.result);
     fresh = true;
   }
@@ -121,7 +123,8 @@ awaitable<HttpReplyResult> exchange_until(upstream::HttpClientPool& pool, const 
 
 awaitable<HttpReplyResult> exchange(upstream::HttpClientPool& pool,
                                     const http::request<http::string_body>& request,
-                                    Clock::time_point deadline, std::size_t max_body_bytes) {
+                                    Clock::time_point deadline, std::size_t max_body_bytes,
+                                    bool repeatable) {
   // The request as it goes on the wire, head and body in one piece: one plain write.
   std::string wire;
   wire.reserve(1024 + request.body().size());
@@ -131,19 +134,20 @@ awaitable<HttpReplyResult> exchange(upstream::HttpClientPool& pool,
   // On a pooled connection every step is a socket operation bounded by the deadline: the usual
   // call needs nothing more.
   bool stale = false;
-  // An introspection request may be sent again: a stale pooled connection is retried below.
-  if (auto lease = pool.take_idle(upstream::IdleCheck::retry_covers_it)) {
-    Try outcome = co_await exchange_on(std::move(*lease), wire, deadline, max_body_bytes);
+  if (auto lease = pool.take_idle()) {
+    Try outcome =
+        co_await exchange_on(std::move(*lease), wire, deadline, max_body_bytes, repeatable);
     if (!outcome.stale) co_return std::move(outcome.result);
     stale = true;
   }
-  // A new connection leaves gaps (connect and TLS handshake are each bounded by the pool's connect
-  // timeout): a timer raced against the whole exchange makes `deadline` hold for all of it. The
-  // loser is cancelled; only name resolution cannot be interrupted.
+  // A new connection, or a wait for one, leaves gaps (connect and TLS handshake are each bounded
+  // by the pool's connect timeout): a timer raced against the whole exchange makes `deadline` hold
+  // for all of it. The loser is cancelled; only name resolution cannot be interrupted.
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
-  auto outcome = co_await (exchange_until(pool, wire, deadline, max_body_bytes, stale) ||
-                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  auto outcome =
+      co_await (exchange_until(pool, wire, deadline, max_body_bytes, stale, repeatable) ||
+                timer.async_wait(asio::as_tuple(asio::use_awaitable)));
   if (outcome.index() == 0) co_return std::move(std::get<0>(outcome));
   co_return IdpFailure(IdpFailureKind::timeout);
 }

@@ -24,6 +24,9 @@ constexpr std::size_t kMaxMetadataBytes = 512 * 1024;  // discovery documents ar
 // load, or every wave of calls beyond it pays a new TCP (and TLS) handshake with the IdP.
 constexpr std::size_t kIdlePerWorker = 256;
 constexpr std::chrono::seconds kPooledIdleTimeout{30};
+// Calls that wait, per worker, for one of max_connections to come free (each for at most the
+// call's timeout); more get 503 at once.
+constexpr std::size_t kQueuedCallsPerWorker = 1024;
 constexpr std::chrono::seconds kFirstDiscoveryRetry{1};
 constexpr std::chrono::seconds kMaxDiscoveryRetry{60};
 
@@ -189,6 +192,8 @@ bool HttpIntrospectionClient::ready() const {
 void HttpIntrospectionClient::publish(const Endpoint& endpoint) {
   upstream::PoolOptions options;
   options.max_idle = kIdlePerWorker;
+  options.max_connections = settings_.max_connections;
+  options.max_waiting = kQueuedCallsPerWorker;
   options.connect_timeout = settings_.timeout;
   options.idle_timeout = kPooledIdleTimeout;
   options.tls_context = tls_context_;
@@ -218,7 +223,9 @@ awaitable<IntrospectionResult> HttpIntrospectionClient::introspect(std::string t
 
   const HttpRequest request = state->builder.build(token);
   const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
-  HttpReplyResult reply = co_await exchange(*pool, request, deadline, kMaxAnswerBytes);
+  // RFC 7662: introspection only reads, so the POST may go twice.
+  HttpReplyResult reply =
+      co_await exchange(*pool, request, deadline, kMaxAnswerBytes, /*repeatable=*/true);
   if (!reply) co_return reply.error();
   co_return parse_introspection_response(reply->status, reply->retry_after, std::move(reply->body),
                                          std::chrono::system_clock::now());
@@ -244,7 +251,8 @@ awaitable<void> HttpIntrospectionClient::discover() {
       request.set(http::field::user_agent, user_agent());
 
       const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
-      HttpReplyResult reply = co_await exchange(pool, request, deadline, kMaxMetadataBytes);
+      HttpReplyResult reply =
+          co_await exchange(pool, request, deadline, kMaxMetadataBytes, /*repeatable=*/true);
       if (stopping_) co_return;
       if (!reply) {
         spdlog::warn("openid-connect[{}]: discovery from {} failed: {}", label_, url,

@@ -314,9 +314,11 @@ class Session final : public SessionHandle {
       }
     }
 
+    const unsigned client_version = head.version();  // rewritten to 1.1 for the upstream
     rewrite_for_upstream(head, route, match, *target, host_header, forwarding);
     if (is_chunked) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
-    if (body_pending && !expect.empty() && head.version() >= 11) {
+    // RFC 9110 §10.1.1: an HTTP/1.0 client's Expect: 100-continue is ignored.
+    if (body_pending && !expect.empty() && client_version >= 11) {
       if (!co_await send_continue()) co_return false;
     }
 
@@ -333,6 +335,7 @@ class Session final : public SessionHandle {
                                                             .draining = worker_.draining_flag(),
                                                             .preserve_host = route.preserve_host,
                                                             .head_request = method == "HEAD",
+                                                            .client_version = client_version,
                                                             .request_id = request_id});
     const std::string_view upstream_url =
         result.target ? std::string_view(result.target->url) : std::string_view("-");

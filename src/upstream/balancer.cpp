@@ -13,6 +13,8 @@ Balancer::Balancer(asio::any_io_executor executor, const config::Upstream& upstr
   for (const auto& t : upstream.targets) {
     PoolOptions options;
     options.max_idle = upstream.keepalive;
+    options.max_connections = upstream.max_connections;
+    options.max_waiting = upstream.max_queued;
     options.connect_timeout = timeouts.upstream_connect;
     options.tls_context = t.tls ? tls : nullptr;
     targets_.push_back(TargetState{

@@ -14,21 +14,17 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "tollgate/http/client_exchange.hpp"
 #include "tollgate/http/headers.hpp"
 
 namespace tollgate::upstream {
 namespace {
 
 constexpr std::size_t kRelayBufferSize = 16 * 1024;
-constexpr std::size_t kHeadReadChunk = 4 * 1024;
 // Room for a usual head written by hand, so that building it takes one allocation.
 constexpr std::size_t kHeadReserve = 1024;
-// While a body is relayed, the upstream's buffer holds what the relay has not taken yet plus at
-// most one chunk-size line or trailer section. Bounding it ends a chunk extension or trailer
-// section that never ends, and keeps every trailer field below Beast's 64 KiB field limit (see
-// read_head_bytes).
-constexpr std::size_t kBodyPhaseBufferLimit = 32 * 1024;
-using ResponseParser = http::response_parser<http::buffer_body>;
+using Clock = std::chrono::steady_clock;
+using ResponseParser = http_io::ClientExchange::Parser;
 
 // Keeps least_conn's in-flight counts right on every exit path.
 class InFlight {
@@ -51,7 +47,7 @@ errc client_read_error(const error_code& ec) {
 // The outcome of one attempt on one connection.
 struct Attempt {
   errc error = errc::ok;
-  bool retryable = false;  // nothing of the request body consumed, nothing of a response seen
+  bool retryable = false;  // may go again on a new connection (see may_retry)
 };
 
 using RelayBuffer = std::array<char, kRelayBufferSize>;
@@ -141,7 +137,8 @@ class Exchange {
         buffer_(*body_start.buffer),
         body_start_size_(body_start.size),
         has_body_(body_start.request_has_body),
-        others_in_flight_(target.in_flight > 1) {}
+        others_in_flight_(target.in_flight > 1),
+        response_(lease, r.head_request) {}
 
   awaitable<Attempt> run() {
     if (auto a = co_await send_request(); a.error != errc::ok) co_return a;
@@ -170,8 +167,7 @@ class Exchange {
       }
       upstream.expires_after(timeouts_.upstream_send);
       co_await asio::async_write(upstream, wire, asio::redirect_error(asio::use_awaitable, ec));
-      // A failed write took nothing from the client: it may be retried on another connection.
-      if (ec) co_return Attempt{errc::upstream_connect_failed, true};
+      if (ec) co_return write_failed(ec);
       co_return Attempt{};
     }
     http::request_serializer<http::buffer_body> serializer{message};
@@ -184,9 +180,7 @@ class Exchange {
       co_await http::async_write(upstream, serializer,
                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
-      // A first write that failed took nothing from the client the buffer does not still hold:
-      // it may be retried on another connection.
-      if (ec && first_write) co_return Attempt{errc::upstream_connect_failed, true};
+      if (ec && first_write) co_return write_failed(ec);
       if (ec) co_return Attempt{errc::upstream_bad_response, false};
       if (r_.parser.is_done() || serializer.is_done()) break;
 
@@ -206,71 +200,20 @@ class Exchange {
     co_return Attempt{};
   }
 
-  // Reads the upstream's response head, skipping interim 1xx answers.
-  awaitable<Attempt> read_response_head(std::optional<ResponseParser>& parser) {
-    auto& upstream = lease_.stream();
-    const std::size_t limit = r_.config.limits.max_response_header_bytes;
-    for (;;) {
-      parser.emplace();
-      parser->header_limit(static_cast<std::uint32_t>(limit));
-      parser->body_limit(boost::none);
-      if (r_.head_request) parser->skip(true);
-      upstream.expires_after(timeouts_.upstream_read);
-      error_code ec;
-      const std::size_t head_size = co_await read_head_bytes(limit, ec);
-      if (ec) {
-        const bool nothing_seen = lease_.buffer().size() == 0 && !has_body_;
-        if (ec == beast::error::timeout) co_return Attempt{errc::upstream_timeout, false};
-        co_return Attempt{errc::upstream_bad_response, nothing_seen && lease_.reused()};
-      }
-      if (!parse_head(*parser, head_size)) co_return Attempt{errc::upstream_bad_response, false};
-      const unsigned status = parser->get().result_int();
-      if (status >= 100 && status < 200) {
-        if (status == 101) co_return Attempt{errc::upstream_bad_response, false};  // no upgrades
-        continue;
-      }
-      co_return Attempt{};
-    }
+  // The forwarder sends again only safe methods (GET, HEAD, OPTIONS, TRACE) without a body. PUT
+  // and DELETE are idempotent (RFC 9110 §9.2.2), but a body-less DELETE whose connection closed
+  // unanswered may have been carried out already: like POST and PATCH, they are never sent twice,
+  // and the client gets 502.
+  bool may_retry(errc failure) const {
+    return response_.may_retry(failure, http_io::is_safe_method(r_.parser.get().method()),
+                               has_body_);
   }
 
-  // Reads until the connection's buffer holds a whole response head; returns its size. The head is
-  // gathered here rather than by http::async_read_header because Beast stores no field over 64 KiB
-  // and enforces that by throwing from inside the read, where no handler can catch it: parse_head
-  // catches it instead.
-  awaitable<std::size_t> read_head_bytes(std::size_t limit, error_code& ec) {
-    auto& buffer = lease_.buffer();
-    buffer.max_size(std::max(buffer.size(), limit + kHeadReadChunk));
-    std::size_t searched = 0;
-    for (;;) {
-      const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
-      const std::size_t end = data.find("\r\n\r\n", searched);
-      if (end != std::string_view::npos) co_return end + 4;
-      if (data.size() > limit) {
-        ec = http::error::header_limit;
-        co_return 0;
-      }
-      searched = data.size() < 3 ? 0 : data.size() - 3;
-      const std::size_t n = co_await lease_.stream().async_read_some(
-          buffer.prepare(kHeadReadChunk), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return 0;
-      buffer.commit(n);
-    }
-  }
-
-  bool parse_head(ResponseParser& parser, std::size_t head_size) {
-    auto& buffer = lease_.buffer();
-    error_code ec;
-    parser.eager(false);
-    std::size_t used = 0;
-    try {
-      used = parser.put(asio::buffer(buffer.data().data(), head_size), ec);
-    } catch (const std::length_error&) {
-      return false;  // a field over Beast's 64 KiB
-    }
-    if (ec || used != head_size || !parser.is_header_done()) return false;
-    buffer.consume(head_size);
-    parser.eager(true);
-    return true;
+  // A write that failed before the request was out.
+  Attempt write_failed(const error_code& ec) const {
+    const errc failure =
+        ec == beast::error::timeout ? errc::upstream_timeout : errc::upstream_connect_failed;
+    return Attempt{errc::upstream_connect_failed, may_retry(failure)};
   }
 
   // Rewrites the upstream's head for the client and decides how the body is framed.
@@ -287,69 +230,56 @@ class Exchange {
     keep_alive_ = r_.keep_alive && !r_.draining;
     if (!bodyless && !has_length) {
       // Chunked from the upstream or delimited by its close: re-frame as chunked for HTTP/1.1
-      // clients; an HTTP/1.0 client can only learn the end from our close.
-      if (r_.parser.get().version() >= 11) {
+      // clients; an HTTP/1.0 client knows no chunked coding and learns the end from our close.
+      if (r_.client_version >= 11) {
         head.chunked(true);
       } else {
         keep_alive_ = false;
       }
     }
     head.keep_alive(keep_alive_);
-    if (!keep_alive_) head.set(http::field::connection, "close");
+    if (!keep_alive_) {
+      head.set(http::field::connection, "close");
+    } else if (r_.client_version < 11) {
+      head.set(http::field::connection, "keep-alive");  // HTTP/1.0 closes unless told
+    }
   }
 
   awaitable<Attempt> relay_response() {
-    std::optional<ResponseParser> parser;
-    if (auto a = co_await read_response_head(parser); a.error != errc::ok) co_return a;
-    result_.status = parser->get().result_int();
-    prepare_client_head(*parser);
+    const errc head_error = co_await response_.read_head(r_.config.limits.max_response_header_bytes,
+                                                         Clock::now() + timeouts_.upstream_read);
+    if (head_error != errc::ok) {
+      co_return Attempt{head_error, may_retry(head_error)};
+    }
+    ResponseParser& parser = response_.parser();
+    result_.status = response_.status();
+    prepare_client_head(parser);
 
-    if (const auto whole = whole_body_at_hand(*parser))
-      co_return co_await send_whole(*parser, *whole);
+    if (const auto whole = response_.whole_body_buffered()) {
+      co_return co_await send_whole(parser, *whole);
+    }
 
-    auto& upstream = lease_.stream();
-    auto& message = parser->get();
+    auto& message = parser.get();
     http::response_serializer<http::buffer_body> serializer{message};
     error_code ec;
     // A head whose body has not started to arrive goes to the client at once (a slow or streamed
     // body must not hold it back); otherwise head and first body piece leave in one write. Until
     // something is written, a failure can still be answered (502, 504) instead of cut.
-    if (!parser->is_done() && lease_.buffer().size() == 0) {
+    if (!parser.is_done() && response_.buffered() == 0) {
       result_.response_started = true;
       r_.client.expires_after(timeouts_.client_send);
       co_await http::async_write_header(r_.client, serializer,
                                         asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return Attempt{errc::bad_request, false};
     }
-
-    // Beast reads at most the buffer's spare room per call: make room for whole relay pieces when
-    // more body is coming than the buffer already holds (a small answer arrives with its head).
-    const auto body_left = parser->content_length_remaining();
-    if (!parser->is_done() && (!body_left || *body_left > lease_.buffer().size())) {
-      lease_.buffer().reserve(kRelayBufferSize);
-    }
-    if (!parser->is_done()) {
-      lease_.buffer().max_size(std::max(lease_.buffer().size(), kBodyPhaseBufferLimit));
-    }
     do {
-      if (!parser->is_done()) {
-        message.body().data = buffer_.data();
-        message.body().size = buffer_.size();
-        upstream.expires_after(timeouts_.upstream_read);
+      if (!parser.is_done()) {
         // Whatever has arrived, not a full buffer: a body that comes slowly (a stream of events)
         // reaches the client as it comes, and bytes sent before a failure are not held back.
-        co_await http::async_read_some(upstream, lease_.buffer(), *parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) {
-          co_return Attempt{
-              ec == beast::error::timeout ? errc::upstream_timeout : errc::upstream_bad_response,
-              false};
-        }
-        message.body().size = buffer_.size() - message.body().size;
-        message.body().data = buffer_.data();
-        message.body().more = !parser->is_done();
-        result_.body_bytes += message.body().size;
+        errc error = errc::ok;
+        result_.body_bytes += co_await response_.read_body_piece(
+            buffer_.data(), buffer_.size(), Clock::now() + timeouts_.upstream_read, error);
+        if (error != errc::ok) co_return Attempt{error, false};
       } else {
         message.body().data = nullptr;
         message.body().size = 0;
@@ -361,40 +291,27 @@ class Exchange {
                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return Attempt{errc::bad_request, false};
-    } while (!parser->is_done() && !serializer.is_done());
+    } while (!parser.is_done() && !serializer.is_done());
 
     result_.keep_alive = keep_alive_;
-    if (parser->keep_alive() && r_.parser.is_done()) {
-      lease_.release();
-    }
+    response_.finish(r_.parser.is_done());
     co_return Attempt{};
   }
 
-  // The size of the body when all of it has arrived with the head and goes to the client as it
-  // came (a length, or no body): the usual small answer, sent without Beast's serializer.
-  std::optional<std::size_t> whole_body_at_hand(ResponseParser& parser) {
-    if (parser.is_done()) return 0;  // no body: HEAD, 204, 304, Content-Length: 0
-    if (parser.get().chunked()) return std::nullopt;
-    const auto left = parser.content_length_remaining();
-    if (!left || *left > lease_.buffer().size()) return std::nullopt;
-    return static_cast<std::size_t>(*left);
-  }
-
-  awaitable<Attempt> send_whole(ResponseParser& parser, std::size_t body_size) {
+  awaitable<Attempt> send_whole(ResponseParser& parser, std::string_view body) {
     std::string head;
     head.reserve(kHeadReserve);
     http_io::append_head(parser.get().base(), head);
-    const std::array<asio::const_buffer, 2> wire{
-        asio::buffer(head), asio::buffer(lease_.buffer().data().data(), body_size)};
+    const std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(body)};
     result_.response_started = true;
     r_.client.expires_after(timeouts_.client_send);
     error_code ec;
     co_await asio::async_write(r_.client, wire, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return Attempt{errc::bad_request, false};
-    lease_.buffer().consume(body_size);
-    result_.body_bytes += body_size;
+    response_.consume_whole_body(body.size());
+    result_.body_bytes += body.size();
     result_.keep_alive = keep_alive_;
-    if (parser.keep_alive() && r_.parser.is_done()) lease_.release();
+    response_.finish(r_.parser.is_done());
     co_return Attempt{};
   }
 
@@ -407,6 +324,7 @@ class Exchange {
   const bool has_body_;          // once sent, a body is not sent again on another connection
   const bool others_in_flight_;  // this worker forwards other requests to the target as well
   bool keep_alive_ = false;
+  http_io::ClientExchange response_;
 };
 
 }  // namespace
@@ -432,13 +350,13 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
     result.target = target->target;
     InFlight in_flight(*target);
 
-    // A request with a body is never sent twice, so its pooled connection is checked first.
-    const IdleCheck check =
-        body_start.request_has_body ? IdleCheck::peek : IdleCheck::retry_covers_it;
-    auto lease = co_await target->pool->acquire(check);
+    // A request waits for a connection (max_connections) no longer than for a connect.
+    const auto wait_until = Clock::now() + request.config.timeouts.upstream_connect;
+    auto lease = co_await target->pool->acquire(wait_until);
     if (!lease) {
-      balancer.mark_failed(*target);
       result.error = static_cast<errc>(lease.error().value());
+      if (result.error == errc::upstream_busy) continue;  // busy, not failed
+      balancer.mark_failed(*target);
       if (result.error != errc::upstream_timeout) result.error = errc::upstream_connect_failed;
       continue;
     }
@@ -452,11 +370,14 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
       }
       lease->discard();
       // A pooled connection the upstream closed while idle fails before any byte of an answer:
-      // retry once on a fresh connection to the same target.
+      // a request that may go twice is retried once on a fresh connection to the same target.
       if (attempt.retryable && !retried_stale && !result.response_started) {
         retried_stale = true;
-        lease = co_await target->pool->connect_new();
+        lease = co_await target->pool->acquire(
+            Clock::now() + request.config.timeouts.upstream_connect, /*fresh=*/true);
         if (lease) continue;
+        result.error = static_cast<errc>(lease.error().value());
+        if (result.error == errc::upstream_busy) co_return result;
         balancer.mark_failed(*target);
         result.error = errc::upstream_connect_failed;
         break;

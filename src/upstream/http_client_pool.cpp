@@ -5,9 +5,12 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <utility>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "tollgate/common/error.hpp"
 
@@ -18,14 +21,44 @@ namespace {
 constexpr std::size_t kInitialBuffer = 4 * 1024;
 constexpr std::size_t kIdleBufferLimit = 16 * 1024;
 
-// True when nothing is waiting on an idle socket: a read would block. A peer's close (EOF), a reset
-// or bytes nobody asked for (a late answer, a TLS close_notify) all make it unusable.
-bool peer_left_it_open(tcp::socket& socket) {
+// The reuse check, made when a pooled connection is taken for a request: nothing is left in its
+// read buffer, the TLS layer holds nothing, and a read on the socket would block. A peer's close
+// (EOF), a reset or bytes nobody asked for (a late or overlong answer, a TLS close_notify) make it
+// unusable: read as the next request's answer, they would reach the wrong client. Made at take
+// time rather than when the connection is given back, it also sees what arrived while it idled;
+// it costs one non-blocking recv per reuse.
+bool still_usable(Connection& c) {
+  if (c.buffer.size() != 0 || c.stream.tls_input_buffered()) return false;
   char byte;
-  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 }  // namespace
+
+// A request queued for a connection. The pool hands it a connection given back, or the slot of
+// one closed, and wakes it by cancelling its timer; the timer running out means it got neither.
+struct HttpClientPool::Waiter {
+  Waiter(HttpClientPool& p, Clock::time_point until) : pool(p), timer(p.executor_, until) {}
+  ~Waiter() {
+    // Gone before it took what it was given (its coroutine was cancelled): pass it on.
+    if (auto it = std::find(pool.waiters_.begin(), pool.waiters_.end(), this);
+        it != pool.waiters_.end()) {
+      pool.waiters_.erase(it);
+    }
+    if (connection) {
+      --pool.open_;
+      connection.reset();
+      pool.slot_freed();
+    } else if (slot) {
+      --pool.open_;
+      pool.slot_freed();
+    }
+  }
+  HttpClientPool& pool;
+  asio::steady_timer timer;
+  std::unique_ptr<Connection> connection;
+  bool slot = false;
+};
 
 Lease::Lease(HttpClientPool* pool, std::unique_ptr<Connection> connection)
     : pool_(pool), connection_(std::move(connection)) {}
@@ -56,8 +89,11 @@ void Lease::discard() {
     error_code ignored;
     connection_->stream.socket().close(ignored);
     connection_.reset();
+    if (pool_) {
+      --pool_->open_;
+      pool_->slot_freed();
+    }
   }
-  if (pool_) pool_->forget_one();
   pool_ = nullptr;
 }
 
@@ -71,27 +107,70 @@ HttpClientPool::HttpClientPool(asio::any_io_executor executor, Origin origin, Po
   if (!ec) literal_address_ = address;
 }
 
-std::optional<Lease> HttpClientPool::take_idle(IdleCheck check) {
-  const auto now = std::chrono::steady_clock::now();
+HttpClientPool::~HttpClientPool() = default;
+
+std::optional<Lease> HttpClientPool::take_idle() {
+  const auto now = Clock::now();
   while (!idle_.empty()) {
     std::unique_ptr<Connection> c = std::move(idle_.back());
     idle_.pop_back();
     // One idle too long may be closed by the peer any moment: dropped rather than risked.
-    if (now - c->idle_since > options_.idle_timeout) continue;
-    if (check == IdleCheck::peek && !peer_left_it_open(c->stream.socket())) continue;
+    if (now - c->idle_since > options_.idle_timeout || !still_usable(*c)) {
+      c.reset();
+      --open_;
+      slot_freed();
+      continue;
+    }
     c->reused = true;
-    ++active_;
     return Lease(this, std::move(c));
   }
   return std::nullopt;
 }
 
-awaitable<result<Lease>> HttpClientPool::acquire(IdleCheck check) {
-  if (auto lease = take_idle(check)) co_return std::move(*lease);
-  co_return co_await connect_new();
+awaitable<result<Lease>> HttpClientPool::acquire(Clock::time_point wait_until, bool fresh) {
+  if (!fresh) {
+    if (auto lease = take_idle()) co_return std::move(*lease);
+  }
+  if (!bounded_and_full()) {
+    ++open_;
+    co_return co_await connect_new();
+  }
+  if (!idle_.empty()) {
+    // A fresh connection is asked for while idle ones hold every slot: the oldest makes room.
+    idle_.pop_front();
+    co_return co_await connect_new();
+  }
+  if (waiters_.size() >= options_.max_waiting) co_return make_error_code(errc::upstream_busy);
+  Waiter waiter(*this, wait_until);
+  waiters_.push_back(&waiter);
+  co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (waiter.connection) {
+    std::unique_ptr<Connection> c = std::move(waiter.connection);
+    if (!fresh && still_usable(*c)) {
+      c->reused = true;
+      co_return Lease(this, std::move(c));
+    }
+    c.reset();  // its slot is ours: a new connection takes it
+    co_return co_await connect_new();
+  }
+  if (waiter.slot) {
+    waiter.slot = false;
+    co_return co_await connect_new();
+  }
+  co_return make_error_code(errc::upstream_busy);
 }
 
+// Runs with a slot counted in open_ for it; gives the slot up when it fails.
 awaitable<result<Lease>> HttpClientPool::connect_new() {
+  struct SlotGuard {
+    HttpClientPool& pool;
+    bool kept = false;
+    ~SlotGuard() {
+      if (kept) return;
+      --pool.open_;
+      pool.slot_freed();
+    }
+  } slot{*this};
   error_code ec;
   http_io::TimedSocket socket(executor_);
   socket.expires_after(options_.connect_timeout);
@@ -131,20 +210,40 @@ awaitable<result<Lease>> HttpClientPool::connect_new() {
     c = std::make_unique<Connection>(http_io::Stream(std::move(socket)));
   }
   c->buffer.reserve(kInitialBuffer);
-  ++active_;
+  slot.kept = true;
   co_return Lease(this, std::move(c));
 }
 
 void HttpClientPool::give_back(std::unique_ptr<Connection> connection) {
-  --active_;
-  if (idle_.size() >= options_.max_idle) return;  // closes it
   connection->stream.expires_never();
-  // An idle connection keeps no large read buffer from an oversized response head or trailer.
-  if (connection->buffer.size() == 0 && connection->buffer.capacity() > kIdleBufferLimit) {
-    connection->buffer.shrink_to_fit();
+  if (!waiters_.empty()) {
+    // The oldest waiting request takes it as it is (it checks it before use).
+    Waiter* waiter = waiters_.front();
+    waiters_.pop_front();
+    waiter->connection = std::move(connection);
+    waiter->timer.cancel();
+    return;
   }
-  connection->idle_since = std::chrono::steady_clock::now();
+  if (idle_.size() >= options_.max_idle) {
+    connection.reset();
+    --open_;
+    slot_freed();
+    return;
+  }
+  // An idle connection keeps no large read buffer from an oversized response head or trailer.
+  if (connection->buffer.capacity() > kIdleBufferLimit) connection->buffer.shrink_to_fit();
+  connection->idle_since = Clock::now();
   idle_.push_back(std::move(connection));
+}
+
+// A connection closed: the oldest waiting request may open one in its place.
+void HttpClientPool::slot_freed() noexcept {
+  if (waiters_.empty() || bounded_and_full()) return;
+  Waiter* waiter = waiters_.front();
+  waiters_.pop_front();
+  ++open_;
+  waiter->slot = true;
+  waiter->timer.cancel();
 }
 
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file, bool verify) {

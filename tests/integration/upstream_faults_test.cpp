@@ -121,31 +121,6 @@ Reading read_response(const std::string& bytes) {
   return reading;
 }
 
-// The TCP connections (not listeners) a process holds: its socket descriptors that the kernel's
-// table lists in a state other than LISTEN.
-int open_connections(pid_t pid) {
-  const std::string proc = "/proc/" + std::to_string(pid);
-  std::set<std::string> inodes;
-  for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) {
-    std::error_code ec;
-    const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
-    if (target.starts_with("socket:[")) inodes.insert(target.substr(8, target.size() - 9));
-  }
-  std::ifstream table(proc + "/net/tcp");
-  std::string line;
-  std::getline(table, line);  // column names
-  int count = 0;
-  while (std::getline(table, line)) {
-    std::istringstream columns(line);
-    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
-    columns >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
-        timeout >> inode;
-    constexpr std::string_view kListen = "0A";
-    if (state != kListen && inodes.contains(inode)) ++count;
-  }
-  return count;
-}
-
 // A process's descriptor count once it holds no connection: what it must return to after faults.
 int settled_fds(pid_t pid) {
   EXPECT_TRUE(poll_until([&] { return open_connections(pid) == 0; }))

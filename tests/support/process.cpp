@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 
 namespace tollgate::test {
@@ -180,6 +182,31 @@ long rss_kib(pid_t pid) {
     std::getline(in, rest);
   }
   return -1;
+}
+
+// The TCP connections (not listeners) a process holds: its socket descriptors that the kernel's
+// table lists in a state other than LISTEN.
+int open_connections(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::set<std::string> inodes;
+  for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (target.starts_with("socket:[")) inodes.insert(target.substr(8, target.size() - 9));
+  }
+  std::ifstream table(proc + "/net/tcp");
+  std::string line;
+  std::getline(table, line);  // column names
+  int count = 0;
+  while (std::getline(table, line)) {
+    std::istringstream columns(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    columns >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+        timeout >> inode;
+    constexpr std::string_view kListen = "0A";
+    if (state != kListen && inodes.contains(inode)) ++count;
+  }
+  return count;
 }
 
 int open_fds(pid_t pid) {

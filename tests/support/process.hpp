@@ -74,6 +74,8 @@ class TempDir {
 // Resident set size of a process in KiB (from /proc), and its open file descriptor count.
 long rss_kib(pid_t pid);
 int open_fds(pid_t pid);
+// The TCP connections (not listeners) a process holds.
+int open_connections(pid_t pid);
 
 // For a state no process reports as an event (a count in /proc, a counter behind an admin API):
 // checks `condition` every 10 ms until it holds (true) or `limit` passes (false).

@@ -24,6 +24,7 @@ enum class errc {
   upstream_bad_response,    // 502
   upstream_timeout,         // 504
   upstream_unavailable,     // 503: no healthy target
+  upstream_busy,            // 503: max_connections open and the wait queue full or timed out
   // identity provider side
   idp_unavailable,  // 503: connect error, timeout, 5xx, 429, garbage
   // internal

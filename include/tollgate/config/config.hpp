@@ -81,8 +81,10 @@ struct Upstream {
   std::string name;
   std::vector<Target> targets;
   Balance balance = Balance::round_robin;
-  std::size_t keepalive = 64;     // idle pooled connections per target, per worker
-  Duration fail_timeout{10'000};  // a target that failed to connect is skipped this long
+  std::size_t keepalive = 64;       // idle pooled connections per target, per worker
+  std::size_t max_connections = 0;  // open per target, per worker; 0 = no bound
+  std::size_t max_queued = 128;     // requests waiting for one of max_connections, per target
+  Duration fail_timeout{10'000};    // a target that failed to connect is skipped this long
   bool ssl_verify = true;
   std::string ca_file;  // empty = system trust store
 };

@@ -22,13 +22,14 @@ struct HttpReply {
 
 using HttpReplyResult = boost::system::result<HttpReply, IdpFailure>;
 
-// Sends `request` and reads the answer. Every step must finish by `deadline`. When a connection
-// taken from the pool fails before a single response byte arrives (the IdP closed it while idle),
-// the exchange is repeated once on a new connection. Answers with a body over `max_body_bytes`
-// fail.
+// Sends `request` and reads the answer (http/client_exchange.hpp). Every step, a wait for a free
+// connection included, must finish by `deadline`. When `repeatable` (the caller knows that sending
+// the request twice does no harm) and a connection taken from the pool fails before a single
+// response byte arrives (the IdP closed it while idle), the exchange is repeated once on a new
+// connection. Answers with a body over `max_body_bytes` fail.
 awaitable<HttpReplyResult> exchange(
     upstream::HttpClientPool& pool,
     const boost::beast::http::request<boost::beast::http::string_body>& request,
-    std::chrono::steady_clock::time_point deadline, std::size_t max_body_bytes);
+    std::chrono::steady_clock::time_point deadline, std::size_t max_body_bytes, bool repeatable);
 
 }  // namespace tollgate::oidc

@@ -35,6 +35,7 @@ struct ClientSettings {
   std::vector<std::pair<std::string, std::string>> extra_headers;    // introspection_headers_*
   std::vector<std::pair<std::string, std::string>> extra_post_args;  // introspection_post_args_*
   std::chrono::milliseconds timeout{5'000};  // bounds a whole call: connect, send, answer
+  std::size_t max_connections = 64;          // open at once to the IdP, per worker; 0 = no bound
   bool ssl_verify = true;
   std::string ca_file;  // empty: the system trust store
 };

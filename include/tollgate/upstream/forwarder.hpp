@@ -24,10 +24,11 @@ struct ForwardRequest {
   RequestParser& parser;  // header parsed; its head already rewritten for the upstream
   Balancer& balancer;
   const config::GatewayConfig& config;
-  bool keep_alive;              // what the client connection may do after this response
-  const bool& draining;         // the worker is shutting down: no keep-alive once the head goes out
-  bool preserve_host;           // keep the client's Host; otherwise the target's authority is sent
-  bool head_request;            // HEAD: the response has no body whatever its headers say
+  bool keep_alive;          // what the client connection may do after this response
+  const bool& draining;     // the worker is shutting down: no keep-alive once the head goes out
+  bool preserve_host;       // keep the client's Host; otherwise the target's authority is sent
+  bool head_request;        // HEAD: the response has no body whatever its headers say
+  unsigned client_version;  // the client's HTTP version (10 or 11), before the head was rewritten
   std::string_view request_id;  // what the request is logged under; its response carries it too
 };
 

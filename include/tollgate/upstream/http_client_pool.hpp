@@ -24,6 +24,11 @@ struct Origin {
 
 struct PoolOptions {
   std::size_t max_idle = 64;
+  // Connections open at once to the origin (in use, connecting or idle); 0 = no bound. A request
+  // that finds them all in use waits in a queue of at most `max_waiting`, for at most the deadline
+  // it gives acquire().
+  std::size_t max_connections = 0;
+  std::size_t max_waiting = 0;
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds idle_timeout{
       60'000};  // an idle pooled connection older than this is dropped
@@ -31,8 +36,7 @@ struct PoolOptions {
       tls_context;  // required when origin.tls; verification set up by caller
 };
 
-// A pooled connection: the stream and the read buffer that belongs with it (bytes an upstream sent
-// beyond one response would otherwise be lost).
+// A pooled connection: the stream and the read buffer that belongs with it.
 struct Connection {
   explicit Connection(http_io::Stream s) : stream(std::move(s)) {}
   http_io::Stream stream;
@@ -43,15 +47,9 @@ struct Connection {
 
 class HttpClientPool;
 
-// How much a connection taken from the idle list is checked. A peer may close a connection while
-// it sits idle (its keep-alive timeout, a restart). A request that can be sent again on a new
-// connection when the pooled one fails before any answer byte needs no check and saves a system
-// call per request; one that cannot (a request body already read from the client) has the socket
-// peeked first, which sees the peer's close or stray bytes.
-enum class IdleCheck { retry_covers_it, peek };
-
-// RAII lease: returns the connection to the pool only when release() says it is reusable; otherwise
-// the destructor closes it.
+// RAII lease: returns the connection to the pool only through release(), which only the client
+// exchange calls, once it has read a whole response and nothing more (http/client_exchange.hpp);
+// anything else closes it.
 class Lease {
  public:
   Lease() = default;
@@ -64,8 +62,9 @@ class Lease {
   http_io::Stream& stream() { return connection_->stream; }
   beast::flat_buffer& buffer() { return connection_->buffer; }
   bool reused() const { return connection_->reused; }
+  explicit operator bool() const noexcept { return connection_ != nullptr; }
 
-  void release();  // the exchange completed cleanly and both sides allow keep-alive
+  void release();  // back to the pool (or to a request waiting for one)
   void discard();  // close now
 
  private:
@@ -75,26 +74,36 @@ class Lease {
 
 class HttpClientPool {
  public:
+  using Clock = std::chrono::steady_clock;
+
   HttpClientPool(asio::any_io_executor executor, Origin origin, PoolOptions options);
+  ~HttpClientPool();
   HttpClientPool(const HttpClientPool&) = delete;
   HttpClientPool& operator=(const HttpClientPool&) = delete;
 
   const Origin& origin() const noexcept { return origin_; }
-  // An idle connection when one is there, else a new one (resolve, connect, TLS handshake with
-  // SNI).
-  awaitable<result<Lease>> acquire(IdleCheck check);
-  // An idle connection that still looks usable, without connecting: nothing when there is none.
-  std::optional<Lease> take_idle(IdleCheck check);
-  // A new connection even when idle ones exist (used to retry after a stale pooled one failed).
-  awaitable<result<Lease>> connect_new();
+  // An idle connection that passes the reuse check when there is one (unless `fresh`), else a new
+  // one (resolve, connect, TLS handshake with SNI). When max_connections are open, waits in the
+  // queue until one is given back or its slot freed, at most until `wait_until`:
+  // errc::upstream_busy when the queue is full or the wait ran out.
+  awaitable<result<Lease>> acquire(Clock::time_point wait_until, bool fresh = false);
+  // An idle connection that passes the reuse check, without connecting or waiting: nothing when
+  // there is none.
+  std::optional<Lease> take_idle();
 
   std::size_t idle_count() const noexcept { return idle_.size(); }
-  std::size_t active_count() const noexcept { return active_; }
+  std::size_t open_count() const noexcept { return open_; }
+  std::size_t waiting_count() const noexcept { return waiters_.size(); }
 
  private:
   friend class Lease;
+  struct Waiter;
+  awaitable<result<Lease>> connect_new();
   void give_back(std::unique_ptr<Connection> connection);
-  void forget_one() noexcept { --active_; }
+  void slot_freed() noexcept;
+  bool bounded_and_full() const noexcept {
+    return options_.max_connections != 0 && open_ >= options_.max_connections;
+  }
 
   asio::any_io_executor executor_;
   Origin origin_;
@@ -102,7 +111,8 @@ class HttpClientPool {
   tcp::resolver resolver_;
   std::optional<asio::ip::address> literal_address_;  // set when the host is an IP address
   std::deque<std::unique_ptr<Connection>> idle_;      // most recently used at the back
-  std::size_t active_ = 0;
+  std::deque<Waiter*> waiters_;                       // oldest first
+  std::size_t open_ = 0;                              // in use, connecting or idle
 };
 
 // A client TLS context: system trust store or `ca_file`, peer verification on unless told

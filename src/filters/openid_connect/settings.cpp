@@ -209,6 +209,8 @@ oidc::ClientSettings parse_idp(const Reader& config) {
   }
   idp.ssl_verify = config["ssl_verify"].boolean_or(true);
   idp.ca_file = config["ca_file"].string_or("");
+  idp.max_connections =
+      static_cast<std::size_t>(config["introspection_max_connections"].integer_or(64, 0, 100'000));
   return idp;
 }
 
@@ -347,6 +349,7 @@ Settings parse_settings(const Reader& config) {
                       "introspection_headers_values",
                       "introspection_post_args_names",
                       "introspection_post_args_values",
+                      "introspection_max_connections",
                       "cache_introspection",
                       "cache_ttl",
                       "cache_ttl_max",

@@ -280,6 +280,10 @@ TEST(ConfigErrors, UpstreamOptions) {
             "least_conn (did you mean \"round_robin\"?)");
   EXPECT_EQ(upstream_error(targets + "    keepalive: -1\n"),
             "gw.yaml:5:16: upstreams.u.keepalive: must be between 0 and 10000, not -1");
+  EXPECT_EQ(upstream_error(targets + "    max_connections: -1\n"),
+            "gw.yaml:5:22: upstreams.u.max_connections: must be between 0 and 100000, not -1");
+  EXPECT_EQ(upstream_error(targets + "    max_queued: 1000000\n"),
+            "gw.yaml:5:17: upstreams.u.max_queued: must be between 0 and 100000, not 1000000");
   EXPECT_EQ(upstream_error(targets + "    fail_timeout: soon\n"),
             "gw.yaml:5:19: upstreams.u.fail_timeout: \"soon\" is not a duration (e.g. 300s)");
   EXPECT_EQ(upstream_error(targets + "    ssl_verify: no-thanks\n"),

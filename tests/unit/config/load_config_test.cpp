@@ -61,6 +61,8 @@ upstreams:
       - { secret_file: "${TOLLGATE_TEST_TLS_DIR}/target-url" }
     balance: least_conn
     keepalive: 8
+    max_connections: 4
+    max_queued: 16
     fail_timeout: 30s
     ssl_verify: false
     ca_file: ${TOLLGATE_TEST_TLS_DIR}/ca.pem
@@ -141,6 +143,8 @@ TEST_F(FullConfig, UpstreamsAndTheirTargets) {
   EXPECT_EQ(orders.name, "orders");
   EXPECT_EQ(orders.balance, Balance::least_conn);
   EXPECT_EQ(orders.keepalive, 8u);
+  EXPECT_EQ(orders.max_connections, 4u);
+  EXPECT_EQ(orders.max_queued, 16u);
   EXPECT_EQ(orders.fail_timeout, 30s);
   EXPECT_FALSE(orders.ssl_verify);
   EXPECT_EQ(orders.ca_file, dir_.path() + "/ca.pem");
@@ -235,6 +239,8 @@ TEST(LoadConfig, EverythingNotGivenGetsItsDefault) {
   const Upstream& upstream = config->upstreams[0];
   EXPECT_EQ(upstream.balance, Balance::round_robin);
   EXPECT_EQ(upstream.keepalive, 64u);
+  EXPECT_EQ(upstream.max_connections, 0u);  // no bound, as nginx max_conns
+  EXPECT_EQ(upstream.max_queued, 128u);
   EXPECT_EQ(upstream.fail_timeout, 10s);
   EXPECT_TRUE(upstream.ssl_verify);  // TLS verification is on unless switched off
   EXPECT_EQ(upstream.ca_file, "");

@@ -35,6 +35,8 @@ TEST(SettingsTest, DefaultsFromAMinimalConfig) {
   EXPECT_EQ(s.idp.token_type_hint, "access_token");
   EXPECT_EQ(s.idp.timeout, seconds(5));
   EXPECT_TRUE(s.idp.ssl_verify);
+  EXPECT_EQ(s.idp.max_connections, 64u);
+  EXPECT_EQ(parse(kMinimal + "introspection_max_connections: 2\n").idp.max_connections, 2u);
   EXPECT_TRUE(s.cache_introspection);
   EXPECT_EQ(s.cache.ttl, seconds(300));
   EXPECT_EQ(s.cache.ttl_negative, seconds(10));
