@@ -210,6 +210,7 @@ class Session final : public SessionHandle {
 
   // Handles one request; true when the connection may carry another.
   awaitable<bool> handle_request(Generation& generation) {
+    head_request_ = false;  // until the head says otherwise (a malformed one gets a body)
     const config::GatewayConfig& config = *generation.config;
     // Whether the access log is on decides once what the request works out for it: its start
     // time (a clock read) and the principal.
@@ -236,6 +237,7 @@ class Session final : public SessionHandle {
     }
 
     auto& head = parser.get();
+    head_request_ = head.method() == http::verb::head;
     if (auto sent = head[http_io::kXRequestId]; valid_request_id(sent)) {
       request_id.assign(sent.data(), sent.size());
     }
@@ -334,7 +336,7 @@ class Session final : public SessionHandle {
                                                             .keep_alive = keep_alive,
                                                             .draining = worker_.draining_flag(),
                                                             .preserve_host = route.preserve_host,
-                                                            .head_request = method == "HEAD",
+                                                            .head_request = head_request_,
                                                             .client_version = client_version,
                                                             .request_id = request_id});
     const std::string_view upstream_url =
@@ -361,8 +363,8 @@ class Session final : public SessionHandle {
 
   void rewrite_for_upstream(filters::RequestHead& head, const config::Route& route,
                             const routing::RouteMatchResult& match,
-                            const routing::NormalisedTarget& target,
-                            const std::string& host_header, const ForwardingKept& forwarding) {
+                            const routing::NormalisedTarget& target, const std::string& host_header,
+                            const ForwardingKept& forwarding) {
     std::string_view path = target.path;
     if (route.strip_path) path = routing::strip_prefix(path, match.matched_prefix);
     std::string new_target;
@@ -407,6 +409,14 @@ class Session final : public SessionHandle {
     response.prepare_payload();
     error_code ec;
     stream_.expires_after(std::chrono::seconds(10));
+    if (head_request_) {
+      // The length a GET would get, and no body (RFC 9110 §9.3.2): a kept-alive client would
+      // read the body as the start of its next response.
+      http::response_serializer<http::string_body> serializer{response};
+      co_await http::async_write_header(stream_, serializer,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      co_return;
+    }
     co_await http::async_write(stream_, response, asio::redirect_error(asio::use_awaitable, ec));
   }
 
@@ -432,6 +442,7 @@ class Session final : public SessionHandle {
   std::string peer_;
   asio::ip::address peer_address_;
   bool idle_ = false;
+  bool head_request_ = false;  // the request being answered is a HEAD: its answers carry no body
 };
 
 // Half-close, then read and discard what the client still sends for a moment (nginx's lingering

@@ -278,5 +278,20 @@ TEST_F(ProxyTest, HeadRequestsGetHeadersOnly) {
   EXPECT_EQ(c.get("/api/after-head").result_int(), 200);
 }
 
+// An answer the gateway makes itself carries no body on HEAD either: on a kept-alive connection the
+// client would read that body as the start of its next response.
+TEST_F(ProxyTest, HeadRequestsAnsweredByTheGatewayGetHeadersOnly) {
+  HttpConnection c(gateway_.port());
+  c.send_raw(
+      "HEAD /nothing-here HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /api/after-local-head HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  const Response local = c.read_response(/*head=*/true);
+  EXPECT_EQ(local.result_int(), 404);
+  EXPECT_NE(local[boost::beast::http::field::content_length], "0");
+  const Response next = c.read_response();
+  EXPECT_EQ(next.result_int(), 200);
+  EXPECT_EQ(echo_of(next)["path"], "/api/after-local-head");
+}
+
 }  // namespace
 }  // namespace tollgate::test
