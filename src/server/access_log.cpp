@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/async.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -117,10 +118,34 @@ void write_text_line(const AccessRecord& r, fmt::memory_buffer& out) {
 
 }  // namespace
 
+namespace {
+
+// %* in a pattern: the message as the content of a JSON string, printable ASCII (non-ASCII as
+// \uXXXX, invalid UTF-8 as U+FFFD), so that a message quoting what a peer sent leaves the line one
+// JSON object.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& message, const std::tm&,
+              spdlog::memory_buf_t& out) override {
+    const std::string quoted =
+        nlohmann::json(std::string_view(message.payload.data(), message.payload.size()))
+            .dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+    out.append(quoted.data() + 1, quoted.data() + quoted.size() - 1);  // without its quotes
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+}  // namespace
+
 void configure_logging(const config::Log& log) {
   spdlog::set_level(spdlog::level::from_str(log.level));
   if (log.format == config::LogFormat::json) {
-    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%v"})");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%*"})");
+    spdlog::set_formatter(std::move(formatter));
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
   }

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 namespace tollgate::server {
@@ -56,6 +60,35 @@ TEST(AccessLogJson, InvalidUtf8BecomesTheReplacementCharacter) {
   EXPECT_TRUE(printable_ascii(line)) << line;
   EXPECT_NE(line.find(R"("principal":"bad\ufffd)"), std::string::npos) << line;
   EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+}
+
+// The general log in the json format: a message that quotes what a peer sent (a reason, a path)
+// must leave each line one JSON object, of printable ASCII like the access log.
+TEST(GeneralLogJson, EveryLineIsOneJsonObjectWhateverTheMessageHolds) {
+  std::ostringstream out;
+  auto logger = std::make_shared<spdlog::logger>(
+      "general-log-test", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  config::Log log;
+  log.format = config::LogFormat::json;
+  log.access_log = "off";
+  configure_logging(log);
+  const std::string message = "upstream said \"no\" \\ a\u2028b\r\nc bad\xff";
+  spdlog::warn("{}", message);
+  spdlog::set_default_logger(previous);
+  log.format = config::LogFormat::text;  // as the other tests expect it
+  configure_logging(log);
+
+  std::string line = out.str();
+  ASSERT_FALSE(line.empty());
+  ASSERT_EQ(line.back(), '\n');
+  line.pop_back();
+  EXPECT_TRUE(printable_ascii(line)) << line;
+  ASSERT_TRUE(nlohmann::json::accept(line)) << line;
+  const nlohmann::json parsed = nlohmann::json::parse(line);
+  EXPECT_EQ(parsed.at("level"), "warning");
+  EXPECT_EQ(parsed.at("message"), "upstream said \"no\" \\ a\u2028b\r\nc bad\ufffd");
 }
 
 }  // namespace
