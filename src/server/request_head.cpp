@@ -23,13 +23,16 @@ bool plain_decimal(std::string_view value) noexcept {
   return true;
 }
 
-// Transfer_Encoding or Content_Length is no framing header to us, but it is one to an upstream
-// that reads header names the CGI way (HTTP_TRANSFER_ENCODING), which would then split the stream
-// where we do not.
+// Transfer_Encoding, Content.Length and the like are no framing headers to us, but they are to an
+// upstream that reads header names the CGI way (HTTP_TRANSFER_ENCODING: any byte that is not a
+// letter or digit as '_'), which would then split the stream where we do not.
 bool has_framing_alias(const http::request_header<>& head) noexcept {
   for (const auto& field : head) {
+    if (field.name() == http::field::content_length ||
+        field.name() == http::field::transfer_encoding) {
+      continue;  // the real ones, in any case
+    }
     const std::string_view name = field.name_string();
-    if (name.find('_') == std::string_view::npos) continue;
     if (http_io::cgi_equivalent(name, "Content-Length") ||
         http_io::cgi_equivalent(name, "Transfer-Encoding")) {
       return true;

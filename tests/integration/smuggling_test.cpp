@@ -147,6 +147,9 @@ const std::vector<Refusal> kRefusals = {
     {"lengthNoBreakSpace", post("Content-Length: 5\xa0\r\n", "hello")},
     {"lengthSpaceBeforeColon", post("Content-Length : 5\r\n", "hello")},
     {"lengthUnderscore", post("Content_Length: " + length_of(kHidden) + "\r\n", kHidden)},
+    // Any byte that is not a letter or digit is '_' to a CGI-style upstream.
+    {"lengthDot", post("Content.Length: " + length_of(kHidden) + "\r\n", kHidden)},
+    {"lengthPercent", post("Content%Length: " + length_of(kHidden) + "\r\n", kHidden)},
     // Transfer-Encoding: exactly "chunked", once, on HTTP/1.1.
     {"chunkedThenIdentity", post("Transfer-Encoding: chunked, identity\r\n", "0\r\n\r\n")},
     {"identityThenChunked", post("Transfer-Encoding: identity, chunked\r\n", "0\r\n\r\n")},
@@ -159,6 +162,7 @@ const std::vector<Refusal> kRefusals = {
     {"encodingVerticalTab",
      post(std::string("Transfer-Encoding:") + '\x0b' + "chunked\r\n", "0\r\n\r\n")},
     {"encodingUnderscore", post("Transfer_Encoding: chunked\r\n", kHiddenChunk + "0\r\n\r\n")},
+    {"encodingDot", post("Transfer.Encoding: chunked\r\n", kHiddenChunk + "0\r\n\r\n")},
     {"encodingObsFold", post("Transfer-Encoding:\r\n chunked\r\n", "0\r\n\r\n")},
     {"encodingOnHttp10",
      "POST {T} HTTP/1.0\r\nHost: gateway.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
