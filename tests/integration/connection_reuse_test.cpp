@@ -163,17 +163,16 @@ TEST_F(UpstreamReuseTest, TlsBodyAfter204IsNotTakenForTheNextResponse) {
 }
 
 // The stray bytes arrive while the connection sits idle in the pool: the peer sends them once the
-// first client has its answer.
+// first client has its answer, and the gateway's side has them before the next request.
 TEST_F(UpstreamReuseTest, BytesArrivingOnAnIdleConnectionAreNotTakenForTheNext) {
   start([](const PeerRequest&) {
     PeerReply reply;
     reply.pieces = {peer_response("marker:/first")};
-    reply.after_signal = stray_response("while-idle");
+    reply.late = stray_response("while-idle");
     return reply;
   });
   EXPECT_EQ(http_get(gateway_.port(), "/first").body(), "marker:/first");
-  peer_->signal();
-  ASSERT_TRUE(poll_until([&] { return peer_->signalled_writes() == 1; }));
+  ASSERT_TRUE(peer_->flush_late());
   expect_own_answers();
 }
 
@@ -182,7 +181,7 @@ TEST_F(UpstreamReuseTest, BytesArrivingOnAnIdleConnectionAreNotTakenForTheNext) 
 TEST_F(UpstreamReuseTest, NonIdempotentRequestOnAClosedReusedConnectionIsNotSentAgain) {
   start([](const PeerRequest&) {
     PeerReply reply;
-    reply.close = true;  // no answer
+    reply.ending = PeerReply::Ending::close;  // no answer
     return reply;
   });
   for (const char* method : {"POST", "PATCH", "DELETE"}) {
@@ -208,7 +207,7 @@ TEST_F(UpstreamReuseTest, SafeRequestOnAClosedReusedConnectionIsRetriedOnce) {
   start([first_calls](const PeerRequest&) {
     PeerReply reply;
     if (++*first_calls == 1) {
-      reply.close = true;
+      reply.ending = PeerReply::Ending::close;
     } else {
       reply.pieces = {peer_response("marker:/first")};
     }
@@ -265,7 +264,7 @@ TEST_F(UpstreamReuseTest, CloseDelimitedAnswerIsRelayedExactlyOnce) {
     PeerReply reply;
     reply.pieces = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + payload.substr(0, 100),
                     payload.substr(100, 20'000), payload.substr(20'100)};
-    reply.close = true;
+    reply.ending = PeerReply::Ending::close;
     return reply;
   });
   HttpConnection client(gateway_.port());
