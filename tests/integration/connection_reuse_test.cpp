@@ -23,14 +23,7 @@ namespace http = boost::beast::http;
 
 // One worker: every request shares the same pool, so a connection left dirty is taken next.
 std::string one_worker_config(const std::string& upstreams_routes_plugins) {
-  return "listen:\n"
-         "  - address: 127.0.0.1:0\n"
-         "admin:\n"
-         "  address: 127.0.0.1:0\n"
-         "workers: 1\n"
-         "log: { level: info, format: text, access_log: stdout }\n"
-         "timeouts: { upstream_read: 5s }\n" +
-         upstreams_routes_plugins;
+  return basic_config(upstreams_routes_plugins, "timeouts: { upstream_read: 5s }\n", 1);
 }
 
 // A complete response that names `marker`: what another request would wrongly receive.
@@ -88,6 +81,13 @@ PeerReply answer_then(const std::string& head_and_body, const std::string& extra
   return reply;
 }
 
+// The same in two writes: over TLS the extra bytes travel in a record of their own.
+PeerReply answer_then_separately(const std::string& head_and_body, const std::string& extra) {
+  PeerReply reply;
+  reply.pieces = {head_and_body, extra};
+  return reply;
+}
+
 TEST_F(UpstreamReuseTest, BodyAfter204IsNotTakenForTheNextResponse) {
   start([](const PeerRequest&) {
     return answer_then("HTTP/1.1 204 No Content\r\n\r\n", stray_response("after-204"));
@@ -128,9 +128,7 @@ TEST_F(UpstreamReuseTest, BytesBeyondContentLengthAreNotTakenForTheNextResponse)
 
 TEST_F(UpstreamReuseTest, BytesWrittenRightAfterACompleteResponseAreNotTakenForTheNext) {
   start([](const PeerRequest&) {
-    PeerReply reply;
-    reply.pieces = {peer_response("marker:/first"), stray_response("right-after")};
-    return reply;
+    return answer_then_separately(peer_response("marker:/first"), stray_response("right-after"));
   });
   EXPECT_EQ(http_get(gateway_.port(), "/first").body(), "marker:/first");
   expect_own_answers();
@@ -141,9 +139,8 @@ TEST_F(UpstreamReuseTest, BytesWrittenRightAfterACompleteResponseAreNotTakenForT
 TEST_F(UpstreamReuseTest, TlsBytesAfterACompleteResponseAreNotTakenForTheNext) {
   start(
       [](const PeerRequest&) {
-        PeerReply reply;
-        reply.pieces = {peer_response("marker:/first"), stray_response("tls-right-after")};
-        return reply;
+        return answer_then_separately(peer_response("marker:/first"),
+                                      stray_response("tls-right-after"));
       },
       /*tls=*/true);
   EXPECT_EQ(http_get(gateway_.port(), "/first").body(), "marker:/first");
@@ -153,9 +150,8 @@ TEST_F(UpstreamReuseTest, TlsBytesAfterACompleteResponseAreNotTakenForTheNext) {
 TEST_F(UpstreamReuseTest, TlsBodyAfter204IsNotTakenForTheNextResponse) {
   start(
       [](const PeerRequest&) {
-        PeerReply reply;
-        reply.pieces = {"HTTP/1.1 204 No Content\r\n\r\n", stray_response("tls-after-204")};
-        return reply;
+        return answer_then_separately("HTTP/1.1 204 No Content\r\n\r\n",
+                                      stray_response("tls-after-204"));
       },
       /*tls=*/true);
   EXPECT_EQ(http_get(gateway_.port(), "/first").result_int(), 204);
