@@ -60,9 +60,11 @@ class UpstreamReuseTest : public ::testing::Test {
                           "  - { name: all, match: { paths: [ / ] }, upstream: peer }\n"));
   }
 
-  // Another client's request, on its own connection: it must get its own answer.
+  // Another client's request, on its own connection: it must get its own answer. Each is sent once
+  // the gateway's side has every byte the peer wrote, so stray bytes are there to be seen.
   void expect_own_answers() {
     for (const std::string path : {"/second", "/third"}) {
+      ASSERT_TRUE(peer_->settle());
       const Response r = http_get(gateway_.port(), path);
       EXPECT_EQ(r.body(), "marker:" + path) << "status " << r.result_int();
     }
@@ -310,7 +312,9 @@ class IdpReuseTest : public ::testing::Test {
         "  - { name: all, match: { paths: [ / ] }, upstream: peer, plugins: [ idp ] }\n"));
   }
 
+  // Sent once the gateway's side has every byte the IdP wrote, so stray bytes are there to be seen.
   int call(const std::string& token) {
+    EXPECT_TRUE(idp_->settle());
     return http_get(gateway_.port(), "/api", {{"Authorization", "Bearer " + token}}).result_int();
   }
 

@@ -74,23 +74,18 @@ asio::awaitable<void> ScriptedPeer::wait_for_release(int seen) {
   sleepers_.erase(std::find(sleepers_.begin(), sleepers_.end(), &timer));
 }
 
-bool ScriptedPeer::flush_late() {
+bool ScriptedPeer::acknowledged_after(std::function<std::vector<int>()> step) {
   // Shared: the handler may outlive a caller that gave up waiting.
-  auto flushed = std::make_shared<std::promise<bool>>();
-  auto result = flushed->get_future();
+  auto done = std::make_shared<std::promise<bool>>();
+  auto result = done->get_future();
   // On the peer's thread, which holds every socket open meanwhile.
-  asio::post(io_, [this, flushed] {
-    std::vector<int> written;
-    for (auto& [connection, late] : late_) {
-      // A few hundred bytes into an idle connection's empty buffer: written at once.
-      if (late.write(late.bytes)) written.push_back(late.native_handle);
-    }
-    late_.clear();
+  asio::post(io_, [step = std::move(step), done] {
+    const std::vector<int> handles = step();
     // Acknowledged means in the gateway's receive queue: its next check of the connection sees
     // them. Loopback acknowledges within microseconds; the bound is for a machine under load.
-    flushed->set_value(poll_until(
+    done->set_value(poll_until(
         [&] {
-          for (int handle : written) {
+          for (int handle : handles) {
             int unacknowledged = 0;
             if (::ioctl(handle, SIOCOUTQ, &unacknowledged) == 0 && unacknowledged > 0) {
               return false;
@@ -101,6 +96,27 @@ bool ScriptedPeer::flush_late() {
         std::chrono::seconds(5)));
   });
   return result.wait_for(std::chrono::seconds(10)) == std::future_status::ready && result.get();
+}
+
+bool ScriptedPeer::flush_late() {
+  return acknowledged_after([this] {
+    std::vector<int> written;
+    for (auto& [connection, late] : late_) {
+      // A few hundred bytes into an idle connection's empty buffer: written at once.
+      if (late.write(late.bytes)) written.push_back(late.native_handle);
+    }
+    late_.clear();
+    return written;
+  });
+}
+
+bool ScriptedPeer::settle() {
+  if (!poll_until([&] { return writing_.load() == 0; }, std::chrono::seconds(5))) return false;
+  return acknowledged_after([this] {
+    std::vector<int> open;
+    for (const auto& [connection, handle] : handles_) open.push_back(handle);
+    return open;
+  });
 }
 
 asio::awaitable<void> ScriptedPeer::accept_loop() {
@@ -121,14 +137,17 @@ asio::awaitable<void> ScriptedPeer::serve(tcp::socket socket, int connection) {
   struct Closed {
     std::atomic<int>& open;
     std::map<int, Late>& late;
+    std::map<int, int>& handles;
     int connection;
     ~Closed() {
       late.erase(connection);
+      handles.erase(connection);
       --open;
     }
-  } closed{open_, late_, connection};
+  } closed{open_, late_, handles_, connection};
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
+  handles_[connection] = socket.native_handle();
   if (tls_) {
     asio::ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
@@ -173,6 +192,12 @@ asio::awaitable<void> ScriptedPeer::serve_on(Stream& stream, int connection) {
       co_await wait_for_release(generation);
       --held_;
     }
+    // Counted until every step below is done, however the loop leaves.
+    struct Writing {
+      std::atomic<int>& count;
+      explicit Writing(std::atomic<int>& c) : count(c) { ++count; }
+      ~Writing() { --count; }
+    } writing{writing_};
     bool failed = false;
     for (const std::string& piece : reply.pieces) {
       auto [ec, n] =

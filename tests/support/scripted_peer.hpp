@@ -77,6 +77,10 @@ class ScriptedPeer {
   // (acknowledged). Call it only while no request is in flight: then no connection can be between
   // the gateway's check for stray bytes and its next request. Returns false on timeout.
   bool flush_late();
+  // Waits until every reply not held is written and the gateway's side has acknowledged every
+  // byte sent: bytes written after an answer are then where the gateway's reuse check sees them,
+  // however the peer's thread was scheduled. Returns false on timeout.
+  bool settle();
 
  private:
   boost::asio::awaitable<void> accept_loop();
@@ -84,6 +88,9 @@ class ScriptedPeer {
   template <class Stream>
   boost::asio::awaitable<void> serve_on(Stream& stream, int connection);
   boost::asio::awaitable<void> wait_for_release(int seen);
+  // Runs `step` on the peer's thread, then waits there until the sockets it names have no
+  // unacknowledged bytes.
+  bool acknowledged_after(std::function<std::vector<int>()> step);
 
   struct Late {
     std::function<bool(const std::string&)> write;  // synchronous, on the peer's thread
@@ -96,7 +103,9 @@ class ScriptedPeer {
   // Before io_: the connections' coroutine frames, destroyed with io_, still count themselves out.
   std::atomic<int> open_{0};
   std::atomic<int> max_open_{0};
-  std::map<int, Late> late_;  // by connection; used on the peer's thread only
+  std::map<int, Late> late_;     // by connection; used on the peer's thread only
+  std::map<int, int> handles_;   // open sockets by connection; used on the peer's thread only
+  std::atomic<int> writing_{0};  // replies released and not yet fully written
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
