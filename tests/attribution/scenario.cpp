@@ -121,8 +121,8 @@ Scenario::Scenario(Settings settings)
   start_fds_ = open_fds(gateway_.process->pid());
 }
 
-Reply Scenario::answer_idp(const PeerRequest& request) {
-  const std::uint64_t token = number_after(form_field(request.body(), "token"), "tok-");
+PeerReply Scenario::answer_idp(const PeerRequest& request) {
+  const std::uint64_t token = number_after(form_field(request.body, "token"), "tok-");
   const std::uint32_t arrival = ledger_.arrivals('I', token) + 1;
   const ResponsePlan plan = idp_plan(settings_.seed, settings_.menu, token, arrival);
   ledger_.arrive('I', token, describe(plan));
@@ -143,8 +143,8 @@ Reply Scenario::answer_idp(const PeerRequest& request) {
   return render(plan, fields, answer, false, fake);
 }
 
-Reply Scenario::answer_upstream(const PeerRequest& request) {
-  const std::uint64_t marker = number_after(request["X-Marker"], "");
+PeerReply Scenario::answer_upstream(const PeerRequest& request) {
+  const std::uint64_t marker = number_after(request.marker, "");
   const std::uint32_t arrival = ledger_.arrivals('U', marker) + 1;
   const ResponsePlan plan = upstream_plan(settings_.seed, settings_.menu, marker, arrival);
   ledger_.arrive('U', marker, describe(plan));
@@ -160,7 +160,7 @@ Reply Scenario::answer_upstream(const PeerRequest& request) {
   if (plan.trailing != Trailing::none) ledger_.poison_sent(poison, 'U', marker);
   const std::string fake = whole_response(
       "X-Marker: " + poison + "\r\nContent-Type: text/plain\r\n", "marker=" + poison + ";");
-  return render(plan, fields, body, request.method() == boost::beast::http::verb::head, fake);
+  return render(plan, fields, body, request.method == "HEAD", fake);
 }
 
 // The token whose IdP answer named `user`: user-<t> is t's own, poison-<k> came after t's answer.
@@ -175,27 +175,25 @@ void Scenario::check_upstream_request(const PeerRequest& request, std::uint64_t 
                                       std::uint32_t arrival) {
   if (marker == 0 || marker > schedule_.by_marker.size()) {
     ledger_.violate({1, 0,
-                     "the upstream got a request with no known marker: " +
-                         std::string(request.method_string()) + " " +
-                         std::string(request.target())});
+                     "the upstream got a request with no known marker: " + request.method + " " +
+                         request.target});
     return;
   }
   const ClientRequest& expected = schedule_.by_marker[marker - 1];
   const std::string target =
       std::string(route_path(expected.route)) + "/m/" + std::to_string(marker);
-  if (request.target() != target || request.method_string() != method_name(expected.method)) {
+  if (request.target != target || request.method != method_name(expected.method)) {
     ledger_.violate({1, marker,
-                     "the upstream got " + std::string(request.method_string()) + " " +
-                         std::string(request.target()) + " with X-Marker " +
-                         std::to_string(marker)});
+                     "the upstream got " + request.method + " " + request.target +
+                         " with X-Marker " + std::to_string(marker)});
   }
   const std::string body = expected.has_body ? "body-" + std::to_string(marker) : "";
-  if (request.body() != body) {
+  if (request.body != body) {
     ledger_.violate({1, marker,
                      "the upstream got request " + std::to_string(marker) + " with the body \"" +
-                         excerpt(request.body()) + "\""});
+                         excerpt(request.body) + "\""});
   }
-  const auto user = request["X-Authenticated-User"];
+  const auto user = request.headers["X-Authenticated-User"];
   if (is_protected(expected.route)) {
     const std::string own_user = "user-" + std::to_string(expected.token);
     if (!token_active(settings_.seed, expected.token)) {

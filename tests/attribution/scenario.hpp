@@ -46,8 +46,8 @@ class Scenario {
   std::string report(const std::string& reproduce) const;
 
  private:
-  Reply answer_upstream(const PeerRequest& request);
-  Reply answer_idp(const PeerRequest& request);
+  PeerReply answer_upstream(const PeerRequest& request);
+  PeerReply answer_idp(const PeerRequest& request);
   void check_upstream_request(const PeerRequest& request, std::uint64_t marker,
                               std::uint32_t arrival);
   void check_seen(const ConnectionPlan& connection, const ClientRequest& request, const Seen& seen);

@@ -205,8 +205,8 @@ std::string describe(const ResponsePlan& plan) {
   return out;
 }
 
-Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view body,
-             bool head_request, std::string_view fake_response) {
+PeerReply render(const ResponsePlan& plan, std::string_view fields, std::string_view body,
+                 bool head_request, std::string_view fake_response) {
   std::string wire;
   for (int status : plan.interim) wire += interim_head(status);
   const std::size_t head_begin = wire.size();
@@ -245,7 +245,7 @@ Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view
   const std::size_t body_end = wire.size();
   if (plan.trailing == Trailing::glued) wire += fake_response;
 
-  Reply reply;
+  PeerReply reply;
   const std::size_t answer_end = body_end;
   std::size_t end = wire.size();
   switch (plan.cut) {
@@ -274,10 +274,10 @@ Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view
       plan.segments > 1 && first_size_line_end > 0 ? head_end + first_size_line_end : 0;
   for (std::size_t point :
        split_points(plan, std::min(wire.size(), answer_end), {head_begin, size_line_end})) {
-    reply.writes.push_back(wire.substr(from, point - from));
+    reply.pieces.push_back(wire.substr(from, point - from));
     from = point;
   }
-  if (from < wire.size()) reply.writes.push_back(wire.substr(from));
+  if (from < wire.size()) reply.pieces.push_back(wire.substr(from));
   if (plan.cut == Cut::none && plan.trailing == Trailing::late) {
     reply.late = fake_response;
   }
@@ -285,17 +285,17 @@ Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view
   switch (plan.cut) {
     case Cut::none:
       reply.ending = plan.keep_alive && plan.framing != Framing::close_delimited
-                         ? Reply::Ending::keep_open
-                         : Reply::Ending::close;
+                         ? PeerReply::Ending::keep_open
+                         : PeerReply::Ending::close;
       break;
     case Cut::close_before_head:
     case Cut::close_mid_head:
     case Cut::close_mid_body:
     case Cut::close_after_answer:
-      reply.ending = Reply::Ending::close;
+      reply.ending = PeerReply::Ending::close;
       break;
     default:
-      reply.ending = Reply::Ending::reset;
+      reply.ending = PeerReply::Ending::reset;
       break;
   }
   return reply;

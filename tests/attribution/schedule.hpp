@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "scripted_peer.hpp"
+
 namespace tollgate::test::attribution {
 
 // splitmix64: tiny, and the same numbers on every platform (std distributions are not).
@@ -100,19 +102,9 @@ std::string describe(const ResponsePlan& plan);
 // The marker text trailing bytes carry: "poison-<k>" or the neighbour's number.
 std::string poison_marker(const ResponsePlan& plan, std::uint64_t own_marker);
 
-// What a peer writes for one request, and what happens to the connection after.
-struct Reply {
-  enum class Ending { keep_open, close, reset };
-  std::vector<std::string> writes;
-  Ending ending = Ending::keep_open;
-  // Written at the next pause of the clients, unless the gateway sent its next request on the
-  // connection before that: then the bytes would be that request's answer to any client.
-  std::string late;
-};
-
 // `fields`: the answer's own header lines (each ending in CRLF). `bodyless`: a HEAD request, or a
 // 204/304 status, whose answer has no body. `fake_response`: whole response bytes for trailing.
-Reply render(const ResponsePlan& plan, std::string_view fields, std::string_view body,
-             bool head_request, std::string_view fake_response);
+PeerReply render(const ResponsePlan& plan, std::string_view fields, std::string_view body,
+                 bool head_request, std::string_view fake_response);
 
 }  // namespace tollgate::test::attribution

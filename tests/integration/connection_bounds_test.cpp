@@ -18,14 +18,7 @@ namespace tollgate::test {
 namespace {
 
 std::string one_worker_config(const std::string& rest) {
-  return "listen:\n"
-         "  - address: 127.0.0.1:0\n"
-         "admin:\n"
-         "  address: 127.0.0.1:0\n"
-         "workers: 1\n"
-         "log: { level: info, format: text, access_log: stdout }\n"
-         "timeouts: { upstream_connect: 10s, upstream_read: 10s }\n" +
-         rest;
+  return basic_config(rest, "timeouts: { upstream_connect: 10s, upstream_read: 10s }\n", 1);
 }
 
 // Answers every request with its own path, once the test releases it.
@@ -86,6 +79,27 @@ class Burst {
   std::atomic<int> done_{0};
 };
 
+// One worker and one route to the peer's upstream, whose pool is bounded by `bounds`.
+std::string bounded_upstream_config(const ScriptedPeer& upstream, const std::string& bounds) {
+  return one_worker_config(
+      "upstreams:\n"
+      "  peer: { targets: [ " +
+      upstream.url() + " ], " + bounds +
+      " }\n"
+      "routes:\n"
+      "  - { name: all, match: { paths: [ / ] }, upstream: peer }\n");
+}
+
+// Every client of a burst of `requests` is connected and `bound` connections to the peer hold a
+// request each: the others wait in the queue.
+bool queue_filled(const ScriptedPeer& peer, int bound, const Tollgate& gateway, int requests) {
+  const bool filled = poll_until([&] {
+    return peer.held() == bound && open_connections(gateway.process->pid()) >= requests + bound;
+  });
+  if (!filled) ADD_FAILURE() << peer.held() << " held";
+  return filled;
+}
+
 // Releases the peer's held answers as they come until every request of `burst` is done.
 bool release_until_done(ScriptedPeer& peer, const Burst& burst, int count) {
   return poll_until(
@@ -98,21 +112,11 @@ bool release_until_done(ScriptedPeer& peer, const Burst& burst, int count) {
 
 TEST(ConnectionBoundsTest, UpstreamConnectionsStayWithinMaxConnectionsAndQueuedRequestsComplete) {
   ScriptedPeer upstream(held_echo);
-  Tollgate gateway = start_tollgate(
-      one_worker_config("upstreams:\n"
-                        "  peer: { targets: [ " +
-                        upstream.url() +
-                        " ], max_connections: 2, max_queued: 16 }\n"
-                        "routes:\n"
-                        "  - { name: all, match: { paths: [ / ] }, upstream: peer }\n"));
+  Tollgate gateway =
+      start_tollgate(bounded_upstream_config(upstream, "max_connections: 2, max_queued: 16"));
   constexpr int kRequests = 10;
   Burst burst(gateway.port(), kRequests);
-  // Every client is connected and the two allowed upstream connections hold a request each: the
-  // other eight wait in the queue.
-  ASSERT_TRUE(poll_until([&] {
-    return upstream.held() == 2 && open_connections(gateway.process->pid()) >= kRequests + 2;
-  })) << upstream.held()
-      << " held";
+  ASSERT_TRUE(queue_filled(upstream, 2, gateway, kRequests));
   ASSERT_TRUE(release_until_done(upstream, burst, kRequests));
   burst.join();
   for (int i = 0; i < kRequests; ++i) {
@@ -124,13 +128,8 @@ TEST(ConnectionBoundsTest, UpstreamConnectionsStayWithinMaxConnectionsAndQueuedR
 
 TEST(ConnectionBoundsTest, RequestBeyondAFullQueueGets503) {
   ScriptedPeer upstream(held_echo);
-  Tollgate gateway = start_tollgate(
-      one_worker_config("upstreams:\n"
-                        "  peer: { targets: [ " +
-                        upstream.url() +
-                        " ], max_connections: 1, max_queued: 2 }\n"
-                        "routes:\n"
-                        "  - { name: all, match: { paths: [ / ] }, upstream: peer }\n"));
+  Tollgate gateway =
+      start_tollgate(bounded_upstream_config(upstream, "max_connections: 1, max_queued: 2"));
   // One request in flight, two in the queue, and the fourth finds the queue full.
   constexpr int kRequests = 4;
   Burst burst(gateway.port(), kRequests);
@@ -174,10 +173,7 @@ TEST(ConnectionBoundsTest, IdentityProviderConnectionsStayWithinTheirBound) {
       "  - { name: all, match: { paths: [ / ] }, upstream: peer, plugins: [ idp ] }\n"));
   constexpr int kRequests = 10;
   Burst burst(gateway.port(), kRequests, [](int i) { return "token-" + std::to_string(i); });
-  ASSERT_TRUE(poll_until([&] {
-    return idp.held() == 2 && open_connections(gateway.process->pid()) >= kRequests + 2;
-  })) << idp.held()
-      << " held";
+  ASSERT_TRUE(queue_filled(idp, 2, gateway, kRequests));
   ASSERT_TRUE(release_until_done(idp, burst, kRequests));
   burst.join();
   for (int i = 0; i < kRequests; ++i) {

@@ -23,14 +23,7 @@ namespace http = boost::beast::http;
 
 // One worker: every request shares the same pool, so a connection left dirty is taken next.
 std::string one_worker_config(const std::string& upstreams_routes_plugins) {
-  return "listen:\n"
-         "  - address: 127.0.0.1:0\n"
-         "admin:\n"
-         "  address: 127.0.0.1:0\n"
-         "workers: 1\n"
-         "log: { level: info, format: text, access_log: stdout }\n"
-         "timeouts: { upstream_read: 5s }\n" +
-         upstreams_routes_plugins;
+  return basic_config(upstreams_routes_plugins, "timeouts: { upstream_read: 5s }\n", 1);
 }
 
 // A complete response that names `marker`: what another request would wrongly receive.
@@ -67,9 +60,11 @@ class UpstreamReuseTest : public ::testing::Test {
                           "  - { name: all, match: { paths: [ / ] }, upstream: peer }\n"));
   }
 
-  // Another client's request, on its own connection: it must get its own answer.
+  // Another client's request, on its own connection: it must get its own answer. Each is sent once
+  // the gateway's side has every byte the peer wrote, so stray bytes are there to be seen.
   void expect_own_answers() {
     for (const std::string path : {"/second", "/third"}) {
+      ASSERT_TRUE(peer_->settle());
       const Response r = http_get(gateway_.port(), path);
       EXPECT_EQ(r.body(), "marker:" + path) << "status " << r.result_int();
     }
@@ -85,6 +80,13 @@ class UpstreamReuseTest : public ::testing::Test {
 PeerReply answer_then(const std::string& head_and_body, const std::string& extra) {
   PeerReply reply;
   reply.pieces = {head_and_body + extra};
+  return reply;
+}
+
+// The same in two writes: over TLS the extra bytes travel in a record of their own.
+PeerReply answer_then_separately(const std::string& head_and_body, const std::string& extra) {
+  PeerReply reply;
+  reply.pieces = {head_and_body, extra};
   return reply;
 }
 
@@ -128,9 +130,7 @@ TEST_F(UpstreamReuseTest, BytesBeyondContentLengthAreNotTakenForTheNextResponse)
 
 TEST_F(UpstreamReuseTest, BytesWrittenRightAfterACompleteResponseAreNotTakenForTheNext) {
   start([](const PeerRequest&) {
-    PeerReply reply;
-    reply.pieces = {peer_response("marker:/first"), stray_response("right-after")};
-    return reply;
+    return answer_then_separately(peer_response("marker:/first"), stray_response("right-after"));
   });
   EXPECT_EQ(http_get(gateway_.port(), "/first").body(), "marker:/first");
   expect_own_answers();
@@ -141,9 +141,8 @@ TEST_F(UpstreamReuseTest, BytesWrittenRightAfterACompleteResponseAreNotTakenForT
 TEST_F(UpstreamReuseTest, TlsBytesAfterACompleteResponseAreNotTakenForTheNext) {
   start(
       [](const PeerRequest&) {
-        PeerReply reply;
-        reply.pieces = {peer_response("marker:/first"), stray_response("tls-right-after")};
-        return reply;
+        return answer_then_separately(peer_response("marker:/first"),
+                                      stray_response("tls-right-after"));
       },
       /*tls=*/true);
   EXPECT_EQ(http_get(gateway_.port(), "/first").body(), "marker:/first");
@@ -153,9 +152,8 @@ TEST_F(UpstreamReuseTest, TlsBytesAfterACompleteResponseAreNotTakenForTheNext) {
 TEST_F(UpstreamReuseTest, TlsBodyAfter204IsNotTakenForTheNextResponse) {
   start(
       [](const PeerRequest&) {
-        PeerReply reply;
-        reply.pieces = {"HTTP/1.1 204 No Content\r\n\r\n", stray_response("tls-after-204")};
-        return reply;
+        return answer_then_separately("HTTP/1.1 204 No Content\r\n\r\n",
+                                      stray_response("tls-after-204"));
       },
       /*tls=*/true);
   EXPECT_EQ(http_get(gateway_.port(), "/first").result_int(), 204);
@@ -163,17 +161,16 @@ TEST_F(UpstreamReuseTest, TlsBodyAfter204IsNotTakenForTheNextResponse) {
 }
 
 // The stray bytes arrive while the connection sits idle in the pool: the peer sends them once the
-// first client has its answer.
+// first client has its answer, and the gateway's side has them before the next request.
 TEST_F(UpstreamReuseTest, BytesArrivingOnAnIdleConnectionAreNotTakenForTheNext) {
   start([](const PeerRequest&) {
     PeerReply reply;
     reply.pieces = {peer_response("marker:/first")};
-    reply.after_signal = stray_response("while-idle");
+    reply.late = stray_response("while-idle");
     return reply;
   });
   EXPECT_EQ(http_get(gateway_.port(), "/first").body(), "marker:/first");
-  peer_->signal();
-  ASSERT_TRUE(poll_until([&] { return peer_->signalled_writes() == 1; }));
+  ASSERT_TRUE(peer_->flush_late());
   expect_own_answers();
 }
 
@@ -182,7 +179,7 @@ TEST_F(UpstreamReuseTest, BytesArrivingOnAnIdleConnectionAreNotTakenForTheNext) 
 TEST_F(UpstreamReuseTest, NonIdempotentRequestOnAClosedReusedConnectionIsNotSentAgain) {
   start([](const PeerRequest&) {
     PeerReply reply;
-    reply.close = true;  // no answer
+    reply.ending = PeerReply::Ending::close;  // no answer
     return reply;
   });
   for (const char* method : {"POST", "PATCH", "DELETE"}) {
@@ -208,7 +205,7 @@ TEST_F(UpstreamReuseTest, SafeRequestOnAClosedReusedConnectionIsRetriedOnce) {
   start([first_calls](const PeerRequest&) {
     PeerReply reply;
     if (++*first_calls == 1) {
-      reply.close = true;
+      reply.ending = PeerReply::Ending::close;
     } else {
       reply.pieces = {peer_response("marker:/first")};
     }
@@ -265,7 +262,7 @@ TEST_F(UpstreamReuseTest, CloseDelimitedAnswerIsRelayedExactlyOnce) {
     PeerReply reply;
     reply.pieces = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + payload.substr(0, 100),
                     payload.substr(100, 20'000), payload.substr(20'100)};
-    reply.close = true;
+    reply.ending = PeerReply::Ending::close;
     return reply;
   });
   HttpConnection client(gateway_.port());
@@ -315,7 +312,9 @@ class IdpReuseTest : public ::testing::Test {
         "  - { name: all, match: { paths: [ / ] }, upstream: peer, plugins: [ idp ] }\n"));
   }
 
+  // Sent once the gateway's side has every byte the IdP wrote, so stray bytes are there to be seen.
   int call(const std::string& token) {
+    EXPECT_TRUE(idp_->settle());
     return http_get(gateway_.port(), "/api", {{"Authorization", "Bearer " + token}}).result_int();
   }
 

@@ -38,6 +38,24 @@ std::pair<std::string, std::string> open_file_limits(pid_t pid) {
   return {};
 }
 
+// tollgate in front of the echo server at `echo_url` on every path, started under prlimit with
+// the open-file limits `soft_and_hard` ("soft:hard"). Waiting for its listeners is the caller's.
+Tollgate start_under_open_file_limits(const std::string& echo_url,
+                                      const std::string& soft_and_hard) {
+  Tollgate gateway;
+  gateway.dir = std::make_unique<TempDir>();
+  gateway.config_path = gateway.dir->write(
+      "tollgate.yaml",
+      basic_config("upstreams:\n  echo: { targets: [ " + echo_url +
+                   " ] }\n"
+                   "routes:\n"
+                   "  - { name: all, match: { paths: [ / ] }, upstream: echo }\n"));
+  gateway.process = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/prlimit", "--nofile=" + soft_and_hard, "--", TOLLGATE_BIN,
+                               "-c", gateway.config_path});
+  return gateway;
+}
+
 TEST(ResourceLimits, RaisesTheOpenFileSoftLimitToTheHardLimitAndHoldsMoreClients) {
   rlimit own{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &own), 0);
@@ -50,19 +68,10 @@ TEST(ResourceLimits, RaisesTheOpenFileSoftLimitToTheHardLimitAndHoldsMoreClients
   }
 
   auto echo = start_echo_server();
-  Tollgate gateway;
-  gateway.dir = std::make_unique<TempDir>();
-  gateway.config_path = gateway.dir->write(
-      "tollgate.yaml",
-      basic_config("upstreams:\n  echo: { targets: [ " + echo.url() +
-                   " ] }\n"
-                   "routes:\n"
-                   "  - { name: all, match: { paths: [ / ] }, upstream: echo }\n"));
   const std::string hard =
       own.rlim_max == RLIM_INFINITY ? "unlimited" : std::to_string(own.rlim_max);
-  gateway.process = std::make_unique<Process>(std::vector<std::string>{
-      "/usr/bin/prlimit", "--nofile=" + std::to_string(kLowSoftLimit) + ":" + hard, "--",
-      TOLLGATE_BIN, "-c", gateway.config_path});
+  Tollgate gateway =
+      start_under_open_file_limits(echo.url(), std::to_string(kLowSoftLimit) + ":" + hard);
   gateway.process->wait_for_line("open-file limit raised from " + std::to_string(kLowSoftLimit));
   const auto port = static_cast<std::uint16_t>(
       std::stoi(gateway.process->wait_for_line(R"(tollgate listening on 127\.0\.0\.1:(\d+))")));
@@ -108,17 +117,8 @@ TEST(ResourceLimits, AdminListenerBacksOffOnEmfileAndRecovers) {
 #endif
   constexpr int kLimit = 64;  // soft and hard: the gateway cannot raise it
   auto echo = start_echo_server();
-  Tollgate gateway;
-  gateway.dir = std::make_unique<TempDir>();
-  gateway.config_path = gateway.dir->write(
-      "tollgate.yaml",
-      basic_config("upstreams:\n  echo: { targets: [ " + echo.url() +
-                   " ] }\n"
-                   "routes:\n"
-                   "  - { name: all, match: { paths: [ / ] }, upstream: echo }\n"));
-  gateway.process = std::make_unique<Process>(std::vector<std::string>{
-      "/usr/bin/prlimit", "--nofile=" + std::to_string(kLimit) + ":" + std::to_string(kLimit), "--",
-      TOLLGATE_BIN, "-c", gateway.config_path});
+  Tollgate gateway = start_under_open_file_limits(
+      echo.url(), std::to_string(kLimit) + ":" + std::to_string(kLimit));
   const auto port = static_cast<std::uint16_t>(
       std::stoi(gateway.process->wait_for_line(R"(tollgate listening on 127\.0\.0\.1:(\d+))")));
   const auto admin_port = static_cast<std::uint16_t>(

@@ -47,12 +47,14 @@ Tollgate start_tollgate(const std::string& yaml, std::size_t listeners, bool adm
 }
 
 std::string basic_config(const std::string& upstreams_and_routes,
-                         const std::string& extra_top_level) {
+                         const std::string& extra_top_level, int workers) {
   return "listen:\n"
          "  - address: 127.0.0.1:0\n"
          "admin:\n"
          "  address: 127.0.0.1:0\n"
-         "workers: 2\n"
+         "workers: " +
+         std::to_string(workers) +
+         "\n"
          "log: { level: info, format: text, access_log: stdout }\n" +
          extra_top_level + upstreams_and_routes;
 }

@@ -47,10 +47,10 @@ struct Tollgate {
 Tollgate start_tollgate(const std::string& yaml, std::size_t listeners = 1,
                         bool admin_enabled = true, std::map<std::string, std::string> env = {});
 
-// A minimal config: one plain listener, admin on, access log to stdout, the given upstream and
-// routes sections appended verbatim.
+// A minimal config: one plain listener, admin on, access log to stdout, `workers` workers, the
+// given upstream and routes sections appended verbatim.
 std::string basic_config(const std::string& upstreams_and_routes,
-                         const std::string& extra_top_level = "");
+                         const std::string& extra_top_level = "", int workers = 2);
 
 // One openid-connect plugin entry for the `plugins:` section, named `name`, with the gateway's
 // client credentials at the dev IdP. `source` is its "issuer: ..." or "introspection_endpoint: ..."
