@@ -45,12 +45,8 @@ struct HttpClientPool::Waiter {
         it != pool.waiters_.end()) {
       pool.waiters_.erase(it);
     }
-    if (connection) {
-      --pool.open_;
+    if (connection || slot) {
       connection.reset();
-      pool.slot_freed();
-    } else if (slot) {
-      --pool.open_;
       pool.slot_freed();
     }
   }
@@ -89,10 +85,7 @@ void Lease::discard() {
     error_code ignored;
     connection_->stream.socket().close(ignored);
     connection_.reset();
-    if (pool_) {
-      --pool_->open_;
-      pool_->slot_freed();
-    }
+    if (pool_) pool_->slot_freed();
   }
   pool_ = nullptr;
 }
@@ -117,7 +110,6 @@ std::optional<Lease> HttpClientPool::take_idle() {
     // One idle too long may be closed by the peer any moment: dropped rather than risked.
     if (now - c->idle_since > options_.idle_timeout || !still_usable(*c)) {
       c.reset();
-      --open_;
       slot_freed();
       continue;
     }
@@ -167,7 +159,6 @@ awaitable<result<Lease>> HttpClientPool::connect_new() {
     bool kept = false;
     ~SlotGuard() {
       if (kept) return;
-      --pool.open_;
       pool.slot_freed();
     }
   } slot{*this};
@@ -226,7 +217,6 @@ void HttpClientPool::give_back(std::unique_ptr<Connection> connection) {
   }
   if (idle_.size() >= options_.max_idle) {
     connection.reset();
-    --open_;
     slot_freed();
     return;
   }
@@ -236,8 +226,10 @@ void HttpClientPool::give_back(std::unique_ptr<Connection> connection) {
   idle_.push_back(std::move(connection));
 }
 
-// A connection closed: the oldest waiting request may open one in its place.
+// A connection closed, or was never made: its slot goes, and the oldest waiting request may open
+// one in its place.
 void HttpClientPool::slot_freed() noexcept {
+  --open_;
   if (waiters_.empty() || bounded_and_full()) return;
   Waiter* waiter = waiters_.front();
   waiters_.pop_front();

@@ -100,7 +100,7 @@ class HttpClientPool {
   struct Waiter;
   awaitable<result<Lease>> connect_new();
   void give_back(std::unique_ptr<Connection> connection);
-  void slot_freed() noexcept;
+  void slot_freed() noexcept;  // one open connection fewer, or handed to a waiting request
   bool bounded_and_full() const noexcept {
     return options_.max_connections != 0 && open_ >= options_.max_connections;
   }
