@@ -323,13 +323,19 @@ std::string normalise_host(std::string_view host_header) {
 
 std::string normalise_authority(std::string_view host_header) {
   std::string authority = normalise_host(host_header);
-  if (authority.empty()) return authority;
-  // Valid, so the port is whatever follows the ':' after the host ("host:" has an empty one).
-  const std::size_t port_colon = host_header.front() == '['
-                                     ? host_header.find(']') + 1
-                                     : std::min(host_header.find(':'), host_header.size());
-  if (port_colon + 1 < host_header.size()) authority.append(host_header.substr(port_colon));
+  if (!authority.empty()) authority.append(port_suffix(host_header));
   return authority;
+}
+
+std::string_view port_suffix(std::string_view valid_host_header) noexcept {
+  if (valid_host_header.empty()) return {};
+  // Valid, so the port is whatever follows the ':' after the host ("host:" has an empty one).
+  const std::size_t port_colon =
+      valid_host_header.front() == '['
+          ? valid_host_header.find(']') + 1
+          : std::min(valid_host_header.find(':'), valid_host_header.size());
+  if (port_colon + 1 >= valid_host_header.size()) return {};
+  return valid_host_header.substr(port_colon);
 }
 
 }  // namespace tollgate::routing

@@ -317,7 +317,7 @@ class Session final : public SessionHandle {
     }
 
     const unsigned client_version = head.version();  // rewritten to 1.1 for the upstream
-    rewrite_for_upstream(head, route, match, *target, host_header, forwarding);
+    rewrite_for_upstream(head, route, match, *target, host, host_header, forwarding);
     if (is_chunked) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
     // RFC 9110 §10.1.1: an HTTP/1.0 client's Expect: 100-continue is ignored.
     if (body_pending && !expect.empty() && client_version >= 11) {
@@ -363,8 +363,8 @@ class Session final : public SessionHandle {
 
   void rewrite_for_upstream(filters::RequestHead& head, const config::Route& route,
                             const routing::RouteMatchResult& match,
-                            const routing::NormalisedTarget& target, const std::string& host_header,
-                            const ForwardingKept& forwarding) {
+                            const routing::NormalisedTarget& target, const std::string& host,
+                            std::string_view host_header, const ForwardingKept& forwarding) {
     std::string_view path = target.path;
     if (route.strip_path) path = routing::strip_prefix(path, match.matched_prefix);
     std::string new_target;
@@ -375,9 +375,16 @@ class Session final : public SessionHandle {
     head.version(11);
 
     // peer_ is the client's address as text, made once per connection. X-Forwarded-Host is the
-    // host the route was chosen on, with the port the client gave.
+    // host the route was chosen on (normalised once, for routing), with the port the client gave.
+    std::string host_with_port;
+    std::string_view forwarded_host = host;
+    if (const std::string_view port = routing::port_suffix(host_header); !port.empty()) {
+      host_with_port.reserve(host.size() + port.size());
+      host_with_port.append(host).append(port);
+      forwarded_host = host_with_port;
+    }
     set_forwarding_headers(head, forwarding, peer_, stream_.is_tls() ? "https" : "http",
-                           routing::normalise_authority(host_header));
+                           forwarded_host);
   }
 
   awaitable<bool> send_continue() {

@@ -54,4 +54,8 @@ std::string normalise_host(std::string_view host_header);
 // "shop.example.com:8080". Empty for an invalid host.
 std::string normalise_authority(std::string_view host_header);
 
+// The ":port" of a Host value normalise_host() accepted, or "" when it names none ("host" and
+// "host:" alike): what normalise_authority() appends to the host.
+std::string_view port_suffix(std::string_view valid_host_header) noexcept;
+
 }  // namespace tollgate::routing
