@@ -102,6 +102,7 @@ std::string json_line(const AccessRecord& r) {
                                {"bytes", r.bytes},
                                {"duration_ms", milliseconds(r.duration)},
                                {"request_id", r.request_id},
+                               {"trace_id", r.trace_id},
                                {"peer", r.peer},
                                {"principal", r.principal}};
   return line.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
@@ -110,10 +111,11 @@ std::string json_line(const AccessRecord& r) {
 // Into a buffer that holds a usual line without touching the heap.
 void write_text_line(const AccessRecord& r, fmt::memory_buffer& out) {
   fmt::format_to(std::back_inserter(out),
-                 "{} \"{} {}\" {} {} {:.3f}ms route={} upstream={} principal={} request_id={}",
+                 "{} \"{} {}\" {} {} {:.3f}ms route={} upstream={} principal={} request_id={} "
+                 "trace_id={}",
                  TextField{r.peer}, TextField{r.method}, TextField{r.path}, r.status, r.bytes,
                  milliseconds(r.duration), TextField{r.route}, TextField{r.upstream},
-                 TextField{r.principal}, TextField{r.request_id});
+                 TextField{r.principal}, TextField{r.request_id}, TextField{r.trace_id});
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ struct AccessRecord {
   std::chrono::microseconds duration{0};
   std::string_view request_id;
   std::string_view peer;
-  std::string_view principal;  // set by an auth filter, "-" otherwise
+  std::string_view principal;       // set by an auth filter, "-" otherwise
+  std::string_view trace_id = "-";  // W3C trace id of the request, "-" before its head was read
 };
 
 // Sets up the "access" logger and the default logger from `log`. Safe to call again on reload.

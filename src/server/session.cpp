@@ -14,6 +14,7 @@
 #include "tollgate/filters/filter.hpp"
 #include "tollgate/http/headers.hpp"
 #include "tollgate/http/stream.hpp"
+#include "tollgate/http/trace_context.hpp"
 #include "tollgate/routing/path.hpp"
 #include "tollgate/server/request_head.hpp"
 #include "tollgate/upstream/forwarder.hpp"
@@ -211,6 +212,7 @@ class Session final : public SessionHandle {
   // Handles one request; true when the connection may carry another.
   awaitable<bool> handle_request(Generation& generation) {
     head_request_ = false;  // until the head says otherwise (a malformed one gets a body)
+    traced_ = false;
     const config::GatewayConfig& config = *generation.config;
     // Whether the access log is on decides once what the request works out for it: its start
     // time (a clock read) and the principal.
@@ -241,6 +243,11 @@ class Session final : public SessionHandle {
     if (auto sent = head[http_io::kXRequestId]; valid_request_id(sent)) {
       request_id.assign(sent.data(), sent.size());
     }
+    // The gateway's span, from the head as the client sent it, so that every answer's log line
+    // names its trace.
+    const http_io::TraceContext trace = http_io::TraceContext::start_span(head, worker_.random());
+    std::copy_n(trace.trace_id().data(), trace_id_.size(), trace_id_.data());
+    traced_ = true;
     const std::string method(head.method_string());
 
     // Route on the normalised path; forward exactly what was routed.
@@ -293,6 +300,7 @@ class Session final : public SessionHandle {
     const bool trusted_peer = generation.protected_headers->trusts(peer_address_);
     const ForwardingKept forwarding = generation.protected_headers->strip(head, trusted_peer);
     head.set(http_io::kXRequestId, request_id);  // after the strip: Connection cannot remove it
+    trace.apply(head);                           // the same
     if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
       co_await answer(http::status::expectation_failed, "Expectation failed", "", request_id,
                       head.version(), false, {});
@@ -303,7 +311,7 @@ class Session final : public SessionHandle {
 
     filters::RequestContext context{head,       route,         target->path,    target->query,
                                     request_id, peer_address_, worker_.index(), logged,
-                                    {}};
+                                    {},         &trace};
     const std::size_t route_index = static_cast<std::size_t>(match.route - config.routes.data());
     for (const filters::Filter* filter : generation.filters->chains[route_index]) {
       filters::Verdict verdict = co_await filter->on_request(context);
@@ -438,9 +446,10 @@ class Session final : public SessionHandle {
         started == Clock::time_point{}
             ? std::chrono::microseconds{0}
             : std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
-    log_access(AccessRecord{method, path, route, upstream, static_cast<unsigned>(status), bytes,
-                            took, request_id, peer_,
-                            principal.empty() ? std::string_view("-") : principal});
+    log_access(AccessRecord{
+        method, path, route, upstream, static_cast<unsigned>(status), bytes, took, request_id,
+        peer_, principal.empty() ? std::string_view("-") : principal,
+        traced_ ? std::string_view(trace_id_.data(), trace_id_.size()) : std::string_view("-")});
   }
 
   Worker& worker_;
@@ -450,6 +459,10 @@ class Session final : public SessionHandle {
   asio::ip::address peer_address_;
   bool idle_ = false;
   bool head_request_ = false;  // the request being answered is a HEAD: its answers carry no body
+  // The trace id of the request being answered, for its log line; traced_ is false until its head
+  // was read.
+  std::array<char, 32> trace_id_{};
+  bool traced_ = false;
 };
 
 // Half-close, then read and discard what the client still sends for a moment (nginx's lingering

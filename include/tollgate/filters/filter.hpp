@@ -19,6 +19,9 @@
 namespace tollgate::config {
 struct Route;
 }
+namespace tollgate::http_io {
+class TraceContext;
+}
 
 namespace tollgate::filters {
 
@@ -61,6 +64,9 @@ struct RequestContext {
   // Whether anything reads `principal`: with the access log off, auth filters skip working it out.
   bool wants_principal = true;
   std::string principal;  // set by auth filters for the access log (e.g. "sub" or hash)
+  // The gateway's span of this request: the traceparent and tracestate it sends upstream, which
+  // requests a filter makes for it (the IdP call) carry too. nullptr: none.
+  const http_io::TraceContext* trace = nullptr;
 };
 
 // What a filter needs when the gateway starts: the number of workers, so filters can keep lock-free

@@ -33,15 +33,20 @@ std::string outcome_of(const IntrospectionResult& result) {
   return (*result)->active ? "active" : "inactive";
 }
 
+// The trace an IdP call carries: the span of the request it is made for.
+http_io::TraceContext trace_of(const RequestContext& context) {
+  return context.trace != nullptr ? *context.trace : http_io::TraceContext();
+}
+
 // One IdP call, logged once at info. Owns everything it uses: with single-flight it runs detached
 // and may outlive the request (and the filter) that started it.
 boost::asio::awaitable<IntrospectionResult> call_idp(
     std::shared_ptr<oidc::IntrospectionClient> client, std::string token, unsigned worker,
-    std::string route) {
+    std::string route, http_io::TraceContext trace) {
   const auto started = std::chrono::steady_clock::now();
   IntrospectionResult result = IdpFailure(IdpFailureKind::internal);
   try {
-    result = co_await client->introspect(token, worker);
+    result = co_await client->introspect(token, worker, trace);
   } catch (const std::exception& e) {
     spdlog::error("openid-connect: route={} introspection failed unexpectedly: {}", route,
                   e.what());
@@ -122,7 +127,8 @@ boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& 
 
   IntrospectionResult result = IdpFailure(IdpFailureKind::internal);
   if (!cache_) {
-    result = co_await call_idp(client_, extracted->value, context.worker, context.route.name);
+    result = co_await call_idp(client_, extracted->value, context.worker, context.route.name,
+                               trace_of(context));
   } else {
     // A hit is answered here, without the frame of a further coroutine.
     const oidc::CacheKey key =
@@ -166,10 +172,11 @@ boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_after_mi
                   short_hash(token));
   }
   // A named local, not a temporary inside the co_await expression: g++ 12 destroys such
-  // temporaries twice.
+  // temporaries twice. The call carries the trace of the request that starts it; requests that
+  // join it while it runs are not in that trace.
   oidc::TokenCache::Fetch fetch = [client = client_, token, worker = context.worker,
-                                   route = context.route.name] {
-    return call_idp(client, token, worker, route);
+                                   route = context.route.name, trace = trace_of(context)] {
+    return call_idp(client, token, worker, route, trace);
   };
   co_return co_await cache_->get_or_fetch(key, std::move(fetch));
 }

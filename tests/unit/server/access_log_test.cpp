@@ -14,9 +14,17 @@ namespace {
 using std::chrono::microseconds;
 
 AccessRecord record_with_principal(std::string_view principal) {
-  return AccessRecord{"GET",       "/orders", "orders",           "http://127.0.0.1:9000",
-                      200,         42,        microseconds(1500), "req-1",
-                      "127.0.0.1", principal};
+  return AccessRecord{"GET",
+                      "/orders",
+                      "orders",
+                      "http://127.0.0.1:9000",
+                      200,
+                      42,
+                      microseconds(1500),
+                      "req-1",
+                      "127.0.0.1",
+                      principal,
+                      "4bf92f3577b34da6a3ce929d0e0e4736"};
 }
 
 bool printable_ascii(std::string_view line) {
@@ -29,7 +37,7 @@ bool printable_ascii(std::string_view line) {
 TEST(AccessLogText, WritesTheUsualLine) {
   EXPECT_EQ(format_access_line(record_with_principal("alice"), config::LogFormat::text),
             "127.0.0.1 \"GET /orders\" 200 42 1.500ms route=orders upstream=http://127.0.0.1:9000 "
-            "principal=alice request_id=req-1");
+            "principal=alice request_id=req-1 trace_id=4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 // U+2028, U+0085, CR and LF end a line for one reader or another; a space, a quote or a backslash
@@ -52,6 +60,7 @@ TEST(AccessLogJson, IsOneJsonObjectOfPrintableAscii) {
   const nlohmann::json parsed = nlohmann::json::parse(line);
   EXPECT_EQ(parsed.at("principal"), principal);
   EXPECT_EQ(parsed.at("status"), 200);
+  EXPECT_EQ(parsed.at("trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 TEST(AccessLogJson, InvalidUtf8BecomesTheReplacementCharacter) {
