@@ -53,6 +53,14 @@ Traceparent traceparent_of(const json& headers) {
   return {m[1], m[2], m[3]};
 }
 
+// A member of a JSON object as text (a string as it is, anything else as JSON); "<absent>" when it
+// is not there.
+std::string field(const json& object, const std::string& name) {
+  const auto it = object.find(name);
+  if (it == object.end()) return "<absent>";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
 class TraceContextTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -107,7 +115,7 @@ TEST_F(TraceContextTest, TheUpstreamContinuesTheClientsTraceUnderTheGatewaysSpan
   EXPECT_EQ(sent.trace_id, kTraceId);
   EXPECT_NE(sent.parent_id, kClientParent);  // the gateway's own span
   EXPECT_EQ(sent.flags, "01");
-  EXPECT_EQ(headers["tracestate"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+  EXPECT_EQ(field(headers, "tracestate"), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
 
   // A second request of the same trace is another span.
   EXPECT_NE(traceparent_of(upstream_headers(request)).parent_id, sent.parent_id);
@@ -124,7 +132,7 @@ TEST_F(TraceContextTest, NamingTheTraceHeadersInConnectionDoesNotRemoveThem) {
                                                     {"tracestate", "congo=t61rcWkgMzE"},
                                                     {"Connection", "traceparent, tracestate"}});
   EXPECT_EQ(traceparent_of(headers).trace_id, kTraceId);
-  EXPECT_EQ(headers["tracestate"], "congo=t61rcWkgMzE");
+  EXPECT_EQ(field(headers, "tracestate"), "congo=t61rcWkgMzE");
 }
 
 TEST_F(TraceContextTest, AnAbsentOrMalformedTraceparentStartsANewSampledTrace) {
@@ -169,10 +177,10 @@ TEST_F(TraceContextTest, TheIdpCallCarriesTheSameTrace) {
   const json traces = idp_traces();
   ASSERT_EQ(traces.size(), 2u) << traces.dump();
   // The IdP call is made within the gateway's span: the same traceparent as the upstream's.
-  EXPECT_EQ(traces[0]["traceparent"], continued["traceparent"]);
+  EXPECT_EQ(field(traces[0], "traceparent"), field(continued, "traceparent"));
   EXPECT_EQ(traceparent_of(traces[0]).trace_id, kTraceId);
-  EXPECT_EQ(traces[0]["tracestate"], "congo=t61rcWkgMzE");
-  EXPECT_EQ(traces[1]["traceparent"], started["traceparent"]);
+  EXPECT_EQ(field(traces[0], "tracestate"), "congo=t61rcWkgMzE");
+  EXPECT_EQ(field(traces[1], "traceparent"), field(started, "traceparent"));
   EXPECT_FALSE(traces[1].contains("tracestate"));
 }
 
@@ -209,7 +217,7 @@ TEST(TraceContextJsonLog, TheJsonAccessLogHasTheTraceId) {
   const std::string out = gateway.process->output();
   const auto start = out.rfind('\n', out.find("json-trace-1")) + 1;
   const json record = json::parse(out.substr(start, out.find('\n', start) - start));
-  EXPECT_EQ(record["trace_id"], kTraceId);
+  EXPECT_EQ(field(record, "trace_id"), kTraceId);
 }
 
 }  // namespace
