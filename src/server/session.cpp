@@ -300,7 +300,7 @@ class Session final : public SessionHandle {
     const bool trusted_peer = generation.protected_headers->trusts(peer_address_);
     const ForwardingKept forwarding = generation.protected_headers->strip(head, trusted_peer);
     head.set(http_io::kXRequestId, request_id);  // after the strip: Connection cannot remove it
-    trace.apply(head);                           // the same
+    trace.apply(head);  // after the strip too: Connection cannot remove the trace headers
     if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
       co_await answer(http::status::expectation_failed, "Expectation failed", "", request_id,
                       head.version(), false, {});
