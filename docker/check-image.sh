@@ -255,6 +255,14 @@ check_image_runs() {
   proxy_port=$(wait_for_port tollgate "$work_dir/tollgate.log" "$tollgate_pid")
   admin_port=$(wait_for_port admin "$work_dir/tollgate.log" "$tollgate_pid")
 
+  # Ready once both openid-connect instances have discovered the IdP's endpoints (in the background).
+  local i
+  for ((i = 0; i < ready_timeout_s * 10; i++)); do
+    curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$admin_port/readyz" && break
+    sleep 0.1
+  done
+  expect_http "GET admin /readyz" "http://127.0.0.1:$admin_port/readyz" 200 '"status":"ready"'
+
   # The README's walkthrough.
   local token
   token=$(curl -sS --max-time 5 -u demo-client:demo-secret -d grant_type=client_credentials \
@@ -262,7 +270,7 @@ check_image_runs() {
   if [ -z "$token" ] || [ "$token" = null ]; then fail "no token from dev-idp"; fi
   log "ok: a token from dev-idp (demo image)"
   expect_http "GET /orders with the token" "http://127.0.0.1:$proxy_port/orders" 200 \
-    'X-Authenticated-User' -H "Authorization: Bearer $token"
+    '"x-authenticated-user":"demo-client"' -H "Authorization: Bearer $token"
   expect_http "GET /orders without a token" "http://127.0.0.1:$proxy_port/orders" 401 Unauthorized
   expect_http "GET admin /healthz" "http://127.0.0.1:$admin_port/healthz" 200 '"status":"ok"'
 
