@@ -9,7 +9,8 @@
 #     127.0.0.1 with ports picked by the kernel: config check; then the compose demo without its
 #     network: echo-server and dev-idp from the demo image, tollgate from the lean one on
 #     config/demo.yaml with compose's DEMO_* overrides, and the README's walkthrough against them
-#     (token, 200 with it, 401 without); admin /healthz, the image's own HEALTHCHECK command.
+#     (token, 200 with it, 401 without), both counted in /metrics; admin /readyz and /healthz, and
+#     the image's own HEALTHCHECK command, which must fail once tollgate is stopped.
 #
 # usage: docker/check-image.sh [--skip-build]     (as root; compiles everything: minutes)
 #   --skip-build   check the images already tagged $TOLLGATE_IMAGE (default tollgate:dev) and
@@ -273,6 +274,11 @@ check_image_runs() {
     '"x-authenticated-user":"demo-client"' -H "Authorization: Bearer $token"
   expect_http "GET /orders without a token" "http://127.0.0.1:$proxy_port/orders" 401 Unauthorized
   expect_http "GET admin /healthz" "http://127.0.0.1:$admin_port/healthz" 200 '"status":"ok"'
+  # What compose's Prometheus scrapes: the two requests above, counted.
+  expect_http "GET admin /metrics" "http://127.0.0.1:$admin_port/metrics" 200 \
+    'tollgate_http_requests_total{route="orders",code="200"} 1$'
+  grep -q 'tollgate_http_requests_total{route="orders",code="401"} 1$' "$work_dir/body" ||
+    fail "/metrics did not count the 401: $(cat "$work_dir/body")"
 
   run_image_health_check "$admin_port" || fail "the image's HEALTHCHECK fails against a healthy tollgate"
   log "ok: the image's HEALTHCHECK command passes inside the image"
