@@ -7,7 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-dev}"
 
-scripts/install-deps.sh
+# Prometheus and promtool for the metrics test, which runs its own server on a free port.
+prometheus_was_installed=false
+command -v prometheus >/dev/null 2>&1 && prometheus_was_installed=true
+scripts/install-deps.sh prometheus
+# Where systemd runs, Debian starts the package's service on :9090 at install. Nothing here needs it:
+# a service this script brought in is stopped and left disabled.
+if ! $prometheus_was_installed && [ -d /run/systemd/system ] &&
+  systemctl is-enabled --quiet prometheus 2>/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO systemctl disable --now --quiet prometheus
+fi
 # The interoperability test runs a second, independent identity provider (npm oidc-provider), and
 # fails without it: a machine without npm gets Node.js from its package sources first (a NodeSource
 # nodejs carries npm; Debian's own ships it as a separate package).
