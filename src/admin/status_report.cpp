@@ -13,6 +13,8 @@ namespace {
 
 using json = nlohmann::ordered_json;
 using metrics::HistogramTotal;
+using metrics::sum;
+using metrics::sum_histograms;
 
 constexpr auto kRateWindow = std::chrono::seconds(10);
 constexpr std::size_t kMaxSamples = 64;
@@ -30,27 +32,13 @@ json quantile(const HistogramTotal& h, double q) {
   return value;
 }
 
-template <class Cell, class Read>
-std::uint64_t sum(const metrics::PerWorker<Cell>& cells, Read read) {
-  std::uint64_t total = 0;
-  for (unsigned w = 0; w < cells.size(); ++w) total += read(cells[w]);
-  return total;
-}
-
-template <class Cell, class Pick>
-HistogramTotal histogram_of(const metrics::PerWorker<Cell>& cells, Pick pick) {
-  HistogramTotal total;
-  for (unsigned w = 0; w < cells.size(); ++w) total.add(pick(cells[w]));
-  return total;
-}
-
 json route_row(std::string_view name, const json& upstream, const metrics::RouteStats& stats) {
   std::uint64_t classes[5] = {0, 0, 0, 0, 0};
   for (unsigned slot = 0; slot < metrics::kStatusSlots; ++slot) {
     classes[slot / 100] +=
         sum(stats.cells, [slot](const metrics::RouteCell& c) { return c.responses[slot].get(); });
   }
-  const HistogramTotal duration = histogram_of(
+  const HistogramTotal duration = sum_histograms(
       stats.cells,
       [](const metrics::RouteCell& c) -> const metrics::Histogram& { return c.duration; });
   return {{"name", name},
@@ -92,7 +80,7 @@ json target_row(const config::Target& target, const metrics::TargetStats* stats)
       failures += n;
     }
   }
-  const HistogramTotal duration = histogram_of(
+  const HistogramTotal duration = sum_histograms(
       stats->cells,
       [](const metrics::TargetCell& c) -> const metrics::Histogram& { return c.duration; });
   row["up"] = sum(stats->cells, [now_ns](const metrics::TargetCell& c) {

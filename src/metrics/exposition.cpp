@@ -99,20 +99,6 @@ class Writer {
   std::string out_;
 };
 
-template <class Cell, class Read>
-std::uint64_t sum(const PerWorker<Cell>& cells, Read read) {
-  std::uint64_t total = 0;
-  for (unsigned w = 0; w < cells.size(); ++w) total += read(cells[w]);
-  return total;
-}
-
-template <class Cell, class Pick>
-HistogramTotal histogram_of(const PerWorker<Cell>& cells, Pick pick) {
-  HistogramTotal total;
-  for (unsigned w = 0; w < cells.size(); ++w) total.add(pick(cells[w]));
-  return total;
-}
-
 void write_http(Writer& out, const View& view) {
   const Registry& registry = view.registry;
   std::vector<std::pair<std::string_view, const RouteStats*>> routes;
@@ -138,8 +124,9 @@ void write_http(Writer& out, const View& view) {
              "Time from the first byte of a request to the end of its answer, by route.");
   for (const auto& [name, stats] : routes) {
     out.histogram("tollgate_http_request_duration_seconds", {{"route", name}},
-                  histogram_of(stats->cells,
-                               [](const RouteCell& c) -> const Histogram& { return c.duration; }));
+                  sum_histograms(stats->cells, [](const RouteCell& c) -> const Histogram& {
+                    return c.duration;
+                  }));
   }
 
   const auto& connections = registry.connections();

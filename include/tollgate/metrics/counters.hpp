@@ -100,4 +100,20 @@ class PerWorker {
   std::unique_ptr<Padded[]> cells_;
 };
 
+// The workers' cells summed: `read` gives one cell's value.
+template <class Cell, class Read>
+std::uint64_t sum(const PerWorker<Cell>& cells, Read read) {
+  std::uint64_t total = 0;
+  for (unsigned w = 0; w < cells.size(); ++w) total += read(cells[w]);
+  return total;
+}
+
+// The workers' histograms summed: `pick` gives one cell's histogram.
+template <class Cell, class Pick>
+HistogramTotal sum_histograms(const PerWorker<Cell>& cells, Pick pick) {
+  HistogramTotal total;
+  for (unsigned w = 0; w < cells.size(); ++w) total.add(pick(cells[w]));
+  return total;
+}
+
 }  // namespace tollgate::metrics
