@@ -57,7 +57,15 @@ awaitable<void> run_admin_session(tcp::socket socket, const AdminState& state) {
     if (ec) break;
     auto response = respond(parser.get(), state);
     stream.expires_after(std::chrono::seconds(10));
-    co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    if (parser.get().method() == http::verb::head) {
+      // The length a GET would get, and no body (RFC 9110 §9.3.2): a kept-alive client would
+      // read the body as the start of its next response.
+      http::response_serializer<http::string_body> serializer{response};
+      co_await http::async_write_header(stream, serializer,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec || !response.keep_alive()) break;
   }
   error_code ignored;
