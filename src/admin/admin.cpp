@@ -3,6 +3,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <nlohmann/json.hpp>
 
+#include "status_page.hpp"
+
 namespace tollgate::admin {
 namespace {
 
@@ -27,6 +29,8 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     response.result(http::status::method_not_allowed);
     response.body() = R"({"message":"Method not allowed"})";
+  } else if (target == "/") {
+    serve_status_page(response);
   } else if (target == "/healthz") {
     response.body() = R"({"status":"ok"})";
   } else if (target == "/readyz") {
