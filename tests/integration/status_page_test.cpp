@@ -105,6 +105,15 @@ TEST_F(StatusPageTest, BrowserRendersTheNumbersOfStatusJson) {
   for (int i = 0; i < 4; ++i) ASSERT_EQ(http_get(gateway_.port(), "/public").result_int(), 200);
   ASSERT_EQ(http_get(gateway_.port(), "/nowhere").result_int(), 404);
 
+  // A request is counted as its answer goes out; wait until all 20 are, so that the page and the
+  // check read the same settled counters.
+  ASSERT_TRUE(poll_until([&] {
+    const json status = json::parse(http_get(gateway_.admin_port, "/status.json").body());
+    int counted = 0;
+    for (const auto& route : status.at("routes")) counted += route.at("requests").get<int>();
+    return counted == 20;
+  })) << http_get(gateway_.admin_port, "/status.json").body();
+
   const auto [status, output] = check_page();
   ASSERT_EQ(status, 0) << output;
   const json fields = rendered_fields(output);
