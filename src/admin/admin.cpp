@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "status_page.hpp"
+#include "status_report.hpp"
 
 namespace tollgate::admin {
 namespace {
@@ -20,12 +21,17 @@ std::string readiness(const AdminState& state, http::response<http::string_body>
   return nlohmann::json{{"status", "starting"}, {"waiting_for", waiting}}.dump();
 }
 
+// The path without its query: a scraper may add parameters (Prometheus' `params`).
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
 http::response<http::string_body> respond(const http::request<http::string_body>& request,
-                                          const AdminState& state) {
+                                          AdminState& state) {
   http::response<http::string_body> response{http::status::ok, request.version()};
   response.set(http::field::server, "tollgate");
   response.set(http::field::content_type, "application/json");
-  const auto target = request.target();
+  const auto target = path_of(request.target());
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     response.result(http::status::method_not_allowed);
     response.body() = R"({"message":"Method not allowed"})";
@@ -35,6 +41,16 @@ http::response<http::string_body> respond(const http::request<http::string_body>
     response.body() = R"({"status":"ok"})";
   } else if (target == "/readyz") {
     response.body() = readiness(state, response);
+  } else if (target == "/metrics" && state.view) {
+    const metrics::Format format = metrics::format_for(request[http::field::accept]);
+    response.set(http::field::content_type, metrics::content_type_of(format));
+    response.body() = metrics::render(state.view(), format, TOLLGATE_VERSION);
+    response.keep_alive(request.keep_alive());
+    response.prepare_payload();
+    return response;
+  } else if (target == "/status.json" && state.view) {
+    response.set(http::field::cache_control, "no-cache");
+    response.body() = state.status->render(state.view(), state.config_path, TOLLGATE_VERSION);
   } else {
     response.result(http::status::not_found);
     response.body() = R"({"message":"Not found"})";
@@ -47,7 +63,10 @@ http::response<http::string_body> respond(const http::request<http::string_body>
 
 }  // namespace
 
-awaitable<void> run_admin_session(tcp::socket socket, const AdminState& state) {
+AdminState::AdminState() : status(std::make_unique<StatusReport>()) {}
+AdminState::~AdminState() = default;
+
+awaitable<void> run_admin_session(tcp::socket socket, AdminState& state) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {

@@ -459,6 +459,10 @@ ClaimValue::Range<ClaimValue::MemberIterator> ClaimValue::members() const noexce
   return {{container_content(at_), dictionary_}, {container_end(at_), dictionary_}};
 }
 
+std::size_t ClaimValue::encoded_size() const noexcept {
+  return at_ == nullptr ? 0 : static_cast<std::size_t>(skip(at_) - at_);
+}
+
 std::string ClaimValue::dump() const {
   std::string out;
   if (is_array() || is_object()) {

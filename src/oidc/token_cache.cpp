@@ -116,8 +116,16 @@ struct TokenCache::Flight {
   std::list<Waiter> waiters;  // a cancelled waiter is unlinked wherever it is
 };
 
+// What an entry takes: its map node and bucket slot, and its answer unless that is the one shared
+// inactive answer.
+std::size_t entry_bytes(const IntrospectionPtr& value) {
+  return sizeof(Node) + 2 * sizeof(void*) + (value->active ? value->footprint() : 0);
+}
+
 struct alignas(64) TokenCache::Shard {
   mutable std::mutex mutex;
+  std::size_t bytes = 0;
+  std::uint64_t evictions = 0;
   std::unordered_map<CacheKey, Entry, KeyHash> entries;
   Node* newest = nullptr;  // the LRU order, most recently used first
   Node* oldest = nullptr;
@@ -130,8 +138,7 @@ struct alignas(64) TokenCache::Shard {
     if (it == entries.end()) return nullptr;
     Node& node = *it;
     if (node.second.expires <= now) {
-      unlink(node);
-      entries.erase(it);
+      remove(it);
       return nullptr;
     }
     unlink(node);
@@ -142,25 +149,29 @@ struct alignas(64) TokenCache::Shard {
   void insert_locked(const CacheKey& key, IntrospectionPtr value, SteadyTime expires) {
     auto [it, inserted] = entries.try_emplace(key);
     Node& node = *it;
+    if (!inserted) bytes -= entry_bytes(node.second.value);
+    bytes += entry_bytes(value);
     node.second.value = std::move(value);
     node.second.expires = expires;
     if (!inserted) unlink(node);
     link_newest(node);
     while (entries.size() > capacity) {
-      const CacheKey evicted = oldest->first;  // not a reference into the node erased
-      unlink(*oldest);
-      entries.erase(evicted);
+      remove(entries.find(oldest->first));
+      ++evictions;
     }
   }
 
   void erase_locked(const CacheKey& key) {
-    if (auto it = entries.find(key); it != entries.end()) {
-      unlink(*it);
-      entries.erase(it);
-    }
+    if (auto it = entries.find(key); it != entries.end()) remove(it);
   }
 
  private:
+  void remove(std::unordered_map<CacheKey, Entry, KeyHash>::iterator it) {
+    bytes -= entry_bytes(it->second.value);
+    unlink(*it);
+    entries.erase(it);
+  }
+
   void link_newest(Node& node) {
     node.second.newer = nullptr;
     node.second.older = newest;
@@ -260,6 +271,18 @@ std::size_t TokenCache::size() const {
   return total;
 }
 
+metrics::CacheGauges TokenCache::gauges() const {
+  metrics::CacheGauges out;
+  out.capacity = policy_.max_entries;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard lock(shards_[i].mutex);
+    out.entries += shards_[i].entries.size();
+    out.bytes += shards_[i].bytes;
+    out.evictions += shards_[i].evictions;
+  }
+  return out;
+}
+
 std::size_t TokenCache::calls_in_flight() const {
   std::size_t total = 0;
   for (std::size_t i = 0; i < shard_count_; ++i) {
@@ -300,13 +323,17 @@ asio::awaitable<void> TokenCache::run_flight(std::shared_ptr<TokenCache> cache, 
   cache->complete_flight(key, flight, result);
 }
 
-asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& key, Fetch fetch) {
+asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& key, Fetch fetch,
+                                                              Lookup* how) {
+  Lookup ignored;
+  if (how == nullptr) how = &ignored;
+  *how = Lookup::hit;
   if (IntrospectionPtr hit = find(key)) co_return hit;
 
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
   std::shared_ptr<TokenCache> self = shared_from_this();
 
-  auto initiation = [self, &key, &fetch, &executor](auto handler) {
+  auto initiation = [self, &key, &fetch, &executor, how](auto handler) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     Waiter waiter{0,
                   asio::prefer(asio::get_associated_executor(handler, executor),
@@ -327,6 +354,7 @@ asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& ke
       }
       auto it = shard.flights.find(key);
       leads = it == shard.flights.end();
+      *how = leads ? Lookup::miss : Lookup::coalesced;
       flight =
           leads ? shard.flights.emplace(key, std::make_shared<Flight>()).first->second : it->second;
       std::lock_guard flight_lock(flight->mutex);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <iterator>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
@@ -87,33 +88,68 @@ struct fmt::formatter<tollgate::server::TextField> {
 namespace tollgate::server {
 namespace {
 
-double milliseconds(std::chrono::microseconds duration) {
-  return static_cast<double>(duration.count()) / 1000.0;
+double milliseconds(std::chrono::nanoseconds duration) {
+  return static_cast<double>(duration.count()) / 1e6;
 }
 
-// The JSON format escapes non-ASCII text as \uXXXX (and invalid UTF-8 as U+FFFD): U+2028 or
-// U+0085 in a value would end the line for a JavaScript or log reader.
+double seconds(std::chrono::nanoseconds duration) {
+  return static_cast<double>(duration.count()) / 1e9;
+}
+
+// "-" in a record is "does not apply": null in JSON.
+nlohmann::ordered_json text_or_null(std::string_view text) {
+  if (text == "-") return nullptr;
+  return text;
+}
+
+nlohmann::ordered_json seconds_or_null(std::chrono::nanoseconds duration) {
+  if (duration.count() <= 0) return nullptr;
+  return seconds(duration);
+}
+
+// RFC 3339 in UTC with milliseconds: the time the line is written.
+std::string utc_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z",
+                     fmt::gmtime(std::chrono::system_clock::to_time_t(now)), ms);
+}
+
+// The JSON format's field names are stable (README, "Logs"). It escapes non-ASCII text as \uXXXX
+// (and invalid UTF-8 as U+FFFD): U+2028 or U+0085 in a value would end the line for a JavaScript or
+// log reader.
 std::string json_line(const AccessRecord& r) {
-  const nlohmann::json line = {{"method", r.method},
-                               {"path", r.path},
-                               {"route", r.route},
-                               {"upstream", r.upstream},
-                               {"status", r.status},
-                               {"bytes", r.bytes},
-                               {"duration_ms", milliseconds(r.duration)},
-                               {"request_id", r.request_id},
-                               {"peer", r.peer},
-                               {"principal", r.principal}};
+  const nlohmann::ordered_json line = {
+      {"time", utc_now()},
+      {"request_id", r.request_id},
+      {"client", r.peer},
+      {"method", r.method},
+      {"path", text_or_null(r.path)},
+      {"status", r.status},
+      {"bytes_in", r.bytes_in},
+      {"bytes_out", r.bytes_out},
+      {"duration", seconds(r.duration)},
+      {"route", text_or_null(r.route)},
+      {"upstream", text_or_null(r.upstream)},
+      {"upstream_target", text_or_null(r.upstream_target)},
+      {"upstream_status", r.upstream_status == 0 ? nlohmann::ordered_json(nullptr)
+                                                 : nlohmann::ordered_json(r.upstream_status)},
+      {"upstream_duration", seconds_or_null(r.upstream_duration)},
+      {"principal", text_or_null(r.principal)},
+      {"cache", text_or_null(r.cache)},
+      {"idp_duration", seconds_or_null(r.idp_duration)}};
   return line.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
 }
 
 // Into a buffer that holds a usual line without touching the heap.
 void write_text_line(const AccessRecord& r, fmt::memory_buffer& out) {
   fmt::format_to(std::back_inserter(out),
-                 "{} \"{} {}\" {} {} {:.3f}ms route={} upstream={} principal={} request_id={}",
-                 TextField{r.peer}, TextField{r.method}, TextField{r.path}, r.status, r.bytes,
-                 milliseconds(r.duration), TextField{r.route}, TextField{r.upstream},
-                 TextField{r.principal}, TextField{r.request_id});
+                 "{} \"{} {}\" {} {} {:.3f}ms route={} upstream={} principal={} cache={} "
+                 "request_id={}",
+                 TextField{r.peer}, TextField{r.method}, TextField{r.path}, r.status, r.bytes_out,
+                 milliseconds(r.duration), TextField{r.route}, TextField{r.upstream_target},
+                 TextField{r.principal}, TextField{r.cache}, TextField{r.request_id});
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "session.hpp"
 #include "tollgate/admin/admin.hpp"
 #include "tollgate/filters/filter.hpp"
+#include "tollgate/filters/registry.hpp"
 #include "tollgate/server/forwarding.hpp"
 #include "tollgate/server/runtime.hpp"
 #include "tollgate/server/worker.hpp"
@@ -71,10 +72,25 @@ std::vector<std::shared_ptr<WorkerHold>> holds_for(const FilterSet& filters,
   return holds;
 }
 
+// What /metrics and /status.json read: the configuration `worker` runs (set before the admin
+// listener accepts anything), its instances' live state, and the counts.
+metrics::View view_of(Worker& worker) {
+  const Generation& generation = *worker.generation();
+  metrics::View view{generation.config, worker.registry(), {}};
+  const FilterSet& filters = *generation.filters;
+  for (std::size_t i = 0; i < filters.instances.size(); ++i) {
+    const filters::Filter& filter = *filters.instances[i];
+    view.plugins.push_back({filters.names[i], generation.config->plugins[i].type->name,
+                            filter.ready(), filter.cache_gauges()});
+  }
+  return view;
+}
+
 }  // namespace
 
 struct Gateway::Impl {
   std::shared_ptr<const config::GatewayConfig> config;
+  std::unique_ptr<metrics::Registry> registry;
   std::string config_path;
   std::vector<std::unique_ptr<Worker>> workers;
   // acceptors[w] holds worker w's acceptors, one per listen entry.
@@ -100,16 +116,25 @@ struct Gateway::Impl {
                const std::shared_ptr<const FilterSet>& set) {
     auto router = std::make_shared<const routing::Router>(c->routes);
     auto protected_headers = std::make_shared<const ProtectedHeaders>(*c);
+    // The counts of every route, made here (on this thread) so that workers only read the map.
+    std::vector<metrics::RouteStats*> route_stats;
+    for (const config::Route& route : c->routes)
+      route_stats.push_back(&registry->route(route.name));
     for (auto& w : workers) {
       Worker* worker = w.get();
-      asio::post(worker->io(), [worker, c, router, protected_headers, set] {
+      asio::post(worker->io(), [worker, c, router, protected_headers, set, route_stats] {
+        const unsigned index = worker->index();
         auto g = std::make_shared<Generation>();
         g->config = c;
         g->router = router;
         g->protected_headers = protected_headers;
         g->filters = set;
-        g->holds = holds_for(*set, worker->generation().get(), worker->index());
-        g->upstreams = std::make_unique<upstream::UpstreamSet>(worker->executor(), *c);
+        g->holds = holds_for(*set, worker->generation().get(), index);
+        g->upstreams = std::make_unique<upstream::UpstreamSet>(worker->executor(), *c,
+                                                               worker->registry(), index);
+        for (metrics::RouteStats* stats : route_stats)
+          g->route_stats.push_back(&stats->cells[index]);
+        g->unmatched_stats = &worker->registry().unmatched().cells[index];
         worker->set_generation(std::move(g));
       });
     }
@@ -118,6 +143,7 @@ struct Gateway::Impl {
   filters::StartContext start_context() {
     filters::StartContext sc;
     for (auto& w : workers) sc.worker_executors.push_back(w->executor());
+    sc.metrics = registry.get();
     return sc;
   }
 
@@ -172,6 +198,7 @@ struct Gateway::Impl {
     if (!loaded) {
       spdlog::error("reload failed, keeping the running configuration: {}",
                     loaded.error().to_string());
+      registry->reload_failed(loaded.error().to_string());
       return;
     }
     auto next = *loaded;
@@ -183,9 +210,11 @@ struct Gateway::Impl {
       next_filters = runtime->apply(*next);
     } catch (const std::exception& e) {
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+      registry->reload_failed(e.what());
       return;
     }
     install(next, next_filters);
+    registry->reload_succeeded();
     try {
       configure_logging(next->log);
     } catch (const std::exception& e) {  // e.g. an access-log file that cannot be opened
@@ -243,7 +272,10 @@ int Gateway::run() {
   Impl& s = *impl_;
   configure_logging(s.config->log);
   log_open_file_limit(raise_open_file_limit());
-  for (unsigned i = 0; i < s.config->workers; ++i) s.workers.push_back(std::make_unique<Worker>(i));
+  s.registry = std::make_unique<metrics::Registry>(s.config->workers);
+  for (unsigned i = 0; i < s.config->workers; ++i) {
+    s.workers.push_back(std::make_unique<Worker>(i, *s.registry));
+  }
   try {
     if (!s.bind_listeners()) return 1;
   } catch (const std::exception& e) {  // TLS files unreadable at start
@@ -278,6 +310,8 @@ int Gateway::run() {
       const auto& generation = admin_worker->generation();
       return generation ? generation->filters->not_ready() : std::vector<std::string>{};
     };
+    s.admin_state.view = [admin_worker] { return view_of(*admin_worker); };
+    s.admin_state.config_path = s.config_path;
     asio::co_spawn(admin_worker->io(),
                    accept_connections(*s.admin_acceptor, "admin",
                                       [&s](tcp::socket socket) {

@@ -97,22 +97,22 @@ class Session final : public SessionHandle {
         const auto deadline = Clock::now() + config.timeouts.client_idle;
         if (!stream_.tls_input_buffered()) {
           release_buffer();
-          idle_ = true;
+          set_idle(true);
           stream_.expires_at(deadline);
           const auto [ec] = co_await readable(stream_.socket());
-          idle_ = false;
+          set_idle(false);
           if (!idle_wait_succeeded(ec)) co_return;
           buffer_.reserve(kReadChunk);  // bytes are there: take_available_bytes reads them
         }
         if (stream_.is_tls()) {
           // A TLS record may arrive in pieces: the read waits for the rest, within the same
           // deadline.
-          idle_ = true;
+          set_idle(true);
           stream_.expires_at(deadline);
           error_code ec;
           const std::size_t n = co_await stream_.async_read_some(
               buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
-          idle_ = false;
+          set_idle(false);
           if (ec) co_return;
           buffer_.commit(n);
         }
@@ -123,6 +123,16 @@ class Session final : public SessionHandle {
 
  private:
   enum class Available { request, none, closed };
+
+  // The idle flag, and the worker's count of idle connections with it.
+  void set_idle(bool idle) noexcept {
+    idle_ = idle;
+    if (idle) {
+      worker_.connections().idle.add();
+    } else {
+      worker_.connections().idle.subtract();
+    }
+  }
 
   // What the idle phase has without waiting: it skips empty lines and, on a plain connection that
   // holds a buffer, reads what the socket already has, as a read through the reactor would try
@@ -212,14 +222,15 @@ class Session final : public SessionHandle {
   awaitable<bool> handle_request(Generation& generation) {
     head_request_ = false;  // until the head says otherwise (a malformed one gets a body)
     const config::GatewayConfig& config = *generation.config;
-    // Whether the access log is on decides once what the request works out for it: its start
-    // time (a clock read) and the principal.
-    const bool logged = access_log_enabled();
-    const auto started = logged ? Clock::now() : Clock::time_point{};
+    record_ = AccessRecord{};
+    record_.peer = peer_;
+    route_stats_ = generation.unmatched_stats;
+    started_ = Clock::now();
     std::size_t head_size = 0;
     bool closed = false;
     errc e = co_await read_head(config, head_size, closed);
     if (closed) co_return false;
+    record_.bytes_in = head_size;
 
     RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(config.limits.max_header_bytes + 2));
@@ -230,9 +241,10 @@ class Session final : public SessionHandle {
     }
     if (e == errc::ok) e = parse_head(parser, head_size);
     std::string request_id = worker_.next_request_id();
+    record_.request_id = request_id;
     if (e != errc::ok) {
       co_await answer_error(e, request_id, 11);
-      log(started, "-", "-", "-", http_status_for(e), 0, request_id, "-");
+      finish(http_status_for(e));
       co_return false;
     }
 
@@ -240,17 +252,20 @@ class Session final : public SessionHandle {
     head_request_ = head.method() == http::verb::head;
     if (auto sent = head[http_io::kXRequestId]; valid_request_id(sent)) {
       request_id.assign(sent.data(), sent.size());
+      record_.request_id = request_id;
     }
     const std::string method(head.method_string());
+    record_.method = method;
 
     // Route on the normalised path; forward exactly what was routed.
     std::string absolute_authority;
     auto target = routing::normalise_target(head.target(), &absolute_authority);
     if (!target) {
       co_await answer_error(errc::bad_path, request_id, head.version());
-      log(started, method, "-", "-", http::status::bad_request, 0, request_id, "-");
+      finish(http::status::bad_request);
       co_return false;
     }
+    record_.path = target->path;
     // RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host. The route is chosen
     // on it, so it is also what preserve_host forwards: the client's own Host could name a site
     // an upstream serves behind a route that asks for a token.
@@ -259,23 +274,26 @@ class Session final : public SessionHandle {
     const std::string host = routing::normalise_host(host_header);
     if (host.empty()) {
       co_await answer_error(errc::bad_request, request_id, head.version());
-      log(started, method, target->path, "-", http::status::bad_request, 0, request_id, "-");
+      finish(http::status::bad_request);
       co_return false;
     }
     const routing::RouteMatchResult match = generation.router->match(host, method, target->path);
     const bool body_pending = !parser.is_done();
     if (match.ambiguous) {
       co_await answer_error(errc::bad_path, request_id, head.version());
-      log(started, method, target->path, "-", http::status::bad_request, 0, request_id, "-");
+      finish(http::status::bad_request);
       co_return false;
     }
     if (!match.route) {
       const bool keep = parser.keep_alive() && !body_pending;
       co_await answer_error(errc::no_route, request_id, head.version(), keep);
-      log(started, method, target->path, "-", http::status::not_found, 0, request_id, "-");
+      finish(http::status::not_found);
       co_return keep;
     }
     const config::Route& route = *match.route;
+    const std::size_t route_index = static_cast<std::size_t>(match.route - config.routes.data());
+    record_.route = route.name;
+    route_stats_ = generation.route_stats[route_index];
 
     // Hop-by-hop headers, and any header the client names in Connection, go before the filters
     // run: a client can then not make us drop a header a filter sets (Connection:
@@ -296,25 +314,25 @@ class Session final : public SessionHandle {
     if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
       co_await answer(http::status::expectation_failed, "Expectation failed", "", request_id,
                       head.version(), false, {});
-      log(started, method, target->path, route.name, http::status::expectation_failed, 0,
-          request_id, "-");
+      finish(http::status::expectation_failed);
       co_return false;
     }
 
     filters::RequestContext context{head,       route,         target->path,    target->query,
-                                    request_id, peer_address_, worker_.index(), logged,
+                                    request_id, peer_address_, worker_.index(), logging(),
                                     {}};
-    const std::size_t route_index = static_cast<std::size_t>(match.route - config.routes.data());
     for (const filters::Filter* filter : generation.filters->chains[route_index]) {
       filters::Verdict verdict = co_await filter->on_request(context);
       if (!verdict.proceeds()) {
         const auto& r = verdict.response();
         const bool keep = client_keep_alive && !body_pending && !worker_.draining();
         co_await answer(r.status, r.message, r.error, request_id, head.version(), keep, r.headers);
-        log(started, method, target->path, route.name, r.status, 0, request_id, context.principal);
+        take_filter_notes(context);
+        finish(r.status);
         co_return keep;
       }
     }
+    take_filter_notes(context);
 
     const unsigned client_version = head.version();  // rewritten to 1.1 for the upstream
     rewrite_for_upstream(head, route, match, *target, host, host_header, forwarding);
@@ -339,19 +357,28 @@ class Session final : public SessionHandle {
                                                             .head_request = head_request_,
                                                             .client_version = client_version,
                                                             .request_id = request_id});
-    const std::string_view upstream_url =
-        result.target ? std::string_view(result.target->url) : std::string_view("-");
+    record_.upstream = balancer.config().name;
+    if (result.target) record_.upstream_target = result.target->url;
+    record_.upstream_status = result.upstream_duration.count() > 0 ? result.status : 0;
+    record_.upstream_duration = result.upstream_duration;
+    record_.bytes_in += result.request_body_bytes;
+    record_.bytes_out = result.body_bytes;
     if (result.error != errc::ok) {
       if (!result.response_started) co_await answer_error(result.error, request_id, 11, false);
-      log(started, method, target->path, route.name,
-          result.response_started ? static_cast<http::status>(result.status)
-                                  : http_status_for(result.error),
-          result.body_bytes, request_id, context.principal, upstream_url);
+      finish(result.response_started ? static_cast<http::status>(result.status)
+                                     : http_status_for(result.error));
       co_return false;
     }
-    log(started, method, target->path, route.name, static_cast<http::status>(result.status),
-        result.body_bytes, request_id, context.principal, upstream_url);
+    finish(static_cast<http::status>(result.status));
     co_return result.keep_alive&& parser.is_done() && !worker_.draining();
+  }
+
+  // What the filters noted for the log: who the caller is, how the token was looked up.
+  void take_filter_notes(const filters::RequestContext& context) {
+    principal_ = context.principal;
+    record_.principal = principal_.empty() ? std::string_view("-") : std::string_view(principal_);
+    record_.cache = context.cache;
+    record_.idp_duration = context.idp_duration;
   }
 
   errc parse_head(RequestParser& parser, std::size_t head_size) {
@@ -414,6 +441,7 @@ class Session final : public SessionHandle {
     response.keep_alive(keep_alive);
     if (!keep_alive) response.set(http::field::connection, "close");
     response.prepare_payload();
+    record_.bytes_out = head_request_ ? 0 : response.body().size();
     error_code ec;
     stream_.expires_after(std::chrono::seconds(10));
     if (head_request_) {
@@ -427,21 +455,15 @@ class Session final : public SessionHandle {
     co_await http::async_write(stream_, response, asio::redirect_error(asio::use_awaitable, ec));
   }
 
-  void log(Clock::time_point started, std::string_view method, std::string_view path,
-           std::string_view route, http::status status, std::uint64_t bytes,
-           std::string_view request_id, std::string_view principal,
-           std::string_view upstream = "-") {
-    if (!access_log_enabled()) return;
-    // A request that began before a reload turned the log on has no start time: 0 rather than a
-    // duration since the clock's epoch.
-    const auto took =
-        started == Clock::time_point{}
-            ? std::chrono::microseconds{0}
-            : std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
-    log_access(AccessRecord{method, path, route, upstream, static_cast<unsigned>(status), bytes,
-                            took, request_id, peer_,
-                            principal.empty() ? std::string_view("-") : principal});
+  // Counts the answered request and writes its access-log line.
+  void finish(http::status status) {
+    record_.status = static_cast<unsigned>(status);
+    record_.duration = Clock::now() - started_;
+    route_stats_->record(record_.status, record_.duration);
+    if (access_log_enabled()) log_access(record_);
   }
+
+  static bool logging() noexcept { return access_log_enabled(); }
 
   Worker& worker_;
   http_io::Stream& stream_;
@@ -450,6 +472,11 @@ class Session final : public SessionHandle {
   asio::ip::address peer_address_;
   bool idle_ = false;
   bool head_request_ = false;  // the request being answered is a HEAD: its answers carry no body
+  // The request being answered: what its log line and counts say.
+  Clock::time_point started_;
+  AccessRecord record_;
+  std::string principal_;
+  metrics::RouteCell* route_stats_ = nullptr;
 };
 
 // Half-close, then read and discard what the client still sends for a moment (nginx's lingering

@@ -4,7 +4,8 @@
 
 namespace tollgate::server {
 
-Worker::Worker(unsigned index) : index_(index), rng_(std::random_device{}()) {}
+Worker::Worker(unsigned index, metrics::Registry& registry)
+    : index_(index), registry_(registry), rng_(std::random_device{}()) {}
 
 std::string Worker::next_request_id() {
   static constexpr char kHex[] = "0123456789abcdef";

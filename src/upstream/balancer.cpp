@@ -3,7 +3,7 @@
 namespace tollgate::upstream {
 
 Balancer::Balancer(asio::any_io_executor executor, const config::Upstream& upstream,
-                   const config::Timeouts& timeouts)
+                   const config::Timeouts& timeouts, metrics::Registry& registry, unsigned worker)
     : upstream_(upstream) {
   std::shared_ptr<ssl::context> tls;
   for (const auto& t : upstream.targets) {
@@ -19,6 +19,7 @@ Balancer::Balancer(asio::any_io_executor executor, const config::Upstream& upstr
     options.tls_context = t.tls ? tls : nullptr;
     targets_.push_back(TargetState{
         &t, std::make_unique<HttpClientPool>(executor, Origin{t.tls, t.host, t.port}, options)});
+    targets_.back().stats = &registry.target(upstream.name, t.url).cells[worker];
   }
 }
 
@@ -54,12 +55,17 @@ TargetState* Balancer::pick(const TargetState* exclude) {
 
 void Balancer::mark_failed(TargetState& target) {
   target.down_until = std::chrono::steady_clock::now() + upstream_.fail_timeout;
+  target.stats->down_until_ns.set(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(target.down_until.time_since_epoch())
+          .count()));
 }
 
-UpstreamSet::UpstreamSet(asio::any_io_executor executor, const config::GatewayConfig& config) {
+UpstreamSet::UpstreamSet(asio::any_io_executor executor, const config::GatewayConfig& config,
+                         metrics::Registry& registry, unsigned worker) {
   balancers_.reserve(config.upstreams.size());
   for (const auto& u : config.upstreams) {
-    balancers_.push_back(std::make_unique<Balancer>(executor, u, config.timeouts));
+    balancers_.push_back(
+        std::make_unique<Balancer>(executor, u, config.timeouts, registry, worker));
   }
 }
 

@@ -26,11 +26,17 @@ constexpr std::size_t kHeadReserve = 1024;
 using Clock = std::chrono::steady_clock;
 using ResponseParser = http_io::ClientExchange::Parser;
 
-// Keeps least_conn's in-flight counts right on every exit path.
+// Keeps least_conn's in-flight counts (and the target's gauge) right on every exit path.
 class InFlight {
  public:
-  explicit InFlight(TargetState& t) : t_(t) { ++t_.in_flight; }
-  ~InFlight() { --t_.in_flight; }
+  explicit InFlight(TargetState& t) : t_(t) {
+    ++t_.in_flight;
+    t_.stats->in_flight.add();
+  }
+  ~InFlight() {
+    --t_.in_flight;
+    t_.stats->in_flight.subtract();
+  }
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;
 
@@ -42,6 +48,30 @@ errc client_read_error(const error_code& ec) {
   if (ec == http::error::body_limit) return errc::body_too_large;
   if (ec == beast::error::timeout) return errc::client_header_timeout;
   return errc::bad_request;
+}
+
+metrics::UpstreamOutcome outcome_of(errc e) noexcept {
+  switch (e) {
+    case errc::ok:
+      return metrics::UpstreamOutcome::ok;
+    case errc::upstream_connect_failed:
+    case errc::internal:
+      return metrics::UpstreamOutcome::connect_error;
+    case errc::upstream_timeout:
+      return metrics::UpstreamOutcome::timeout;
+    case errc::upstream_bad_response:
+      return metrics::UpstreamOutcome::bad_response;
+    case errc::upstream_busy:
+      return metrics::UpstreamOutcome::busy;
+    default:
+      return metrics::UpstreamOutcome::client_abort;  // the client's side failed
+  }
+}
+
+// How one target attempt ended, for the target's counts.
+void count_attempt(TargetState& target, errc e, std::chrono::nanoseconds to_head) {
+  target.stats->outcomes[static_cast<std::size_t>(outcome_of(e))].add();
+  if (to_head.count() > 0) target.stats->duration.observe(to_head);
 }
 
 // The outcome of one attempt on one connection.
@@ -129,8 +159,9 @@ awaitable<errc> read_body_start(ForwardRequest& r, BodyStart& start) {
 class Exchange {
  public:
   Exchange(ForwardRequest& r, const TargetState& target, Lease& lease, ForwardResult& result,
-           BodyStart& body_start)
+           BodyStart& body_start, Clock::time_point picked)
       : r_(r),
+        picked_(picked),
         lease_(lease),
         result_(result),
         timeouts_(r.config.timeouts),
@@ -196,6 +227,7 @@ class Exchange {
       message.body().size = buffer_.size() - message.body().size;
       message.body().data = buffer_.data();
       message.body().more = !r_.parser.is_done();
+      result_.request_body_bytes += message.body().size;
     }
     co_return Attempt{};
   }
@@ -253,6 +285,7 @@ class Exchange {
     }
     ResponseParser& parser = response_.parser();
     result_.status = response_.status();
+    result_.upstream_duration = Clock::now() - picked_;
     prepare_client_head(parser);
 
     if (const auto whole = response_.whole_body_buffered()) {
@@ -316,6 +349,7 @@ class Exchange {
   }
 
   ForwardRequest& r_;
+  const Clock::time_point picked_;  // when the target was picked, connect and wait included
   Lease& lease_;
   ForwardResult& result_;
   const config::Timeouts& timeouts_;
@@ -335,6 +369,7 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
   if (!request.parser.is_done()) {
     body_start.request_has_body = true;
     result.error = co_await read_body_start(request, body_start);
+    result.request_body_bytes = body_start.size;
     if (result.error != errc::ok) co_return result;
   }
   Balancer& balancer = request.balancer;
@@ -349,21 +384,25 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
     previous = target;
     result.target = target->target;
     InFlight in_flight(*target);
+    const auto picked = Clock::now();
+    result.upstream_duration = {};
 
     // A request waits for a connection (max_connections) no longer than for a connect.
-    const auto wait_until = Clock::now() + request.config.timeouts.upstream_connect;
+    const auto wait_until = picked + request.config.timeouts.upstream_connect;
     auto lease = co_await target->pool->acquire(wait_until);
     if (!lease) {
       result.error = static_cast<errc>(lease.error().value());
+      count_attempt(*target, result.error, {});
       if (result.error == errc::upstream_busy) continue;  // busy, not failed
       balancer.mark_failed(*target);
       if (result.error != errc::upstream_timeout) result.error = errc::upstream_connect_failed;
       continue;
     }
     for (;;) {
-      Exchange exchange(request, *target, *lease, result, body_start);
+      Exchange exchange(request, *target, *lease, result, body_start, picked);
       Attempt attempt = co_await exchange.run();
       if (attempt.error == errc::ok) {
+        count_attempt(*target, errc::ok, result.upstream_duration);
         balancer.mark_ok(*target);
         result.error = errc::ok;
         co_return result;
@@ -377,12 +416,14 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
             Clock::now() + request.config.timeouts.upstream_connect, /*fresh=*/true);
         if (lease) continue;
         result.error = static_cast<errc>(lease.error().value());
+        count_attempt(*target, result.error, {});
         if (result.error == errc::upstream_busy) co_return result;
         balancer.mark_failed(*target);
         result.error = errc::upstream_connect_failed;
         break;
       }
       result.error = attempt.error;
+      count_attempt(*target, attempt.error, result.upstream_duration);
       co_return result;
     }
   }

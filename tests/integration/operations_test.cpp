@@ -65,8 +65,13 @@ TEST(AccessLog, JsonLinesParse) {
   EXPECT_EQ(record["status"], 200);
   EXPECT_EQ(record["route"], "all");
   EXPECT_EQ(record["request_id"], "json-7");
-  EXPECT_TRUE(record["duration_ms"].is_number());
-  EXPECT_TRUE(record["bytes"].is_number());
+  EXPECT_TRUE(record["duration"].is_number());
+  EXPECT_TRUE(record["bytes_out"].is_number());
+  EXPECT_GT(record["bytes_in"].get<int>(), 0);
+  EXPECT_EQ(record["upstream_target"], echo.url());
+  EXPECT_EQ(record["upstream_status"], 200);
+  EXPECT_TRUE(record["upstream_duration"].is_number());
+  EXPECT_TRUE(record["cache"].is_null());  // no token lookup on this route
 }
 
 TEST(Balancing, LeastConnAvoidsTheBusyTarget) {

@@ -1,4 +1,5 @@
-// The admin endpoint: /healthz (the process answers) and /readyz (it can serve its routes).
+// The admin endpoint: /healthz (the process answers), /readyz (it can serve its routes),
+// /metrics (Prometheus), /status.json and the status page at /.
 //
 // /readyz is 200 {"status":"ready"} once the gateway has started and every plugin instance of the
 // running configuration can answer (openid-connect: its introspection endpoint configured or
@@ -8,20 +9,32 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tollgate/common/asio.hpp"
+#include "tollgate/metrics/exposition.hpp"
 
 namespace tollgate::admin {
 
+class StatusReport;
+
 struct AdminState {
+  AdminState();
+  ~AdminState();
+
   std::atomic<bool> serving{false};  // started, and not draining
   // The plugin instances of the running configuration that cannot answer yet. Called on the
   // admin listener's thread.
   std::function<std::vector<std::string>()> waiting_for;
+  // The running configuration's names and live state, for /metrics and /status.json. Called on
+  // the admin listener's thread.
+  std::function<metrics::View()> view;
+  std::string config_path;
+  std::unique_ptr<StatusReport> status;  // used on the admin listener's thread only
 };
 
-awaitable<void> run_admin_session(tcp::socket socket, const AdminState& state);
+awaitable<void> run_admin_session(tcp::socket socket, AdminState& state);
 
 }  // namespace tollgate::admin

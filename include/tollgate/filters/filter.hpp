@@ -3,6 +3,7 @@
 // StopIteration / continueDecoding / sendLocalReply collapsed into one co_await.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,8 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
+
+#include "tollgate/metrics/registry.hpp"
 
 namespace tollgate::config {
 struct Route;
@@ -61,6 +64,10 @@ struct RequestContext {
   // Whether anything reads `principal`: with the access log off, auth filters skip working it out.
   bool wants_principal = true;
   std::string principal;  // set by auth filters for the access log (e.g. "sub" or hash)
+  // How an auth filter looked the token up (hit, miss, coalesced, off), and how long the request
+  // waited for the IdP: for the access log.
+  std::string_view cache = "-";
+  std::chrono::nanoseconds idp_duration{0};
 };
 
 // What a filter needs when the gateway starts: the number of workers, so filters can keep lock-free
@@ -68,6 +75,8 @@ struct RequestContext {
 // worker.
 struct StartContext {
   std::vector<boost::asio::any_io_executor> worker_executors;
+  // Where instances count what they do, by their names; nullptr: they keep counts of their own.
+  metrics::Registry* metrics = nullptr;
 };
 
 // One plugin instance as it runs: built by the runtime from the instance's settings, shared by
@@ -87,6 +96,8 @@ class Filter {
   // Called on worker `worker`'s thread once no request there can reach this filter any more: what
   // belongs to that worker's event loop (its connection pools) is destroyed now, on its own thread.
   virtual void release_worker(unsigned worker) {}
+  // The state of the instance's cache, if it keeps one (/metrics, /status.json).
+  virtual std::optional<metrics::CacheGauges> cache_gauges() const { return std::nullopt; }
   virtual boost::asio::awaitable<Verdict> on_request(RequestContext& context) const = 0;
 };
 

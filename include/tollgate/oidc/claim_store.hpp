@@ -131,6 +131,8 @@ class ClaimValue {
 
   // Compact JSON, exactly as nlohmann's dump() writes the parsed value; empty when absent.
   std::string dump() const;
+  // The bytes its encoding takes; 0 when absent.
+  std::size_t encoded_size() const noexcept;
   void dump_to(std::string& out) const;
 
   // The value as an nlohmann tree (null when absent): for tests and tools, never the hot path.

@@ -52,6 +52,9 @@ class Introspection {
   const bool active;
   const ClaimValue claims;  // the JSON object as sent, "active" included
 
+  // The memory its one allocation takes.
+  std::size_t footprint() const noexcept { return sizeof(Introspection) + claims.encoded_size(); }
+
  private:
   Introspection(bool is_active, ClaimValue root) noexcept : active(is_active), claims(root) {}
   ~Introspection() = default;

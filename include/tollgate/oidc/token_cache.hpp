@@ -22,6 +22,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "tollgate/common/hash.hpp"
+#include "tollgate/metrics/registry.hpp"
 #include "tollgate/oidc/clock.hpp"
 #include "tollgate/oidc/introspection.hpp"
 
@@ -53,6 +54,8 @@ CacheKey make_cache_key(std::string_view endpoint, std::string_view client_id,
 
 class TokenCache : public std::enable_shared_from_this<TokenCache> {
  public:
+  // How get_or_fetch found its answer.
+  enum class Lookup { hit, miss, coalesced };
   // The IdP call made on a miss. It owns what it needs: it may outlive the request that started it.
   using Fetch = std::function<boost::asio::awaitable<IntrospectionResult>()>;
 
@@ -65,7 +68,10 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
   // caller's executor and waits for it. A successful answer is stored for cache_ttl_for(); a
   // failure goes to the current waiters only. A waiter whose coroutine is cancelled gets
   // IdpFailureKind::cancelled at once while the call goes on for the others.
-  boost::asio::awaitable<IntrospectionResult> get_or_fetch(const CacheKey& key, Fetch fetch);
+  // `how`, when given, learns whether the answer was cached, fetched by this call (a miss), or
+  // fetched by a call already in flight (coalesced).
+  boost::asio::awaitable<IntrospectionResult> get_or_fetch(const CacheKey& key, Fetch fetch,
+                                                           Lookup* how = nullptr);
 
   // Stores an answer as a completed fetch would.
   void store(const CacheKey& key, IntrospectionPtr answer);
@@ -73,6 +79,9 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
   std::size_t size() const;             // entries currently held (expired ones included until seen)
   std::size_t calls_in_flight() const;  // keys with an IdP call under way
   std::size_t capacity() const noexcept { return policy_.max_entries; }
+  // Entries, the memory they take (each entry's node, and the answer when it is not the shared
+  // inactive one), and the entries dropped so far to make room.
+  metrics::CacheGauges gauges() const;
 
   TokenCache(const TokenCache&) = delete;
   TokenCache& operator=(const TokenCache&) = delete;

@@ -11,6 +11,7 @@
 
 #include "tollgate/common/asio.hpp"
 #include "tollgate/config/config.hpp"
+#include "tollgate/metrics/registry.hpp"
 #include "tollgate/routing/router.hpp"
 #include "tollgate/server/forwarding.hpp"
 #include "tollgate/server/runtime.hpp"
@@ -30,6 +31,9 @@ struct Generation {
   // filter: the last one to go releases the filter's hold on this worker, on this thread.
   std::vector<std::shared_ptr<WorkerHold>> holds;
   std::unique_ptr<upstream::UpstreamSet> upstreams;
+  // This worker's counts, per route (indexed like config->routes) and for requests no route took.
+  std::vector<metrics::RouteCell*> route_stats;
+  metrics::RouteCell* unmatched_stats = nullptr;
 };
 
 // What a session exposes so a draining worker can close it while it waits for a next request.
@@ -42,13 +46,16 @@ struct SessionHandle {
 
 class Worker {
  public:
-  explicit Worker(unsigned index);
+  Worker(unsigned index, metrics::Registry& registry);
 
   unsigned index() const noexcept { return index_; }
   asio::io_context& io() noexcept { return io_; }
   asio::any_io_executor executor() { return io_.get_executor(); }
 
   const std::shared_ptr<Generation>& generation() const noexcept { return generation_; }
+  metrics::Registry& registry() noexcept { return registry_; }
+  // This worker's connection counts.
+  metrics::ConnectionCell& connections() noexcept { return registry_.connections(index_); }
   void set_generation(std::shared_ptr<Generation> g) { generation_ = std::move(g); }
 
   // 32 hex characters, unique enough to follow one request across logs.
@@ -57,10 +64,12 @@ class Worker {
   void add_session(SessionHandle* s) {
     sessions_.insert(s);
     live_sessions_.fetch_add(1, std::memory_order_relaxed);
+    connections().open.add();
   }
   void remove_session(SessionHandle* s) {
     sessions_.erase(s);
     live_sessions_.fetch_sub(1, std::memory_order_relaxed);
+    connections().open.subtract();
   }
   // Readable from any thread (the drain waits on it).
   std::size_t session_count() const noexcept {
@@ -74,6 +83,7 @@ class Worker {
 
  private:
   unsigned index_;
+  metrics::Registry& registry_;
   // One thread runs it and touches its sockets; other threads only post to it. So the reactor's
   // per-socket locks can go, while the scheduler keeps the lock those posts need.
   asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};

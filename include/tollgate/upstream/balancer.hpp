@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tollgate/config/config.hpp"
+#include "tollgate/metrics/registry.hpp"
 #include "tollgate/upstream/http_client_pool.hpp"
 
 namespace tollgate::upstream {
@@ -17,20 +18,26 @@ struct TargetState {
   const config::Target* target;
   std::unique_ptr<HttpClientPool> pool;
   std::chrono::steady_clock::time_point down_until{};
-  unsigned in_flight = 0;  // for least_conn
+  unsigned in_flight = 0;                // for least_conn
+  metrics::TargetCell* stats = nullptr;  // this worker's counts for the target
 };
 
 class Balancer {
  public:
+  // `registry` holds the targets' counts; this balancer writes worker `worker`'s cells.
   Balancer(asio::any_io_executor executor, const config::Upstream& upstream,
-           const config::Timeouts& timeouts);
+           const config::Timeouts& timeouts, metrics::Registry& registry, unsigned worker);
 
   // The next target to try, skipping `exclude` and targets marked down; when every target is down,
   // the one that comes back soonest (a dead upstream should still be probed, not fail forever).
   // nullptr only when `exclude` is the sole target.
   TargetState* pick(const TargetState* exclude = nullptr);
   void mark_failed(TargetState& target);
-  void mark_ok(TargetState& target) { target.down_until = {}; }
+  void mark_ok(TargetState& target) {
+    if (target.down_until == std::chrono::steady_clock::time_point{}) return;
+    target.down_until = {};
+    target.stats->down_until_ns.set(0);
+  }
   const config::Upstream& config() const noexcept { return upstream_; }
   std::size_t size() const noexcept { return targets_.size(); }
 
@@ -46,7 +53,8 @@ class Balancer {
 // Every upstream of one config, for one worker; indexed like GatewayConfig::upstreams.
 class UpstreamSet {
  public:
-  UpstreamSet(asio::any_io_executor executor, const config::GatewayConfig& config);
+  UpstreamSet(asio::any_io_executor executor, const config::GatewayConfig& config,
+              metrics::Registry& registry, unsigned worker);
   Balancer& at(std::size_t index) { return *balancers_[index]; }
 
  private:

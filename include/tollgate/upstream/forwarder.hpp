@@ -2,6 +2,7 @@
 // body down, both in small pieces through a fixed buffer (Beast's relay() shape), never whole.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -37,8 +38,12 @@ struct ForwardResult {
   bool response_started = false;  // once true, a failure can only close the client connection
   bool keep_alive = false;        // the client connection may carry another request
   unsigned status = 0;
-  std::uint64_t body_bytes = 0;  // response body bytes written to the client
+  std::uint64_t body_bytes = 0;          // response body bytes written to the client
+  std::uint64_t request_body_bytes = 0;  // request body bytes read from the client
   const config::Target* target = nullptr;
+  // From picking the last target tried to its response head (connect and wait included); zero
+  // when no head arrived.
+  std::chrono::nanoseconds upstream_duration{0};
 };
 
 awaitable<ForwardResult> forward(ForwardRequest request);

@@ -47,7 +47,7 @@ std::shared_ptr<Filter> make_filter(const PluginSettings& plugin_settings,
       upstream::make_client_tls_context(settings.idp.ca_file, settings.idp.ssl_verify);
   auto client = oidc::HttpIntrospectionClient::create(
       settings.idp, std::move(tls_context), instance.empty() ? "openid-connect" : instance);
-  return std::make_shared<OpenIdConnectFilter>(settings, std::move(client));
+  return std::make_shared<OpenIdConnectFilter>(instance, settings, std::move(client));
 }
 
 }  // namespace tollgate::filters::openid_connect

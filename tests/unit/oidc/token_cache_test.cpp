@@ -178,6 +178,35 @@ TEST_F(TokenCacheTest, ShardedCacheStaysWithinItsCapacity) {
   EXPECT_EQ(cache->find(key_of(0)), nullptr);
 }
 
+// The gauges follow every way an entry comes and goes: stored, replaced, expired, evicted.
+TEST_F(TokenCacheTest, GaugesCountEntriesTheirBytesAndEvictions) {
+  policy.max_entries = 3;
+  auto cache = make_cache();
+  const auto active = answer_from(R"({"active":true,"sub":"alice","scope":"a b"})");
+  const auto inactive = answer_from(R"({"active":false})");
+  cache->store(key_of(1), active);
+  const std::size_t with_active = cache->gauges().bytes;
+  EXPECT_GT(with_active, active->footprint());
+  cache->store(key_of(2), inactive);
+  const std::size_t node = cache->gauges().bytes - with_active;  // the shared inactive answer
+  EXPECT_EQ(with_active, node + active->footprint());
+  cache->store(key_of(3), active);
+  cache->store(key_of(4), active);  // evicts key 1
+  metrics::CacheGauges gauges = cache->gauges();
+  EXPECT_EQ(gauges.entries, 3u);
+  EXPECT_EQ(gauges.evictions, 1u);
+  EXPECT_EQ(gauges.capacity, 3u);
+  EXPECT_EQ(gauges.bytes, 3 * node + 2 * active->footprint());
+  cache->store(key_of(3), inactive);  // replaced
+  EXPECT_EQ(cache->gauges().bytes, 3 * node + active->footprint());
+  clock->advance(seconds(3600));  // everything expires, and goes when looked up
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(cache->find(key_of(i)), nullptr);
+  gauges = cache->gauges();
+  EXPECT_EQ(gauges.entries, 0u);
+  EXPECT_EQ(gauges.bytes, 0u);
+  EXPECT_EQ(gauges.evictions, 1u);
+}
+
 // Runs `contexts` on one thread each until they have nothing ready to do, all at the same time.
 void poll_concurrently(std::vector<std::unique_ptr<asio::io_context>>& contexts) {
   std::vector<std::thread> threads;
@@ -194,12 +223,15 @@ void run_concurrently(std::vector<std::unique_ptr<asio::io_context>>& contexts) 
 struct WaiterOutcome {
   std::optional<IntrospectionResult> result;
   bool resumed_on_own_executor = false;
+  std::optional<TokenCache::Lookup> how;
 };
 
 asio::awaitable<void> wait_for_answer(std::shared_ptr<TokenCache> cache, CacheKey key,
                                       TokenCache::Fetch fetch, WaiterOutcome& outcome,
                                       asio::io_context& own_context) {
-  IntrospectionResult result = co_await cache->get_or_fetch(key, std::move(fetch));
+  TokenCache::Lookup how = TokenCache::Lookup::hit;
+  IntrospectionResult result = co_await cache->get_or_fetch(key, std::move(fetch), &how);
+  outcome.how = how;
   outcome.resumed_on_own_executor = own_context.get_executor().running_in_this_thread();
   outcome.result = std::move(result);
 }
@@ -250,12 +282,18 @@ TEST_F(SingleFlightTest, ConcurrentMissesOnSeveralThreadsMakeOneCallAndAllGetIts
   run_concurrently(contexts);
 
   EXPECT_EQ(calls.load(), 1);
+  int misses = 0;
   for (const WaiterOutcome& outcome : outcomes) {
     ASSERT_TRUE(outcome.result.has_value());
     ASSERT_TRUE(outcome.result->has_value());
     EXPECT_EQ(**outcome.result, answer);
     EXPECT_TRUE(outcome.resumed_on_own_executor);
+    // The one that started the call missed; every other joined it.
+    ASSERT_TRUE(outcome.how.has_value());
+    misses += *outcome.how == TokenCache::Lookup::miss;
+    EXPECT_NE(*outcome.how, TokenCache::Lookup::hit);
   }
+  EXPECT_EQ(misses, 1);
   EXPECT_EQ(cache->calls_in_flight(), 0u);
   EXPECT_EQ(cache->find(key_of(1)), answer);
 }

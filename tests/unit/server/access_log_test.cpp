@@ -14,9 +14,22 @@ namespace {
 using std::chrono::microseconds;
 
 AccessRecord record_with_principal(std::string_view principal) {
-  return AccessRecord{"GET",       "/orders", "orders",           "http://127.0.0.1:9000",
-                      200,         42,        microseconds(1500), "req-1",
-                      "127.0.0.1", principal};
+  return AccessRecord{.method = "GET",
+                      .path = "/orders",
+                      .route = "orders",
+                      .upstream = "orders-service",
+                      .upstream_target = "http://127.0.0.1:9000",
+                      .status = 200,
+                      .upstream_status = 200,
+                      .bytes_in = 120,
+                      .bytes_out = 42,
+                      .duration = microseconds(1500),
+                      .upstream_duration = microseconds(1000),
+                      .idp_duration = microseconds(0),
+                      .request_id = "req-1",
+                      .peer = "127.0.0.1",
+                      .principal = principal,
+                      .cache = "hit"};
 }
 
 bool printable_ascii(std::string_view line) {
@@ -29,7 +42,7 @@ bool printable_ascii(std::string_view line) {
 TEST(AccessLogText, WritesTheUsualLine) {
   EXPECT_EQ(format_access_line(record_with_principal("alice"), config::LogFormat::text),
             "127.0.0.1 \"GET /orders\" 200 42 1.500ms route=orders upstream=http://127.0.0.1:9000 "
-            "principal=alice request_id=req-1");
+            "principal=alice cache=hit request_id=req-1");
 }
 
 // U+2028, U+0085, CR and LF end a line for one reader or another; a space, a quote or a backslash
@@ -52,6 +65,35 @@ TEST(AccessLogJson, IsOneJsonObjectOfPrintableAscii) {
   const nlohmann::json parsed = nlohmann::json::parse(line);
   EXPECT_EQ(parsed.at("principal"), principal);
   EXPECT_EQ(parsed.at("status"), 200);
+}
+
+// The field names are documented (README, "Logs"): operators' parsers depend on them and on "no
+// value" being null.
+TEST(AccessLogJson, HasTheDocumentedFieldsInTheirOrder) {
+  const nlohmann::ordered_json line = nlohmann::ordered_json::parse(
+      format_access_line(record_with_principal("alice"), config::LogFormat::json));
+  std::vector<std::string> names;
+  for (const auto& [name, value] : line.items()) names.push_back(name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"time", "request_id", "client", "method", "path", "status",
+                                      "bytes_in", "bytes_out", "duration", "route", "upstream",
+                                      "upstream_target", "upstream_status", "upstream_duration",
+                                      "principal", "cache", "idp_duration"}));
+  EXPECT_EQ(line.at("duration"), 0.0015);
+  EXPECT_EQ(line.at("upstream_duration"), 0.001);
+  EXPECT_TRUE(line.at("idp_duration").is_null());
+  EXPECT_EQ(line.at("bytes_in"), 120);
+  EXPECT_EQ(line.at("upstream"), "orders-service");
+  EXPECT_EQ(line.at("cache"), "hit");
+  EXPECT_EQ(line.at("time").get<std::string>().size(), 24u);  // 2026-12-06T10:11:12.345Z
+
+  const nlohmann::json unmatched = nlohmann::json::parse(format_access_line(
+      AccessRecord{.method = "GET", .path = "/x", .status = 404, .request_id = "r", .peer = "p"},
+      config::LogFormat::json));
+  for (const char* absent : {"route", "upstream", "upstream_target", "upstream_status",
+                             "upstream_duration", "principal", "cache", "idp_duration"}) {
+    EXPECT_TRUE(unmatched.at(absent).is_null()) << absent;
+  }
 }
 
 TEST(AccessLogJson, InvalidUtf8BecomesTheReplacementCharacter) {

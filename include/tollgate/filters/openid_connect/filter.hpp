@@ -15,13 +15,16 @@ namespace tollgate::filters::openid_connect {
 
 class OpenIdConnectFilter final : public Filter {
  public:
-  OpenIdConnectFilter(Settings settings, std::shared_ptr<oidc::IntrospectionClient> client,
+  // `instance` is the plugin instance's name: what its counts go under.
+  OpenIdConnectFilter(std::string instance, Settings settings,
+                      std::shared_ptr<oidc::IntrospectionClient> client,
                       std::shared_ptr<const oidc::Clock> clock = oidc::system_clock());
 
   void start(const StartContext& context) override;
   void stop() override;
   bool ready() const override;
   void release_worker(unsigned worker) override;
+  std::optional<metrics::CacheGauges> cache_gauges() const override;
   boost::asio::awaitable<Verdict> on_request(RequestContext& context) const override;
 
   const Settings& settings() const noexcept { return settings_; }
@@ -32,13 +35,18 @@ class OpenIdConnectFilter final : public Filter {
   oidc::IntrospectionPtr cache_hit(const oidc::CacheKey& key, const std::string& token,
                                    const RequestContext& context) const;
   boost::asio::awaitable<oidc::IntrospectionResult> answer_after_miss(
-      const oidc::CacheKey& key, const std::string& token, const RequestContext& context) const;
-  Verdict missing_token() const;
-  Verdict invalid_request(std::string_view description) const;
-  Verdict rejected(const Decision& decision) const;
-  Verdict idp_unavailable(const oidc::IdpFailure& failure) const;
+      const oidc::CacheKey& key, const std::string& token, const RequestContext& context,
+      oidc::TokenCache::Lookup& how) const;
+  Verdict missing_token(metrics::PluginCell& counts) const;
+  Verdict invalid_request(std::string_view description, metrics::PluginCell& counts) const;
+  Verdict rejected(const Decision& decision, metrics::PluginCell& counts) const;
+  Verdict idp_unavailable(const oidc::IdpFailure& failure, metrics::PluginCell& counts) const;
 
+  std::string instance_;
   Settings settings_;
+  // Made by the registry under the instance's name at start (so counts go on when a reload
+  // replaces the instance); a private one until then.
+  std::shared_ptr<metrics::PluginStats> stats_;
   std::shared_ptr<oidc::IntrospectionClient> client_;
   std::shared_ptr<const oidc::Clock> clock_;
   std::shared_ptr<oidc::TokenCache> cache_;

@@ -66,7 +66,7 @@ class FilterTest : public ::testing::Test {
   }
 
   std::unique_ptr<OpenIdConnectFilter> make_filter() {
-    return std::make_unique<OpenIdConnectFilter>(settings, idp, clock);
+    return std::make_unique<OpenIdConnectFilter>("test", settings, idp, clock);
   }
 
   Verdict run(const OpenIdConnectFilter& filter, bool wants_principal = true) {
