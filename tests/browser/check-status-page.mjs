@@ -165,8 +165,11 @@ async function main() {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1360, height: 900 },
+      // No sandbox (CI runs as root), no GPU, and nothing that talks to the network on its own.
+      // Shared memory through /tmp: containers often have a tiny /dev/shm.
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage"],
       timeout: WAIT_MS,
     });
     const page = context.pages()[0] ?? (await context.newPage());
