@@ -118,8 +118,10 @@ IntrospectionRequestBuilder::IntrospectionRequestBuilder(const Endpoint& endpoin
   body_suffix_ = suffix.empty() ? suffix : "&" + suffix;
 }
 
-HttpRequest IntrospectionRequestBuilder::build(std::string_view token) const {
+HttpRequest IntrospectionRequestBuilder::build(std::string_view token,
+                                               const http_io::TraceContext& trace) const {
   HttpRequest request = prototype_;
+  if (!trace.empty()) trace.apply(request);
   std::string& body = request.body();
   body.reserve(6 + token.size() + body_suffix_.size());
   body = "token=";
@@ -212,8 +214,8 @@ void HttpIntrospectionClient::publish(const Endpoint& endpoint) {
   state_.store(owned_state_.get(), std::memory_order_release);
 }
 
-awaitable<IntrospectionResult> HttpIntrospectionClient::introspect(std::string token,
-                                                                   unsigned worker) const {
+awaitable<IntrospectionResult> HttpIntrospectionClient::introspect(
+    std::string token, unsigned worker, http_io::TraceContext trace) const {
   const State* state = state_.load(std::memory_order_acquire);
   if (state == nullptr) co_return IdpFailure(IdpFailureKind::not_ready);
   if (worker >= state->pools.size()) co_return IdpFailure(IdpFailureKind::internal);
@@ -221,7 +223,7 @@ awaitable<IntrospectionResult> HttpIntrospectionClient::introspect(std::string t
   const std::shared_ptr<upstream::HttpClientPool> pool = state->pools[worker];
   if (!pool) co_return IdpFailure(IdpFailureKind::not_ready);  // released: the instance is gone
 
-  const HttpRequest request = state->builder.build(token);
+  const HttpRequest request = state->builder.build(token, trace);
   const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
   // RFC 7662: introspection only reads, so the POST may go twice.
   HttpReplyResult reply =

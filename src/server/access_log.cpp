@@ -123,6 +123,7 @@ std::string json_line(const AccessRecord& r) {
   const nlohmann::ordered_json line = {
       {"time", utc_now()},
       {"request_id", r.request_id},
+      {"trace_id", text_or_null(r.trace_id)},
       {"client", r.peer},
       {"method", r.method},
       {"path", text_or_null(r.path)},
@@ -146,10 +147,11 @@ std::string json_line(const AccessRecord& r) {
 void write_text_line(const AccessRecord& r, fmt::memory_buffer& out) {
   fmt::format_to(std::back_inserter(out),
                  "{} \"{} {}\" {} {} {:.3f}ms route={} upstream={} principal={} cache={} "
-                 "request_id={}",
+                 "request_id={} trace_id={}",
                  TextField{r.peer}, TextField{r.method}, TextField{r.path}, r.status, r.bytes_out,
                  milliseconds(r.duration), TextField{r.route}, TextField{r.upstream_target},
-                 TextField{r.principal}, TextField{r.cache}, TextField{r.request_id});
+                 TextField{r.principal}, TextField{r.cache}, TextField{r.request_id},
+                 TextField{r.trace_id});
 }
 
 }  // namespace

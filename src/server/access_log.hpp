@@ -28,6 +28,7 @@ struct AccessRecord {
   std::chrono::nanoseconds upstream_duration{0};  // to the upstream's response head; 0: none
   std::chrono::nanoseconds idp_duration{0};       // waiting for the IdP; 0: no IdP call
   std::string_view request_id = "-";
+  std::string_view trace_id = "-";  // W3C trace id of the request, "-" before its head was read
   std::string_view peer = "-";
   std::string_view principal = "-";  // set by an auth filter, "-" otherwise
   std::string_view cache = "-";      // hit, miss, coalesced, off; "-": no token lookup

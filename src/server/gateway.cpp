@@ -196,9 +196,9 @@ struct Gateway::Impl {
   void reload() {
     auto loaded = config::load_config(config_path);
     if (!loaded) {
+      registry->reload_failed(loaded.error().to_string());
       spdlog::error("reload failed, keeping the running configuration: {}",
                     loaded.error().to_string());
-      registry->reload_failed(loaded.error().to_string());
       return;
     }
     auto next = *loaded;
@@ -209,8 +209,8 @@ struct Gateway::Impl {
     try {
       next_filters = runtime->apply(*next);
     } catch (const std::exception& e) {
-      spdlog::error("reload failed, keeping the running configuration: {}", e.what());
       registry->reload_failed(e.what());
+      spdlog::error("reload failed, keeping the running configuration: {}", e.what());
       return;
     }
     install(next, next_filters);

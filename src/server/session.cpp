@@ -14,6 +14,7 @@
 #include "tollgate/filters/filter.hpp"
 #include "tollgate/http/headers.hpp"
 #include "tollgate/http/stream.hpp"
+#include "tollgate/http/trace_context.hpp"
 #include "tollgate/routing/path.hpp"
 #include "tollgate/server/request_head.hpp"
 #include "tollgate/upstream/forwarder.hpp"
@@ -254,6 +255,11 @@ class Session final : public SessionHandle {
       request_id.assign(sent.data(), sent.size());
       record_.request_id = request_id;
     }
+    // The gateway's span, from the head as the client sent it, so that every answer's log line
+    // names its trace.
+    const http_io::TraceContext trace = http_io::TraceContext::start_span(head, worker_.random());
+    std::copy_n(trace.trace_id().data(), trace_id_.size(), trace_id_.data());
+    record_.trace_id = std::string_view(trace_id_.data(), trace_id_.size());
     const std::string method(head.method_string());
     record_.method = method;
 
@@ -311,6 +317,7 @@ class Session final : public SessionHandle {
     const bool trusted_peer = generation.protected_headers->trusts(peer_address_);
     const ForwardingKept forwarding = generation.protected_headers->strip(head, trusted_peer);
     head.set(http_io::kXRequestId, request_id);  // after the strip: Connection cannot remove it
+    trace.apply(head);  // after the strip too: Connection cannot remove the trace headers
     if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
       co_await answer(http::status::expectation_failed, "Expectation failed", "", request_id,
                       head.version(), false, {});
@@ -318,9 +325,15 @@ class Session final : public SessionHandle {
       co_return false;
     }
 
-    filters::RequestContext context{head,       route,         target->path,    target->query,
-                                    request_id, peer_address_, worker_.index(), logging(),
-                                    {}};
+    filters::RequestContext context{.request = head,
+                                    .route = route,
+                                    .path = target->path,
+                                    .query = target->query,
+                                    .request_id = request_id,
+                                    .peer = peer_address_,
+                                    .worker = worker_.index(),
+                                    .wants_principal = logging(),
+                                    .trace = &trace};
     for (const filters::Filter* filter : generation.filters->chains[route_index]) {
       filters::Verdict verdict = co_await filter->on_request(context);
       if (!verdict.proceeds()) {
@@ -477,6 +490,7 @@ class Session final : public SessionHandle {
   AccessRecord record_;
   std::string principal_;
   metrics::RouteCell* route_stats_ = nullptr;
+  std::array<char, 32> trace_id_{};  // the trace id record_ names
 };
 
 // Half-close, then read and discard what the client still sends for a moment (nginx's lingering

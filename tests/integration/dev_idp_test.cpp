@@ -497,13 +497,37 @@ TEST(DevIdp, StatsCountTokenAndIntrospectionCallsUntilReset) {
   idp.introspect(token);
   idp.introspect("unknown");
   idp.post(kIntrospect, "token=x", basic("gateway", "wrong"));  // failed calls count too
-  EXPECT_EQ(idp.stats(), (json{{"introspect_calls", 3}, {"token_calls", 2}}));
+  EXPECT_EQ(
+      idp.stats(),
+      (json{{"introspect_calls", 3}, {"token_calls", 2}, {"introspect_traces", json::array()}}));
 
   const Response reset = idp.admin(http::verb::post, "/admin/stats/reset");
   EXPECT_EQ(reset.result_int(), 200);
-  EXPECT_EQ(idp.stats(), (json{{"introspect_calls", 0}, {"token_calls", 0}}));
+  EXPECT_EQ(
+      idp.stats(),
+      (json{{"introspect_calls", 0}, {"token_calls", 0}, {"introspect_traces", json::array()}}));
   idp.introspect(token);
   EXPECT_EQ(idp.stats()["introspect_calls"], 1);
+}
+
+TEST(DevIdp, StatsShowTheTraceContextOfTracedIntrospectionCalls) {
+  IdpProcess idp;
+  const std::string token = idp.token();
+  Request traced =
+      form_post(kIntrospect, "token=" + url_encode(token), basic("gateway", "gateway-secret"));
+  traced.set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  traced.set("tracestate", "congo=t61rcWkgMzE");
+  EXPECT_EQ(idp.send(traced).result_int(), 200);
+  traced.erase("tracestate");
+  EXPECT_EQ(idp.send(traced).result_int(), 200);
+  idp.introspect(token);  // no traceparent: not listed
+  const json traces = idp.stats()["introspect_traces"];
+  EXPECT_EQ(traces, json::parse(R"([
+    {"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+     "tracestate":"congo=t61rcWkgMzE"},
+    {"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}])"));
+  idp.admin(http::verb::post, "/admin/stats/reset");
+  EXPECT_EQ(idp.stats()["introspect_traces"], json::array());
 }
 
 TEST(DevIdp, AdminMintsTokensWithChosenScopeAndLifetime) {

@@ -39,6 +39,20 @@ std::map<std::string, double> scrape(std::uint16_t admin_port) {
   return samples;
 }
 
+// A request is counted once its answer is written: the client can read the answer a moment
+// before. Scrapes until `series` has `value` (5 s at most), then returns that scrape.
+std::map<std::string, double> scrape_when(std::uint16_t admin_port, const std::string& series,
+                                          double value) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto samples = scrape(admin_port);
+  while (samples[series] != value && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+    samples = scrape(admin_port);
+  }
+  EXPECT_EQ(samples[series], value) << series;
+  return samples;
+}
+
 json status_of(std::uint16_t admin_port) {
   const Response response = http_get(admin_port, "/status.json");
   EXPECT_EQ(response.result_int(), 200);
@@ -112,7 +126,8 @@ class MetricsTest : public ::testing::Test {
 
 TEST_F(MetricsTest, CountsAreExactAfterKnownTraffic) {
   known_traffic();
-  const auto m = scrape(gateway_.admin_port);
+  const auto m = scrape_when(gateway_.admin_port,
+                             R"(tollgate_http_requests_total{route="gone",code="502"})", 1);
   const auto at = [&](const std::string& series) {
     const auto it = m.find(series);
     EXPECT_NE(it, m.end()) << series;
@@ -199,6 +214,7 @@ TEST_F(MetricsTest, IdleConnectionsAreCountedAndComeBack) {
 
 TEST_F(MetricsTest, ReloadsAreCountedAndAFailedOneShowsWhereTheFileIsWrong) {
   known_traffic();
+  scrape_when(gateway_.admin_port, R"(tollgate_http_requests_total{route="gone",code="502"})", 1);
   std::ofstream(gateway_.config_path)
       << metrics_config(echo_, idp_, dead_port_) + "  - { name: broken, upstream: nowhere }\n";
   gateway_.process->signal(SIGHUP);
@@ -225,7 +241,8 @@ TEST_F(MetricsTest, ReloadsAreCountedAndAFailedOneShowsWhereTheFileIsWrong) {
   gateway_.process->wait_for_line("configuration reloaded from");
   ASSERT_EQ(get("/orders", token_), 200);  // a cached token: no IdP call, and counted on
 
-  m = scrape(gateway_.admin_port);
+  m = scrape_when(gateway_.admin_port, R"(tollgate_http_requests_total{route="orders",code="200"})",
+                  11);
   EXPECT_EQ((m[R"(tollgate_config_reloads_total{result="success"})"]), 1);
   EXPECT_EQ((m[R"(tollgate_http_requests_total{route="orders",code="200"})"]), 11);
   EXPECT_EQ((m[R"(tollgate_oidc_cache_lookups_total{plugin="okta",result="hit"})"]), 10);

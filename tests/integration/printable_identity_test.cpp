@@ -69,7 +69,7 @@ class PrintableIdentityTest : public SharedEnvironmentTest<Environment> {
   // ASCII throughout.
   static std::string logged_line(Tollgate& gateway, const std::string& request_id) {
     const std::string line =
-        gateway.process->wait_for_line("^(.*[\" =]" + request_id + "([\"]|$).*)$");
+        gateway.process->wait_for_line("^(.*[\" =]" + request_id + "([\" ]|$).*)$");
     for (const unsigned char c : line) {
       EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << static_cast<int>(c) << " in " << line;
     }

@@ -31,14 +31,22 @@ Reply AdminApi::set_client_active(std::string_view client_id, bool active) {
 }
 
 Reply AdminApi::stats() const {
+  ordered_json traces = ordered_json::array();
+  for (const RecentTraces::Trace& trace : state_.stats.introspect_traces.latest()) {
+    ordered_json entry{{"traceparent", trace.traceparent}};
+    if (!trace.tracestate.empty()) entry["tracestate"] = trace.tracestate;
+    traces.push_back(std::move(entry));
+  }
   return json_reply(http::status::ok,
                     ordered_json{{"introspect_calls", state_.stats.introspect_calls.total()},
-                                 {"token_calls", state_.stats.token_calls.total()}});
+                                 {"token_calls", state_.stats.token_calls.total()},
+                                 {"introspect_traces", std::move(traces)}});
 }
 
 Reply AdminApi::reset_stats() {
   state_.stats.introspect_calls.reset();
   state_.stats.token_calls.reset();
+  state_.stats.introspect_traces.reset();
   return stats();
 }
 

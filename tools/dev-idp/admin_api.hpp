@@ -1,7 +1,7 @@
 // The development-only admin API: no authentication, so dev-idp must never listen where anything
 // but tests and demos can reach it.
 //   POST   /admin/clients/{id}/deactivate | /activate
-//   GET    /admin/stats            {"introspect_calls":N,"token_calls":N}
+//   GET    /admin/stats            {"introspect_calls":N,"token_calls":N,"introspect_traces":[..]}
 //   POST   /admin/stats/reset
 //   GET | POST | DELETE /admin/faults   (faults on introspection calls, see faults.hpp)
 //   POST   /admin/tokens           {"client_id":..,"scope":..,"ttl_s":N} mints a token directly

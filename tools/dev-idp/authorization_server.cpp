@@ -237,6 +237,9 @@ Reply AuthorizationServer::token(const Request& request) {
 
 Reply AuthorizationServer::introspect(const Request& request) {
   state_.stats.introspect_calls.increment();
+  if (const auto traceparent = request.find("traceparent"); traceparent != request.end()) {
+    state_.stats.introspect_traces.record(traceparent->value(), request["tracestate"]);
+  }
   const auto faults = state_.faults.current();
   if (!faults) return honest_introspection(request);
 

@@ -5,6 +5,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tollgate::dev_idp {
 
@@ -37,9 +43,43 @@ class CallCounter {
   std::array<Slot, kSlots> slots_;
 };
 
+// The trace context (traceparent, tracestate) of the latest introspection calls that carried one,
+// so a test can follow a trace into the IdP. A lock per traced call: this is a development tool.
+class RecentTraces {
+ public:
+  struct Trace {
+    std::string traceparent;
+    std::string tracestate;  // empty when the call had none
+  };
+
+  void record(std::string_view traceparent, std::string_view tracestate) {
+    Trace trace{std::string(traceparent), std::string(tracestate)};
+    const std::lock_guard lock(mutex_);
+    if (traces_.size() == kKept) traces_.pop_front();
+    traces_.push_back(std::move(trace));
+  }
+
+  // Oldest first.
+  std::vector<Trace> latest() const {
+    const std::lock_guard lock(mutex_);
+    return {traces_.begin(), traces_.end()};
+  }
+
+  void reset() {
+    const std::lock_guard lock(mutex_);
+    traces_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kKept = 32;
+  mutable std::mutex mutex_;
+  std::deque<Trace> traces_;
+};
+
 struct Stats {
   CallCounter introspect_calls;
   CallCounter token_calls;
+  RecentTraces introspect_traces;
 };
 
 }  // namespace tollgate::dev_idp

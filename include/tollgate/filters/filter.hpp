@@ -22,6 +22,9 @@
 namespace tollgate::config {
 struct Route;
 }
+namespace tollgate::http_io {
+class TraceContext;
+}
 
 namespace tollgate::filters {
 
@@ -68,6 +71,9 @@ struct RequestContext {
   // waited for the IdP: for the access log.
   std::string_view cache = "-";
   std::chrono::nanoseconds idp_duration{0};
+  // The gateway's span of this request: the traceparent and tracestate it sends upstream, which
+  // requests a filter makes for it (the IdP call) carry too. nullptr: none.
+  const http_io::TraceContext* trace = nullptr;
 };
 
 // What a filter needs when the gateway starts: the number of workers, so filters can keep lock-free

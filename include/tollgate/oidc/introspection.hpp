@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tollgate/filters/filter.hpp"
+#include "tollgate/http/trace_context.hpp"
 #include "tollgate/oidc/claim_store.hpp"
 
 namespace tollgate::oidc {
@@ -134,9 +135,10 @@ class IntrospectionClient {
   // worker's connection pool goes now, on the thread that owns its sockets.
   virtual void release_worker(unsigned worker) {}
   // Asks the IdP about `token`. `worker` selects the caller's per-worker connection pool; the call
-  // must run on that worker's executor.
-  virtual boost::asio::awaitable<IntrospectionResult> introspect(std::string token,
-                                                                 unsigned worker) const = 0;
+  // must run on that worker's executor. The request carries `trace` (traceparent, tracestate)
+  // unless it is empty.
+  virtual boost::asio::awaitable<IntrospectionResult> introspect(
+      std::string token, unsigned worker, http_io::TraceContext trace) const = 0;
 };
 
 }  // namespace tollgate::oidc

@@ -61,7 +61,8 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 class IntrospectionRequestBuilder {
  public:
   IntrospectionRequestBuilder(const Endpoint& endpoint, const ClientSettings& settings);
-  HttpRequest build(std::string_view token) const;
+  // The request for `token`, with `trace`'s traceparent and tracestate unless it is empty.
+  HttpRequest build(std::string_view token, const http_io::TraceContext& trace = {}) const;
 
  private:
   HttpRequest prototype_;    // method, target, headers, credential
@@ -83,7 +84,8 @@ class HttpIntrospectionClient final : public IntrospectionClient,
   void stop() override;
   bool ready() const override;
   void release_worker(unsigned worker) override;
-  awaitable<IntrospectionResult> introspect(std::string token, unsigned worker) const override;
+  awaitable<IntrospectionResult> introspect(std::string token, unsigned worker,
+                                            http_io::TraceContext trace) const override;
 
   struct State;  // the endpoint and its per-worker pools, published once
 

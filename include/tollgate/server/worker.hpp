@@ -60,6 +60,8 @@ class Worker {
 
   // 32 hex characters, unique enough to follow one request across logs.
   std::string next_request_id();
+  // The worker's own generator (trace and span ids): drawing from it takes no lock.
+  std::mt19937_64& random() noexcept { return rng_; }
 
   void add_session(SessionHandle* s) {
     sessions_.insert(s);

@@ -58,16 +58,21 @@ metrics::IdpOutcome outcome_kind(const IntrospectionResult& result) {
   return metrics::IdpOutcome::internal;
 }
 
+// The trace an IdP call carries: the span of the request it is made for.
+http_io::TraceContext trace_of(const RequestContext& context) {
+  return context.trace != nullptr ? *context.trace : http_io::TraceContext();
+}
+
 // One IdP call, counted and logged once at info. Owns everything it uses: with single-flight it
 // runs detached and may outlive the request (and the filter) that started it. It runs on worker
 // `worker`'s thread, so it writes that worker's counts.
 boost::asio::awaitable<IntrospectionResult> call_idp(
     std::shared_ptr<oidc::IntrospectionClient> client, std::string token, unsigned worker,
-    std::string route, std::shared_ptr<metrics::PluginStats> stats) {
+    std::string route, std::shared_ptr<metrics::PluginStats> stats, http_io::TraceContext trace) {
   const auto started = std::chrono::steady_clock::now();
   IntrospectionResult result = IdpFailure(IdpFailureKind::internal);
   try {
-    result = co_await client->introspect(token, worker);
+    result = co_await client->introspect(token, worker, trace);
   } catch (const std::exception& e) {
     spdlog::error("openid-connect: route={} introspection failed unexpectedly: {}", route,
                   e.what());
@@ -183,8 +188,8 @@ boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& 
   if (!cache_) {
     context.cache = "off";
     const auto asked = std::chrono::steady_clock::now();
-    result =
-        co_await call_idp(client_, extracted->value, context.worker, context.route.name, stats_);
+    result = co_await call_idp(client_, extracted->value, context.worker, context.route.name,
+                               stats_, trace_of(context));
     context.idp_duration = std::chrono::steady_clock::now() - asked;
   } else {
     // A hit is answered here, without the frame of a further coroutine.
@@ -243,11 +248,11 @@ boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_after_mi
                   short_hash(token));
   }
   // A named local, not a temporary inside the co_await expression: g++ 12 destroys such
-  // temporaries twice.
-  oidc::TokenCache::Fetch fetch = [client = client_, token, worker = context.worker,
-                                   route = context.route.name, stats = stats_] {
-    return call_idp(client, token, worker, route, stats);
-  };
+  // temporaries twice. The call carries the trace of the request that starts it; requests that
+  // join it while it runs are not in that trace.
+  oidc::TokenCache::Fetch fetch =
+      [client = client_, token, worker = context.worker, route = context.route.name, stats = stats_,
+       trace = trace_of(context)] { return call_idp(client, token, worker, route, stats, trace); };
   co_return co_await cache_->get_or_fetch(key, std::move(fetch), &how);
 }
 

@@ -77,12 +77,13 @@ class IntrospectionClientTest : public ::testing::Test {
     return client;
   }
 
-  IntrospectionResult introspect(HttpIntrospectionClient& client, std::string token) {
+  IntrospectionResult introspect(HttpIntrospectionClient& client, std::string token,
+                                 const http_io::TraceContext& trace = {}) {
     std::optional<IntrospectionResult> out;
     boost::asio::co_spawn(
         io,
         [&]() -> boost::asio::awaitable<void> {
-          out.emplace(co_await client.introspect(token, 0));
+          out.emplace(co_await client.introspect(token, 0, trace));
         },
         boost::asio::detached);
     io.restart();
@@ -144,6 +145,26 @@ TEST_F(IntrospectionClientTest, ExtraHeadersAndArgumentsAreSent) {
   const Request request = server.requests().front();
   EXPECT_EQ(request["X-Tenant"], "acme");
   EXPECT_EQ(form_fields(request.body()).at("resource"), "api://orders x");
+}
+
+TEST_F(IntrospectionClientTest, TheCallCarriesTheTraceItIsGiven) {
+  CannedHttpServer server([](const Request&) { return json_answer(R"({"active":true})"); });
+  auto client = start_client(server.base_url() + "/introspect");
+  boost::beast::http::fields incoming;
+  incoming.set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  incoming.set("tracestate", "congo=t61rcWkgMzE");
+  std::mt19937_64 random(7);
+  const auto trace = http_io::TraceContext::start_span(incoming, random);
+  ASSERT_TRUE(introspect(*client, "tok", trace).has_value());
+  ASSERT_TRUE(introspect(*client, "tok").has_value());
+
+  ASSERT_EQ(server.request_count(), 2u);
+  const Request traced = server.requests().front();
+  EXPECT_EQ(traced["traceparent"], trace.traceparent());
+  EXPECT_EQ(traced["tracestate"], "congo=t61rcWkgMzE");
+  const Request untraced = server.requests().back();
+  EXPECT_EQ(untraced.count("traceparent"), 0u);
+  EXPECT_EQ(untraced.count("tracestate"), 0u);
 }
 
 TEST_F(IntrospectionClientTest, ActiveAndInactiveAnswers) {

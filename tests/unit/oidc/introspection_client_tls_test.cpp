@@ -51,7 +51,8 @@ class IntrospectionClientTlsTest : public ::testing::Test {
     client->start(filters::StartContext{{io.get_executor()}});
     std::optional<IntrospectionResult> out;
     asio::co_spawn(
-        io, [&]() -> asio::awaitable<void> { out.emplace(co_await client->introspect("tok", 0)); },
+        io,
+        [&]() -> asio::awaitable<void> { out.emplace(co_await client->introspect("tok", 0, {})); },
         asio::detached);
     io.run();
     return std::move(*out);

@@ -27,6 +27,7 @@ AccessRecord record_with_principal(std::string_view principal) {
                       .upstream_duration = microseconds(1000),
                       .idp_duration = microseconds(0),
                       .request_id = "req-1",
+                      .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736",
                       .peer = "127.0.0.1",
                       .principal = principal,
                       .cache = "hit"};
@@ -42,7 +43,7 @@ bool printable_ascii(std::string_view line) {
 TEST(AccessLogText, WritesTheUsualLine) {
   EXPECT_EQ(format_access_line(record_with_principal("alice"), config::LogFormat::text),
             "127.0.0.1 \"GET /orders\" 200 42 1.500ms route=orders upstream=http://127.0.0.1:9000 "
-            "principal=alice cache=hit request_id=req-1");
+            "principal=alice cache=hit request_id=req-1 trace_id=4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 // U+2028, U+0085, CR and LF end a line for one reader or another; a space, a quote or a backslash
@@ -65,6 +66,7 @@ TEST(AccessLogJson, IsOneJsonObjectOfPrintableAscii) {
   const nlohmann::json parsed = nlohmann::json::parse(line);
   EXPECT_EQ(parsed.at("principal"), principal);
   EXPECT_EQ(parsed.at("status"), 200);
+  EXPECT_EQ(parsed.at("trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 // The field names are documented (README, "Logs"): operators' parsers depend on them and on "no
@@ -75,10 +77,10 @@ TEST(AccessLogJson, HasTheDocumentedFieldsInTheirOrder) {
   std::vector<std::string> names;
   for (const auto& [name, value] : line.items()) names.push_back(name);
   EXPECT_EQ(names,
-            (std::vector<std::string>{"time", "request_id", "client", "method", "path", "status",
-                                      "bytes_in", "bytes_out", "duration", "route", "upstream",
-                                      "upstream_target", "upstream_status", "upstream_duration",
-                                      "principal", "cache", "idp_duration"}));
+            (std::vector<std::string>{"time", "request_id", "trace_id", "client", "method", "path",
+                                      "status", "bytes_in", "bytes_out", "duration", "route",
+                                      "upstream", "upstream_target", "upstream_status",
+                                      "upstream_duration", "principal", "cache", "idp_duration"}));
   EXPECT_EQ(line.at("duration"), 0.0015);
   EXPECT_EQ(line.at("upstream_duration"), 0.001);
   EXPECT_TRUE(line.at("idp_duration").is_null());

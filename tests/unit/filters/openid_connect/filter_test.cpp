@@ -1,6 +1,7 @@
 #include "tollgate/filters/openid_connect/filter.hpp"
 
 #include <map>
+#include <random>
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
@@ -29,9 +30,10 @@ using std::chrono::seconds;
 class FakeIntrospectionClient final : public oidc::IntrospectionClient {
  public:
   bool ready() const override { return is_ready; }
-  asio::awaitable<IntrospectionResult> introspect(std::string token,
-                                                  unsigned worker) const override {
+  asio::awaitable<IntrospectionResult> introspect(std::string token, unsigned worker,
+                                                  http_io::TraceContext trace) const override {
     ++calls;
+    traceparents.emplace_back(trace.traceparent());
     auto it = answers.find(token);
     if (it == answers.end()) co_return answer_from(R"({"active":false})");
     co_return it->second;
@@ -40,6 +42,7 @@ class FakeIntrospectionClient final : public oidc::IntrospectionClient {
   bool is_ready = true;
   std::map<std::string, IntrospectionResult> answers;
   mutable int calls = 0;
+  mutable std::vector<std::string> traceparents;  // of each call, in order
 };
 
 class FilterTest : public ::testing::Test {
@@ -69,8 +72,15 @@ class FilterTest : public ::testing::Test {
     return std::make_unique<OpenIdConnectFilter>("test", settings, idp, clock);
   }
 
-  Verdict run(const OpenIdConnectFilter& filter, bool wants_principal = true) {
-    RequestContext context{request, route, "/orders", query, "req-1", {}, 0, wants_principal, {}};
+  Verdict run(const OpenIdConnectFilter& filter, bool wants_principal = true,
+              const http_io::TraceContext* trace = nullptr) {
+    RequestContext context{.request = request,
+                           .route = route,
+                           .path = "/orders",
+                           .query = query,
+                           .request_id = "req-1",
+                           .wants_principal = wants_principal,
+                           .trace = trace};
     asio::io_context io;
     std::optional<Verdict> verdict;
     asio::co_spawn(
@@ -266,6 +276,29 @@ TEST_F(FilterTest, WithoutCachingEveryRequestAsksTheIdp) {
   EXPECT_EQ(filter->cache(), nullptr);
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(run(*filter).proceeds());
   EXPECT_EQ(idp->calls, 3);
+}
+
+// Cached or not, an IdP call carries the trace of the request it is made for; a cache hit makes
+// none.
+TEST_F(FilterTest, TheIdpCallCarriesTheRequestsTrace) {
+  idp->answers["t"] = answer_from(R"({"active":true,"exp":)" + exp_in(600) + "}");
+  bearer("t");
+  std::mt19937_64 random(3);
+  const auto first = http_io::TraceContext::start_span(request, random);
+  const auto second = http_io::TraceContext::start_span(request, random);
+  ASSERT_NE(first.traceparent(), second.traceparent());
+  for (const bool cached : {true, false}) {
+    settings.cache_introspection = cached;
+    idp->traceparents.clear();
+    auto filter = make_filter();
+    EXPECT_TRUE(run(*filter, true, &first).proceeds());
+    EXPECT_TRUE(run(*filter, true, &second).proceeds());
+    const std::vector<std::string> expected =
+        cached ? std::vector<std::string>{std::string(first.traceparent())}
+               : std::vector<std::string>{std::string(first.traceparent()),
+                                          std::string(second.traceparent())};
+    EXPECT_EQ(idp->traceparents, expected) << "cached: " << cached;
+  }
 }
 
 TEST_F(FilterTest, InactiveAnswerIsRememberedForTheNegativeTtl) {
