@@ -27,6 +27,10 @@ if ! command -v npm >/dev/null 2>&1; then
   command -v npm >/dev/null 2>&1 || scripts/install-deps.sh npm
 fi
 (cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+# The status page's test drives a real headless Chromium, Debian's: playwright-core (npm) only
+# steers it and never downloads a browser of its own. Without either, that test fails.
+scripts/install-deps.sh chromium
+(cd tests/browser && { [ -d node_modules ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; })
 
 # Cache hits across clones in different folders (CI builds a fresh clone each time).
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1

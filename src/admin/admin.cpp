@@ -3,6 +3,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <nlohmann/json.hpp>
 
+#include "status_page.hpp"
 #include "status_report.hpp"
 
 namespace tollgate::admin {
@@ -34,6 +35,8 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     response.result(http::status::method_not_allowed);
     response.body() = R"({"message":"Method not allowed"})";
+  } else if (target == "/") {
+    serve_status_page(response);
   } else if (target == "/healthz") {
     response.body() = R"({"status":"ok"})";
   } else if (target == "/readyz") {
@@ -77,7 +80,15 @@ awaitable<void> run_admin_session(tcp::socket socket, AdminState& state) {
     if (ec) break;
     auto response = respond(parser.get(), state);
     stream.expires_after(std::chrono::seconds(10));
-    co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    if (parser.get().method() == http::verb::head) {
+      // The length a GET would get, and no body (RFC 9110 §9.3.2): a kept-alive client would
+      // read the body as the start of its next response.
+      http::response_serializer<http::string_body> serializer{response};
+      co_await http::async_write_header(stream, serializer,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec || !response.keep_alive()) break;
   }
   error_code ignored;
