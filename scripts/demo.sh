@@ -56,6 +56,9 @@ In another terminal:
   curl -s -X POST http://127.0.0.1:9100/admin/clients/demo-client/deactivate
   curl -si -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/uncached/orders | head -1
 
+  # 6. watch it: the status page is http://127.0.0.1:8001/ in a browser; the metrics:
+  curl -s http://127.0.0.1:8001/metrics | grep -E '^tollgate_(http_requests|oidc_cache_lookups)_total'
+
 tollgate's log follows (Ctrl-C stops everything).
 
 TXT
