@@ -64,10 +64,6 @@ json target_row(const config::Target& target, const metrics::TargetStats* stats)
               {"duration_p50_seconds", nullptr},
               {"duration_p99_seconds", nullptr}};
   if (!stats) return row;
-  const auto now_ns =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count());
   std::uint64_t requests = 0;
   std::uint64_t failures = 0;
   for (std::size_t o = 0; o < metrics::kUpstreamOutcomes; ++o) {
@@ -83,9 +79,7 @@ json target_row(const config::Target& target, const metrics::TargetStats* stats)
   const HistogramTotal duration = sum_histograms(
       stats->cells,
       [](const metrics::TargetCell& c) -> const metrics::Histogram& { return c.duration; });
-  row["up"] = sum(stats->cells, [now_ns](const metrics::TargetCell& c) {
-                return c.down_until_ns.get() > now_ns ? 1 : 0;
-              }) == 0;
+  row["up"] = stats->up();
   row["in_flight"] =
       sum(stats->cells, [](const metrics::TargetCell& c) { return c.in_flight.get(); });
   row["requests"] = requests;

@@ -179,17 +179,11 @@ void write_upstreams(Writer& out, const View& view) {
     if (!any) total.bounds = kRequestBounds;
     out.histogram("tollgate_upstream_duration_seconds", {{"upstream", upstream.name}}, total);
   }
-  const auto now = std::chrono::steady_clock::now().time_since_epoch();
-  const auto now_ns =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   out.family("tollgate_upstream_target_up", "gauge",
              "1 unless a worker skips the target after a failure (passive health).");
   for (const Row& row : rows) {
-    const std::uint64_t down = sum(row.stats->cells, [now_ns](const TargetCell& c) {
-      return c.down_until_ns.get() > now_ns ? 1 : 0;
-    });
     out.sample("tollgate_upstream_target_up", {{"upstream", row.upstream}, {"target", row.target}},
-               std::uint64_t{down == 0 ? 1u : 0u});
+               std::uint64_t{row.stats->up() ? 1u : 0u});
   }
   out.family("tollgate_upstream_target_in_flight", "gauge",
              "Requests being forwarded to the target now.");

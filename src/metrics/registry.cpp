@@ -108,6 +108,17 @@ std::string_view name_of(IdpOutcome outcome) noexcept {
   return "unknown";
 }
 
+bool TargetStats::up() const noexcept {
+  const auto now =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+  for (unsigned w = 0; w < cells.size(); ++w) {
+    if (cells[w].down_until_ns.get() > now) return false;
+  }
+  return true;
+}
+
 void PluginStats::set_last_error(IdpError error) {
   std::lock_guard lock(mutex_);
   last_error_ = std::move(error);

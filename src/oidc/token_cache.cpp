@@ -324,10 +324,10 @@ asio::awaitable<void> TokenCache::run_flight(std::shared_ptr<TokenCache> cache, 
 }
 
 asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& key, Fetch fetch,
-                                                              Lookup* how) {
-  Lookup ignored;
+                                                              metrics::CacheLookup* how) {
+  metrics::CacheLookup ignored;
   if (how == nullptr) how = &ignored;
-  *how = Lookup::hit;
+  *how = metrics::CacheLookup::hit;
   if (IntrospectionPtr hit = find(key)) co_return hit;
 
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
@@ -354,7 +354,7 @@ asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& ke
       }
       auto it = shard.flights.find(key);
       leads = it == shard.flights.end();
-      *how = leads ? Lookup::miss : Lookup::coalesced;
+      *how = leads ? metrics::CacheLookup::miss : metrics::CacheLookup::coalesced;
       flight =
           leads ? shard.flights.emplace(key, std::make_shared<Flight>()).first->second : it->second;
       std::lock_guard flight_lock(flight->mutex);

@@ -258,8 +258,7 @@ class Session final : public SessionHandle {
     // The gateway's span, from the head as the client sent it, so that every answer's log line
     // names its trace.
     const http_io::TraceContext trace = http_io::TraceContext::start_span(head, worker_.random());
-    std::copy_n(trace.trace_id().data(), trace_id_.size(), trace_id_.data());
-    record_.trace_id = std::string_view(trace_id_.data(), trace_id_.size());
+    record_.trace_id = trace.trace_id();  // the trace lives until the request is answered
     const std::string method(head.method_string());
     record_.method = method;
 
@@ -332,7 +331,7 @@ class Session final : public SessionHandle {
                                     .request_id = request_id,
                                     .peer = peer_address_,
                                     .worker = worker_.index(),
-                                    .wants_principal = logging(),
+                                    .wants_principal = access_log_enabled(),
                                     .trace = &trace};
     for (const filters::Filter* filter : generation.filters->chains[route_index]) {
       filters::Verdict verdict = co_await filter->on_request(context);
@@ -372,7 +371,7 @@ class Session final : public SessionHandle {
                                                             .request_id = request_id});
     record_.upstream = balancer.config().name;
     if (result.target) record_.upstream_target = result.target->url;
-    record_.upstream_status = result.upstream_duration.count() > 0 ? result.status : 0;
+    record_.upstream_status = result.status;  // 0 when no response head arrived
     record_.upstream_duration = result.upstream_duration;
     record_.bytes_in += result.request_body_bytes;
     record_.bytes_out = result.body_bytes;
@@ -386,10 +385,10 @@ class Session final : public SessionHandle {
     co_return result.keep_alive&& parser.is_done() && !worker_.draining();
   }
 
-  // What the filters noted for the log: who the caller is, how the token was looked up.
+  // What the filters noted for the log: who the caller is, how the token was looked up. The
+  // context lives until the request is answered.
   void take_filter_notes(const filters::RequestContext& context) {
-    principal_ = context.principal;
-    record_.principal = principal_.empty() ? std::string_view("-") : std::string_view(principal_);
+    if (!context.principal.empty()) record_.principal = context.principal;
     record_.cache = context.cache;
     record_.idp_duration = context.idp_duration;
   }
@@ -476,8 +475,6 @@ class Session final : public SessionHandle {
     if (access_log_enabled()) log_access(record_);
   }
 
-  static bool logging() noexcept { return access_log_enabled(); }
-
   Worker& worker_;
   http_io::Stream& stream_;
   beast::flat_buffer buffer_;
@@ -488,9 +485,7 @@ class Session final : public SessionHandle {
   // The request being answered: what its log line and counts say.
   Clock::time_point started_;
   AccessRecord record_;
-  std::string principal_;
   metrics::RouteCell* route_stats_ = nullptr;
-  std::array<char, 32> trace_id_{};  // the trace id record_ names
 };
 
 // Half-close, then read and discard what the client still sends for a moment (nginx's lingering

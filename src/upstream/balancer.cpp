@@ -32,7 +32,7 @@ TargetState* Balancer::pick(const TargetState* exclude) {
     for (std::size_t i = 0; i < n; ++i) {
       TargetState& t = targets_[(next_ + i) % n];
       if (&t == exclude || !usable(t, now)) continue;
-      if (!best || t.in_flight < best->in_flight) best = &t;
+      if (!best || t.stats->in_flight.get() < best->stats->in_flight.get()) best = &t;
     }
     next_ = (next_ + 1) % n;
   } else {

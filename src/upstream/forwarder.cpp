@@ -26,17 +26,11 @@ constexpr std::size_t kHeadReserve = 1024;
 using Clock = std::chrono::steady_clock;
 using ResponseParser = http_io::ClientExchange::Parser;
 
-// Keeps least_conn's in-flight counts (and the target's gauge) right on every exit path.
+// Keeps the target's in-flight count (least_conn's measure, and a gauge) right on every exit path.
 class InFlight {
  public:
-  explicit InFlight(TargetState& t) : t_(t) {
-    ++t_.in_flight;
-    t_.stats->in_flight.add();
-  }
-  ~InFlight() {
-    --t_.in_flight;
-    t_.stats->in_flight.subtract();
-  }
+  explicit InFlight(TargetState& t) : t_(t) { t_.stats->in_flight.add(); }
+  ~InFlight() { t_.stats->in_flight.subtract(); }
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;
 
@@ -168,7 +162,7 @@ class Exchange {
         buffer_(*body_start.buffer),
         body_start_size_(body_start.size),
         has_body_(body_start.request_has_body),
-        others_in_flight_(target.in_flight > 1),
+        others_in_flight_(target.stats->in_flight.get() > 1),
         response_(lease, r.head_request) {}
 
   awaitable<Attempt> run() {

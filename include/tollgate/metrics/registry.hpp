@@ -115,6 +115,9 @@ struct RouteStats {
 struct TargetStats {
   explicit TargetStats(unsigned workers) : cells(workers) {}
   PerWorker<TargetCell> cells;
+
+  // False while any worker skips the target after a failure (passive health).
+  bool up() const noexcept;
 };
 
 class PluginStats {

@@ -54,8 +54,6 @@ CacheKey make_cache_key(std::string_view endpoint, std::string_view client_id,
 
 class TokenCache : public std::enable_shared_from_this<TokenCache> {
  public:
-  // How get_or_fetch found its answer.
-  enum class Lookup { hit, miss, coalesced };
   // The IdP call made on a miss. It owns what it needs: it may outlive the request that started it.
   using Fetch = std::function<boost::asio::awaitable<IntrospectionResult>()>;
 
@@ -71,7 +69,7 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
   // `how`, when given, learns whether the answer was cached, fetched by this call (a miss), or
   // fetched by a call already in flight (coalesced).
   boost::asio::awaitable<IntrospectionResult> get_or_fetch(const CacheKey& key, Fetch fetch,
-                                                           Lookup* how = nullptr);
+                                                           metrics::CacheLookup* how = nullptr);
 
   // Stores an answer as a completed fetch would.
   void store(const CacheKey& key, IntrospectionPtr answer);

@@ -18,8 +18,8 @@ struct TargetState {
   const config::Target* target;
   std::unique_ptr<HttpClientPool> pool;
   std::chrono::steady_clock::time_point down_until{};
-  unsigned in_flight = 0;                // for least_conn
-  metrics::TargetCell* stats = nullptr;  // this worker's counts for the target
+  // This worker's counts for the target; its in_flight is also what least_conn compares.
+  metrics::TargetCell* stats = nullptr;
 };
 
 class Balancer {

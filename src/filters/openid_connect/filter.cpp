@@ -201,11 +201,8 @@ boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& 
       count(counts, metrics::CacheLookup::hit);
     } else {
       const auto asked = std::chrono::steady_clock::now();
-      oidc::TokenCache::Lookup how = oidc::TokenCache::Lookup::miss;
-      result = co_await answer_after_miss(key, extracted->value, context, how);
-      const auto lookup = how == oidc::TokenCache::Lookup::hit    ? metrics::CacheLookup::hit
-                          : how == oidc::TokenCache::Lookup::miss ? metrics::CacheLookup::miss
-                                                                  : metrics::CacheLookup::coalesced;
+      metrics::CacheLookup lookup = metrics::CacheLookup::miss;
+      result = co_await answer_after_miss(key, extracted->value, context, lookup);
       count(counts, lookup);
       context.cache = metrics::name_of(lookup);
       if (lookup != metrics::CacheLookup::hit) {
@@ -242,7 +239,7 @@ oidc::IntrospectionPtr OpenIdConnectFilter::cache_hit(const oidc::CacheKey& key,
 // The IdP's answer after a cache miss, through the cache's single flight.
 boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_after_miss(
     const oidc::CacheKey& key, const std::string& token, const RequestContext& context,
-    oidc::TokenCache::Lookup& how) const {
+    metrics::CacheLookup& how) const {
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("openid-connect: cache miss route={} token={}", context.route.name,
                   short_hash(token));

@@ -223,13 +223,13 @@ void run_concurrently(std::vector<std::unique_ptr<asio::io_context>>& contexts) 
 struct WaiterOutcome {
   std::optional<IntrospectionResult> result;
   bool resumed_on_own_executor = false;
-  std::optional<TokenCache::Lookup> how;
+  std::optional<metrics::CacheLookup> how;
 };
 
 asio::awaitable<void> wait_for_answer(std::shared_ptr<TokenCache> cache, CacheKey key,
                                       TokenCache::Fetch fetch, WaiterOutcome& outcome,
                                       asio::io_context& own_context) {
-  TokenCache::Lookup how = TokenCache::Lookup::hit;
+  metrics::CacheLookup how = metrics::CacheLookup::hit;
   IntrospectionResult result = co_await cache->get_or_fetch(key, std::move(fetch), &how);
   outcome.how = how;
   outcome.resumed_on_own_executor = own_context.get_executor().running_in_this_thread();
@@ -290,8 +290,8 @@ TEST_F(SingleFlightTest, ConcurrentMissesOnSeveralThreadsMakeOneCallAndAllGetIts
     EXPECT_TRUE(outcome.resumed_on_own_executor);
     // The one that started the call missed; every other joined it.
     ASSERT_TRUE(outcome.how.has_value());
-    misses += *outcome.how == TokenCache::Lookup::miss;
-    EXPECT_NE(*outcome.how, TokenCache::Lookup::hit);
+    misses += *outcome.how == metrics::CacheLookup::miss;
+    EXPECT_NE(*outcome.how, metrics::CacheLookup::hit);
   }
   EXPECT_EQ(misses, 1);
   EXPECT_EQ(cache->calls_in_flight(), 0u);

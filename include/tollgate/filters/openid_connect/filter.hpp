@@ -36,7 +36,7 @@ class OpenIdConnectFilter final : public Filter {
                                    const RequestContext& context) const;
   boost::asio::awaitable<oidc::IntrospectionResult> answer_after_miss(
       const oidc::CacheKey& key, const std::string& token, const RequestContext& context,
-      oidc::TokenCache::Lookup& how) const;
+      metrics::CacheLookup& how) const;
   Verdict missing_token(metrics::PluginCell& counts) const;
   Verdict invalid_request(std::string_view description, metrics::PluginCell& counts) const;
   Verdict rejected(const Decision& decision, metrics::PluginCell& counts) const;
