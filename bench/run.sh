@@ -3,22 +3,24 @@
 # tollgate's token introspection against the dev IdP, measured in one run with the runs alternated
 # so that the drift of a shared machine hits every contender alike. Prints one table (req/s, p50,
 # p99, IdP calls per request, CPU seconds per 1k requests, peak RSS, same-run ratios to nginx and
-# HAProxy) and the issue's targets, met or not; writes everything as JSON and Markdown under
+# HAProxy) and the targets, met or not; writes everything as JSON and Markdown under
 # bench/results/. Everything runs on 127.0.0.1, every step is bounded in time, and every process
 # started here is stopped by PID when the script exits, however it exits.
 #
-# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g (default: all); see bench/README.md
+# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g h j (default: all); see bench/README.md
 #   BENCH_DURATION      seconds per wrk run                        (default 10, 1..60)
 #   BENCH_RUNS          runs per scenario and contender            (default 3, 1..10)
-#   BENCH_CONNECTIONS   wrk connections in scenarios a-d           (default 50, 1..1000)
-#   BENCH_WORKERS       workers of tollgate, nginx and HAProxy     (default 1; 1..64 or auto)
-#   BENCH_WRK_THREADS   wrk threads                                (default 1, 1..8)
+#   BENCH_CONNECTIONS   wrk connections in scenarios a-d           (default 64, 1..1000)
+#   BENCH_WORKERS       worker counts, each a pass of every scenario: 1..64 or auto, the defaults
+#                       of each server (tollgate `workers: auto`, nginx `worker_processes auto`,
+#                       HAProxy one thread per core)                  (default "1 auto")
+#   BENCH_WRK_THREADS   wrk threads                                (default: the pass's workers, ≤ 8)
 #   BENCH_TOKENS        distinct tokens in scenario d              (default 10000, 1..1000000)
 #   BENCH_CONTENDERS    contenders to run, e.g. "tollgate haproxy" (default: all)
-#   BENCH_PEER_HEADERS  on: nginx and HAProxy add the headers tollgate adds (X-Forwarded-*, Via,
-#                       X-Request-Id), so that all three do the same work   (default off: plain)
 #   BENCH_BUILD_DIR     where tollgate and dev-idp are             (default build/release, built here)
 #   TOLLGATE_LOG_LEVEL  tollgate's log level                       (default warn)
+# nginx_same and haproxy_same are nginx and HAProxy adding the headers tollgate adds
+# (X-Forwarded-*, Via, X-Request-Id), so that all three do the same work.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR/..
 
@@ -32,7 +34,8 @@ readonly ready_timeout_s=20
 readonly stop_timeout_s=15
 readonly large_connections=8       # scenario e: 1 MiB bodies
 readonly many_connections=1000     # scenario f
-readonly burst_connections=64      # scenario g
+readonly burst_connections=64      # scenarios g and j_cold
+readonly paced_delay_ms=10         # scenario h: each connection's pause between requests
 
 work_dir=""
 scenarios=()
@@ -52,21 +55,24 @@ fail() {
 
 duration_s=$(bounded_setting BENCH_DURATION 10 1 60)
 runs=$(bounded_setting BENCH_RUNS 3 1 10)
-connections=$(bounded_setting BENCH_CONNECTIONS 50 1 1000)
-wrk_threads=$(bounded_setting BENCH_WRK_THREADS 1 1 8)
+connections=$(bounded_setting BENCH_CONNECTIONS 64 1 1000)
+[ -z "${BENCH_WRK_THREADS:-}" ] || bounded_setting BENCH_WRK_THREADS 1 1 8 >/dev/null
 tokens_count=$(bounded_setting BENCH_TOKENS 10000 1 1000000)
-workers=${BENCH_WORKERS:-1}
-[[ $workers =~ ^([1-9]|[1-5][0-9]|6[0-4]|auto)$ ]] || fail "BENCH_WORKERS=$workers: expected 1..64 or auto"
-peer_headers=${BENCH_PEER_HEADERS:-off}
-[[ $peer_headers =~ ^(on|off)$ ]] || fail "BENCH_PEER_HEADERS=$peer_headers: expected on or off"
+read -ra worker_counts <<<"${BENCH_WORKERS:-1 auto}"
+[ ${#worker_counts[@]} -ge 1 ] || fail "BENCH_WORKERS is empty"
+for workers in "${worker_counts[@]}"; do
+  [[ $workers =~ ^([1-9]|[1-5][0-9]|6[0-4]|auto)$ ]] || fail "BENCH_WORKERS: $workers: expected 1..64 or auto"
+done
+workers=""       # the pass's worker count, read by lib/servers.sh
+wrk_threads=""   # the pass's wrk threads
 tollgate_log_level=${TOLLGATE_LOG_LEVEL:-warn}
 [[ $tollgate_log_level =~ ^(trace|debug|info|warn|error|off)$ ]] ||
   fail "TOLLGATE_LOG_LEVEL=$tollgate_log_level: expected trace, debug, info, warn, error or off"
 bin_dir=${BENCH_BUILD_DIR:-$repo_root/build/release}
-readonly duration_s runs connections wrk_threads tokens_count workers peer_headers tollgate_log_level
+readonly duration_s runs connections tokens_count worker_counts tollgate_log_level
 readonly bin_dir
 
-readonly all_contenders=(direct idp nginx haproxy tollgate)
+readonly all_contenders=(direct idp nginx nginx_same haproxy haproxy_same tollgate)
 read -ra contenders <<<"${BENCH_CONTENDERS:-${all_contenders[*]}}"
 for contender in "${contenders[@]}"; do
   [[ " ${all_contenders[*]} " == *" $contender "* ]] ||
@@ -75,7 +81,7 @@ done
 
 # What each scenario measures: its contenders, in the order of the first run (later runs rotate it).
 declare -A scenario_contenders=(
-  [a]="direct nginx haproxy tollgate"
+  [a]="direct nginx nginx_same haproxy haproxy_same tollgate"
   [b]="nginx tollgate"
   [c]="idp nginx tollgate"
   [d]="tollgate"
@@ -83,6 +89,9 @@ declare -A scenario_contenders=(
   [e_upload]="direct nginx haproxy tollgate"
   [f]="direct nginx haproxy tollgate"
   [g]="nginx tollgate"
+  [h]="nginx haproxy tollgate"
+  [j]="nginx tollgate"
+  [j_cold]="tollgate"
 )
 
 # shellcheck source=bench/lib/servers.sh
@@ -91,21 +100,24 @@ declare -A scenario_contenders=(
 # --- preparing -----------------------------------------------------------------------------------
 
 # Sets the array `scenarios` from the command line (e stands for both e_download and e_upload), in
-# the order a to g whatever the command line's: from the lightest load on a server's memory to the
-# heaviest, so that the first run's peak RSS of each scenario is not inflated by a heavier one.
+# the order a to h whatever the command line's: from the lightest load on a server's memory to the
+# heaviest, so that the first run's peak RSS of each scenario is not inflated by a heavier one (h,
+# last, offers half of the rate nginx reached in a, so it brings a along).
 select_scenarios() {
   local arg name
   local -A chosen=()
-  [ $# -gt 0 ] || set -- a b c d e f g
+  [ $# -gt 0 ] || set -- a b c d e f g h j
   for arg in "$@"; do
     case $arg in
-      a | b | c | d | f | g | e_download | e_upload) chosen[$arg]=1 ;;
+      a | b | c | d | f | g | e_download | e_upload | j_cold) chosen[$arg]=1 ;;
       e) chosen[e_download]=1 chosen[e_upload]=1 ;;
-      *) fail "unknown scenario '$arg' (a b c d e f g; -h for help)" ;;
+      h) chosen[h]=1 chosen[a]=1 ;;
+      j) chosen[j]=1 chosen[j_cold]=1 ;;
+      *) fail "unknown scenario '$arg' (a b c d e f g h j; -h for help)" ;;
     esac
   done
   scenarios=()
-  for name in a b c d e_download e_upload f g; do
+  for name in a b c d e_download e_upload f g h j j_cold; do
     [ -n "${chosen[$name]:-}" ] && scenarios+=("$name")
   done
   return 0
@@ -179,6 +191,8 @@ cleanup() {
 # --- what a contender is in a scenario -----------------------------------------------------------
 
 one_token=""      # scenarios b and c
+paced_connections=1   # scenario h, set by set_paced_connections
+one_jwt=""        # scenario j
 tokens_file=""    # scenario d
 
 # Sets case_* for one contender in one scenario: the URL wrk loads, its connections, Lua script and
@@ -209,9 +223,16 @@ case_spec() {
       case_script=$lua_dir/upload.lua
       ;;
     f) case_connections=$many_connections ;;
+    h)
+      case_connections=$paced_connections
+      case_script=$lua_dir/paced.lua
+      ;;
+    # tollgate validates the JWT locally; nginx, which cannot, introspects it with its cache on.
+    j) [ "$contender" = nginx ] && path=/cached/ok || path=/jwt/ok ;;
   esac
   case $scenario in
     b | c) case_header="Authorization: Bearer $one_token" ;;
+    j) case_header="Authorization: Bearer $one_jwt" ;;
     d) case_script=$lua_dir/tokens.lua ;;
   esac
   if [ "$contender" = idp ]; then
@@ -287,6 +308,11 @@ introspect_calls() {
     fail "cannot read the dev IdP's call count"
 }
 
+keys_calls() {
+  curl -sSf --max-time 5 "${base_url[idp]}/admin/stats" | jq -e '.keys_calls' ||
+    fail "cannot read the dev IdP's JWKS fetch count"
+}
+
 # One wrk run of the case set by case_spec; prints wrk-report.lua's JSON. A run with any failed request
 # (connect/read/write error, timeout, status of 400 or more) or with responses shorter than expected
 # is an error, not a number: a proxy that answers 502 quickly must not look fast.
@@ -294,7 +320,7 @@ run_wrk() {
   local output status=0 report threads=$wrk_threads args=()
   ((threads <= case_connections)) || threads=$case_connections
   [ -n "$case_header" ] && args+=(-H "$case_header")
-  output=$(BENCH_TOKEN=$one_token BENCH_TOKENS_FILE=$tokens_file \
+  output=$(BENCH_TOKEN=$one_token BENCH_TOKENS_FILE=$tokens_file BENCH_DELAY_MS=$paced_delay_ms \
     BENCH_BASIC=$(printf '%s:%s' "$idp_client_id" "$idp_client_secret" | base64 -w0) \
     timeout --kill-after=5s $((duration_s + 60))s \
     wrk -t"$threads" -c"$case_connections" -d"${duration_s}s" --timeout 5s -s "$case_script" \
@@ -324,22 +350,25 @@ measure_case() {
   calls_after=$(introspect_calls)
   cpu_s=$(awk -v ticks=$((ticks_after - ticks_before)) -v hz="$clock_ticks" 'BEGIN { print ticks / hz }')
   jq -c --arg scenario "$scenario" --arg contender "$contender" --argjson run "$run" \
-    --argjson calls $((calls_after - calls_before)) --argjson peak "$peak" \
+    --arg workers "$workers" --argjson calls $((calls_after - calls_before)) --argjson peak "$peak" \
     --argjson cpu_s "$cpu_s" \
     --argjson connections "$case_connections" \
-    '{scenario: $scenario, contender: $contender, run: $run, connections: $connections} + .
+    '{workers: $workers, scenario: $scenario, contender: $contender, run: $run,
+      connections: $connections} + .
      + {idp_calls: $calls, cpu_s: $cpu_s, peak_rss_kib: $peak}' <<<"$report" >>"$work_dir/runs.jsonl"
-  log "run $run/$runs $scenario $contender: $(tail -n 1 "$work_dir/runs.jsonl" | jq -r '
+  log "workers $workers, run $run/$runs $scenario $contender: $(tail -n 1 "$work_dir/runs.jsonl" | jq -r '
     "\(.rps | floor) req/s, p50 \(.latency_us.p50 / 1000) ms, p99 \(.latency_us.p99 / 1000) ms, " +
     "IdP \(.idp_calls / .requests * 100 | round / 100)/req, " +
     "CPU \(.cpu_s / .requests * 1e6 | round / 1000) s/1k, " +
     "peak RSS \(.peak_rss_kib / 1024 * 10 | round / 10) MiB"')"
 }
 
+# mint_tokens COUNT [jwt]: opaque tokens, or JWT access tokens.
 mint_tokens() {
-  local count=$1
+  local count=$1 command=mint
+  [ "${2:-}" = jwt ] && command=mint-jwt
   timeout $((30 + count / 200))s \
-    "$python" "$client_py" mint "${base_url[idp]}" "$token_client_id" "$token_scope" "$count" ||
+    "$python" "$client_py" "$command" "${base_url[idp]}" "$token_client_id" "$token_scope" "$count" ||
     fail "minting $count tokens failed"
 }
 
@@ -373,11 +402,40 @@ measure_burst() {
   jq -e --argjson n "$burst_connections" '.statuses == {"200": $n}' <<<"$result" >/dev/null ||
     fail "not every request of the burst against $url was answered 200: $result"
   jq -c --arg contender "$contender" --argjson run "$run" --argjson calls $((calls_after - calls_before)) \
-    --argjson n "$burst_connections" \
-    '{scenario: "g", contender: $contender, run: $run, requests: $n, idp_calls: $calls} + .' \
+    --argjson n "$burst_connections" --arg workers "$workers" \
+    '{workers: $workers, scenario: "g", contender: $contender, run: $run, requests: $n,
+      idp_calls: $calls} + .' \
     <<<"$result" >>"$work_dir/runs.jsonl"
-  log "run $run/$runs g $contender: $burst_connections requests," \
+  log "workers $workers, run $run/$runs g $contender: $burst_connections requests," \
     "$((calls_after - calls_before)) IdP call(s), $(jq -r .elapsed_ms <<<"$result") ms"
+}
+
+# Scenario j_cold: a fresh tollgate, then 64 connections with one request each carrying a JWT: the
+# first requests wait for the JWKS fetched at start, none is refused, and the IdP sees one fetch.
+measure_cold_jwt() {
+  local run=$1 token fresh_port fresh_pid calls_before calls_after keys_before keys_after result
+  token=$(mint_tokens 1 jwt)
+  fresh_port=$(timeout 10s "$python" "$client_py" free-ports 1) || fail "no free port"
+  keys_before=$(keys_calls)
+  calls_before=$(introspect_calls)
+  start_tollgate tollgate-fresh "$fresh_port"
+  fresh_pid=$started_pid
+  result=$(timeout 60s "$python" "$client_py" burst "http://127.0.0.1:$fresh_port/jwt/ok" "$token" \
+    "$burst_connections") || fail "the JWT burst against a fresh tollgate failed"
+  calls_after=$(introspect_calls)
+  keys_after=$(keys_calls)
+  stop_daemon "$fresh_pid"
+  jq -e --argjson n "$burst_connections" '.statuses == {"200": $n}' <<<"$result" >/dev/null ||
+    fail "not every request of the JWT burst was answered 200: $result"
+  # Only the jwt instance fetches keys: one JWKS fetch per fresh process, however many requests.
+  jq -c --argjson run "$run" --argjson calls $((calls_after - calls_before)) \
+    --argjson keys $((keys_after - keys_before)) --argjson n "$burst_connections" \
+    --arg workers "$workers" \
+    '{workers: $workers, scenario: "j_cold", contender: "tollgate", run: $run, requests: $n,
+      idp_calls: $calls, jwks_fetches: $keys} + .' <<<"$result" >>"$work_dir/runs.jsonl"
+  log "workers $workers, run $run/$runs j_cold tollgate: $burst_connections requests," \
+    "$((keys_after - keys_before)) JWKS fetch(es), $((calls_after - calls_before)) introspection" \
+    "call(s), $(jq -r .elapsed_ms <<<"$result") ms"
 }
 
 # The contenders of a scenario that BENCH_CONTENDERS keeps, rotated by the run number so that no
@@ -395,21 +453,84 @@ contenders_of() {
 
 # --- reporting -----------------------------------------------------------------------------------
 
+# Scenario h's connections: enough that each, pausing paced_delay_ms between requests, offers half
+# of the rate nginx reached in this pass's runs of a (the same offered load for every contender).
+set_paced_connections() {
+  local rate
+  rate=$(jq -s --arg w "$workers" \
+    '[ .[] | select(.workers == $w and .scenario == "a" and .contender == "nginx") | .rps ]
+     | sort | if length == 0 then 0 else .[length / 2 | floor] end' "$work_dir/runs.jsonl")
+  paced_connections=$(awk -v rate="$rate" -v delay="$paced_delay_ms" -v most="$many_connections" \
+    'BEGIN { c = int(rate / 2 * delay / 1000 + 0.5); if (c < 1) c = 1; if (c > most) c = most; print c }')
+  log "h: $paced_connections connections pausing ${paced_delay_ms} ms, about half of nginx's $rate req/s in a"
+}
+
+# The pass of one worker count: the proxies started with it, every scenario measured, the proxies
+# stopped. Appends to runs.jsonl; prints the pass's idle RSS as JSON.
+run_pass() {
+  local scenario contender run list name processes idle_json='{}'
+  if [ -n "${BENCH_WRK_THREADS:-}" ]; then
+    wrk_threads=$BENCH_WRK_THREADS
+  elif [ "$workers" = auto ]; then
+    wrk_threads=$(($(nproc) < 8 ? $(nproc) : 8))
+  else
+    wrk_threads=$((workers < 8 ? workers : 8))
+  fi
+  log "starting nginx, HAProxy (each plain and doing tollgate's work) and tollgate; workers: $workers"
+  start_proxies
+  # Before any load: what each server holds once started (one request served, for readiness).
+  for name in tollgate nginx haproxy upstream idp; do
+    mapfile -t processes < <(server_pids "$name")
+    idle_json=$(jq -c --arg n "$name" --argjson kib "$(memory_kib VmRSS "${processes[@]}")" \
+      '. + {($n): $kib}' <<<"$idle_json")
+  done
+
+  for scenario in "${scenarios[@]}"; do
+    [[ $scenario == [gh] || $scenario == j_cold ]] && continue
+    mapfile -t list < <(contenders_of "$scenario" 1)
+    for contender in "${list[@]}"; do check_case "$scenario" "$contender"; done
+  done
+
+  log "workers $workers: wrk -t$wrk_threads -d${duration_s}s, $runs run(s)," \
+    "connections: a-d $connections, e $large_connections, f $many_connections"
+  for ((run = 1; run <= runs; run++)); do
+    for scenario in "${scenarios[@]}"; do
+      # Filled just before d's first run, so that a-c run with an empty cache.
+      [ "$scenario" = d ] && [ "$run" -eq 1 ] && warm_token_cache
+      [ "$scenario" = h ] && set_paced_connections
+      mapfile -t list < <(contenders_of "$scenario" "$run")
+      for contender in "${list[@]}"; do
+        if [ "$scenario" = g ]; then
+          measure_burst "$contender" "$run"
+        elif [ "$scenario" = j_cold ]; then
+          measure_cold_jwt "$run"
+        else
+          measure_case "$scenario" "$contender" "$run"
+        fi
+      done
+    done
+  done
+  stop_proxies
+  jq -c --arg w "$workers" --argjson threads "$wrk_threads" --argjson idle "$idle_json" \
+    '{workers: $w, wrk_threads: $threads, idle_rss_kib: $idle}' <<<'null' >>"$work_dir/passes.jsonl"
+}
+
 write_results() {
-  local scenarios_json=$1 idle_json=$2 stamp document file
+  local scenarios_json=$1 stamp document file
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
   document=$(jq -s -f "$repo_root/bench/lib/summary.jq" \
-    --argjson scenarios "$scenarios_json" --argjson idle_rss_kib "$idle_json" \
+    --argjson scenarios "$scenarios_json" \
+    --argjson passes "$(jq -sc . "$work_dir/passes.jsonl")" \
     --argjson settings "$(jq -n --argjson duration "$duration_s" --argjson runs "$runs" \
-      --argjson connections "$connections" --argjson threads "$wrk_threads" --arg workers "$workers" \
-      --argjson tokens "$tokens_count" --arg log_level "$tollgate_log_level" \
-      --arg peer_headers "$peer_headers" \
+      --argjson connections "$connections" --argjson tokens "$tokens_count" \
+      --arg log_level "$tollgate_log_level" --argjson paced_delay_ms "$paced_delay_ms" \
       --argjson large "$large_connections" --argjson many "$many_connections" \
       --argjson burst "$burst_connections" \
-      '{duration_s: $duration, runs: $runs, wrk_threads: $threads, workers: $workers, tokens: $tokens,
-        tollgate_log_level: $log_level, peer_headers: $peer_headers,
+      '{duration_s: $duration, runs: $runs, tokens: $tokens, tollgate_log_level: $log_level,
+        paced_delay_ms: $paced_delay_ms,
         connections: {a: $connections, b: $connections, c: $connections, d: $connections,
-                      e_download: $large, e_upload: $large, f: $many, g: $burst}}')" \
+                      e_download: $large, e_upload: $large, f: $many, g: $burst,
+                      j: $connections, j_cold: $burst}}')" \
     --argjson machine "$(jq -n --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
       --arg model "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
       --argjson memory_kib "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
@@ -429,7 +550,6 @@ write_results() {
 }
 
 main() {
-  local scenario contender run list
   case "${1:-}" in -h | --help) usage; exit 0 ;; esac
   select_scenarios "$@"
   command_line="bench/run.sh${*:+ $*}"
@@ -442,48 +562,23 @@ main() {
   trap 'exit 130' INT TERM
   work_dir=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
   : >"$work_dir/runs.jsonl"
+  : >"$work_dir/passes.jsonl"
 
-  log "starting the upstream, the dev IdP, nginx, HAProxy and tollgate (workers: $workers)"
-  start_servers
-  # Before any load: what each server holds once started (one request served, for readiness).
-  local idle_json='{}' name processes
-  for name in tollgate nginx haproxy upstream idp; do
-    mapfile -t processes < <(server_pids "$name")
-    idle_json=$(jq -c --arg n "$name" --argjson kib "$(memory_kib VmRSS "${processes[@]}")" \
-      '. + {($n): $kib}' <<<"$idle_json")
-  done
-
+  log "starting the upstream and the dev IdP"
+  start_backends
   one_token=$(mint_tokens 1)
+  [[ " ${scenarios[*]} " == *" j "* ]] && one_jwt=$(mint_tokens 1 jwt)
   if [[ " ${scenarios[*]} " == *" d "* ]]; then
     tokens_file=$work_dir/tokens
     log "minting $tokens_count tokens for scenario d"
     mint_tokens "$tokens_count" >"$tokens_file"
   fi
 
-  for scenario in "${scenarios[@]}"; do
-    [ "$scenario" = g ] && continue
-    mapfile -t list < <(contenders_of "$scenario" 1)
-    for contender in "${list[@]}"; do check_case "$scenario" "$contender"; done
+  for workers in "${worker_counts[@]}"; do
+    run_pass
   done
 
-  log "wrk -t$wrk_threads -d${duration_s}s, $runs run(s)," \
-    "connections: a-d $connections, e $large_connections, f $many_connections"
-  for ((run = 1; run <= runs; run++)); do
-    for scenario in "${scenarios[@]}"; do
-      # Filled just before d's first run, so that a-c run with an empty cache.
-      [ "$scenario" = d ] && [ "$run" -eq 1 ] && warm_token_cache
-      mapfile -t list < <(contenders_of "$scenario" "$run")
-      for contender in "${list[@]}"; do
-        if [ "$scenario" = g ]; then
-          measure_burst "$contender" "$run"
-        else
-          measure_case "$scenario" "$contender" "$run"
-        fi
-      done
-    done
-  done
-
-  write_results "$(printf '%s\n' "${scenarios[@]}" | jq -R . | jq -sc .)" "$idle_json"
+  write_results "$(printf '%s\n' "${scenarios[@]}" | jq -R . | jq -sc .)"
 }
 
 main "$@"

@@ -4,6 +4,7 @@
   client.py free-ports N                        N distinct free TCP ports on 127.0.0.1, one a line
   client.py mint IDP_URL CLIENT SCOPE COUNT     COUNT tokens minted by the dev IdP's admin API,
                                                 one a line on stdout (one keep-alive connection)
+  client.py mint-jwt IDP_URL CLIENT SCOPE COUNT the same, as RS256 JWT access tokens
   client.py warm URL TOKENS_FILE                one GET of URL per token of the file, keep-alive;
                                                 fails unless every answer is 200
   client.py burst URL TOKEN CONNECTIONS         opens CONNECTIONS connections, then sends one GET
@@ -63,11 +64,13 @@ def free_ports(count_text):
             s.close()
 
 
-def mint(idp_url, client_id, scope, count_text):
+def mint(idp_url, client_id, scope, count_text, token_format="opaque"):
     count = bounded_count(count_text, 1, MAX_COUNT)
     host, port, _ = loopback_url(idp_url)
     connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT_S)
-    body = json.dumps({"client_id": client_id, "scope": scope, "ttl_s": 86400})
+    body = json.dumps(
+        {"client_id": client_id, "scope": scope, "ttl_s": 86400, "token_format": token_format}
+    )
     headers = {"Content-Type": "application/json"}
     out = sys.stdout
     for _ in range(count):
@@ -120,7 +123,17 @@ def burst(url, token, connections_text):
     print(json.dumps({"statuses": statuses, "elapsed_ms": round(elapsed_ms, 2)}))
 
 
-COMMANDS = {"free-ports": (free_ports, 1), "mint": (mint, 4), "warm": (warm, 2), "burst": (burst, 3)}
+def mint_jwt(idp_url, client_id, scope, count_text):
+    mint(idp_url, client_id, scope, count_text, "jwt")
+
+
+COMMANDS = {
+    "free-ports": (free_ports, 1),
+    "mint": (mint, 4),
+    "mint-jwt": (mint_jwt, 4),
+    "warm": (warm, 2),
+    "burst": (burst, 3),
+}
 
 
 def main(argv):

@@ -3,8 +3,10 @@
 # which defines work_dir, repo_root, bin_dir, workers, tollgate_log_level, tokens_count, log and fail,
 # and sources scripts/lib/daemons.sh. Every server listens on 127.0.0.1 only.
 #
-# After start_servers: server_pid[NAME] and base_url[NAME] for upstream, idp, nginx, haproxy and
-# tollgate.
+# After start_backends and start_proxies: server_pid[NAME] and base_url[NAME] for upstream, idp,
+# nginx, nginx_same, haproxy, haproxy_same and tollgate. The *_same proxies add the headers tollgate
+# adds, so that they do the same work; start_proxies runs once per worker count (the global
+# `workers`), stop_proxies ends them.
 
 declare -A server_pid=()
 declare -A base_url=()
@@ -21,7 +23,7 @@ readonly nginx_js_module=/usr/lib/nginx/modules/ngx_http_js_module.so   # libngi
 # moment; the servers bind them a moment later.
 declare -A port=()
 allocate_ports() {
-  local names=(upstream nginx haproxy tollgate) free i
+  local names=(upstream nginx nginx_same haproxy haproxy_same tollgate) free i
   mapfile -t free < <("$python" "$client_py" free-ports ${#names[@]})
   [ ${#free[@]} -eq ${#names[@]} ] || fail "could not find ${#names[@]} free ports"
   for i in "${!names[@]}"; do
@@ -97,26 +99,30 @@ $(nginx_temp_paths "$dir")
 EOF
 }
 
-# With BENCH_PEER_HEADERS=on, the headers tollgate adds on every plain route, added by nginx too:
-# X-Forwarded-For/-Proto/-Host and Via towards the upstream, Via and X-Request-Id both ways.
+# For nginx_same, the headers tollgate adds on every plain route, added by nginx too:
+# X-Forwarded-For/-Proto/-Host, Via and a new trace context (traceparent: the request id as the
+# trace id, half of it as the span id) towards the upstream, Via and X-Request-Id both ways.
 # (A location's proxy_set_header replaces the server's, so Connection is repeated.)
 nginx_peer_header_directives() {
-  [ "$peer_headers" = on ] || return 0
+  local same=$1
+  [ "$same" = on ] || return 0
   cat <<EOF
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto \$scheme;
       proxy_set_header X-Forwarded-Host \$http_host;
       proxy_set_header X-Request-Id \$request_id;
+      proxy_set_header traceparent "00-\$request_id-\$span_id-01";
       proxy_set_header Via "1.1 nginx";
       add_header Via "1.1 nginx" always;
       add_header X-Request-Id \$request_id always;
 EOF
 }
 
-# The same for HAProxy (its unique id is the request id).
+# The same for haproxy_same (its unique id is the request id; the trace context from rand).
 haproxy_peer_header_directives() {
-  [ "$peer_headers" = on ] || return 0
+  local same=$1
+  [ "$same" = on ] || return 0
   cat <<EOF
   unique-id-format %{+X}o\ %ci%cp%fi%fp%Ts%rt%pid
   unique-id-header X-Request-Id
@@ -124,6 +130,7 @@ haproxy_peer_header_directives() {
   http-request set-header X-Forwarded-Proto http
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
   http-request add-header Via "1.1 haproxy"
+  http-request set-header traceparent 00-%[rand,hex,lower]%[rand,hex,lower]-%[rand,hex,lower]-01
   http-response set-header Via "1.1 haproxy"
   http-response set-header X-Request-Id %[unique-id]
 EOF
@@ -164,9 +171,9 @@ EOF
 # nginx as the peer: a plain keep-alive reverse proxy (defaults, no access log, HTTP/1.1 and a
 # keep-alive pool to the upstream), streaming the 1 MiB bodies; and for the protected routes NGINX's
 # introspection recipe, auth_request + njs (lib/nginx-introspection.js), with and without
-# proxy_cache.
+# proxy_cache. NAME is nginx or nginx_same; SAME (on|off) adds tollgate's headers on the plain routes.
 write_nginx_config() {
-  local dir=$work_dir/nginx
+  local name=$1 same=$2 dir=$work_dir/$1
   mkdir -p "$dir/tmp" "$dir/cache"
   cp "$repo_root/bench/lib/nginx-introspection.js" "$dir/introspection.js"
   chmod -R a+rX "$dir"
@@ -193,28 +200,32 @@ $(nginx_temp_paths "$dir")
     keepalive_requests 1000000;
   }
 
+  map \$request_id \$span_id {
+    "~^(?<half>[0-9a-f]{16})" \$half;
+  }
+
   map \$http_authorization \$bearer_token {
     default "";
     "~^Bearer (?<token>[A-Za-z0-9._~-]+)\$" \$token;
   }
 
   server {
-    listen 127.0.0.1:${port[nginx]} backlog=4096;
+    listen 127.0.0.1:${port[$name]} backlog=4096;
     client_max_body_size 2m;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
 
     location / {
-$(nginx_peer_header_directives)
+$(nginx_peer_header_directives "$same")
       proxy_pass http://app;
     }
     location = /1mib {
-$(nginx_peer_header_directives)
+$(nginx_peer_header_directives "$same")
       proxy_pass http://app;
       proxy_buffering off;
     }
     location = /upload {
-$(nginx_peer_header_directives)
+$(nginx_peer_header_directives "$same")
       proxy_pass http://app;
       proxy_request_buffering off;
     }
@@ -255,9 +266,10 @@ EOF
 }
 
 # HAProxy as the peer: HTTP mode, keep-alive both ways, idle server connections reused by any
-# request (http-reuse always, as the other proxies' pools do), no logging.
+# request (http-reuse always, as the other proxies' pools do), no logging. NAME is haproxy or
+# haproxy_same; SAME (on|off) adds tollgate's headers. Without nbthread, one thread per core.
 write_haproxy_config() {
-  local dir=$work_dir/haproxy threads=""
+  local name=$1 same=$2 dir=$work_dir/$1 threads=""
   mkdir -p "$dir"
   [ "$workers" = auto ] || threads="nbthread $workers"
   cat >"$dir/haproxy.cfg" <<EOF
@@ -275,8 +287,8 @@ defaults
   timeout http-keep-alive 75s
 
 frontend bench
-  bind 127.0.0.1:${port[haproxy]}
-$(haproxy_peer_header_directives)
+  bind 127.0.0.1:${port[$name]}
+$(haproxy_peer_header_directives "$same")
   default_backend app
 
 backend app
@@ -306,9 +318,25 @@ tollgate_plugin() {
 EOF
 }
 
-# tollgate: a plain route, and two protected routes checking tokens with the dev IdP, with the
-# introspection cache on (/cached) and off (/uncached, the seed's mode). Access log off, like the
-# peers'.
+# One openid-connect plugin instance validating the dev IdP's JWT access tokens locally, with the
+# keys of its JWKS (scenario j): no IdP call per request.
+tollgate_jwt_plugin() {
+  cat <<EOF
+  jwt:
+    name: openid-connect
+    config:
+      issuer: http://127.0.0.1:$idp_port/oauth2/default
+      auth_methods: [ bearer ]
+      scopes_claim: [ scp ]
+      scopes_required: [ "$token_scope" ]
+      upstream_headers_claims: [ sub ]
+      upstream_headers_names: [ X-Authenticated-User ]
+EOF
+}
+
+# tollgate: a plain route, and protected routes checking tokens with the dev IdP: the
+# introspection cache on (/cached) and off (/uncached, the seed's mode), and JWTs validated
+# locally (/jwt). Access log off, like the peers'.
 write_tollgate_config() {
   local file=$1 listen_port=$2
   cat >"$file" <<EOF
@@ -324,6 +352,7 @@ upstreams:
 plugins:
 $(tollgate_plugin cached true)
 $(tollgate_plugin uncached false)
+$(tollgate_jwt_plugin)
 routes:
   - name: plain
     match: { paths: [ / ] }
@@ -336,6 +365,10 @@ routes:
     match: { paths: [ /uncached ] }
     upstream: app
     plugins: [ uncached ]
+  - name: jwt
+    match: { paths: [ /jwt ] }
+    upstream: app
+    plugins: [ jwt ]
 EOF
 }
 
@@ -355,10 +388,11 @@ start_idp() {
 }
 
 start_haproxy() {
-  start_daemon haproxy haproxy -db -f "$work_dir/haproxy/haproxy.cfg"
-  server_pid[haproxy]=$started_pid
-  base_url[haproxy]=http://127.0.0.1:${port[haproxy]}
-  wait_for_http haproxy "${base_url[haproxy]}/" "$started_pid" "$work_dir/haproxy.log"
+  local name=$1
+  start_daemon "$name" haproxy -db -f "$work_dir/$name/haproxy.cfg"
+  server_pid[$name]=$started_pid
+  base_url[$name]=http://127.0.0.1:${port[$name]}
+  wait_for_http "$name" "${base_url[$name]}/" "$started_pid" "$work_dir/$name.log"
 }
 
 # Starts a tollgate with the benchmark's configuration on PORT; its PID goes to started_pid.
@@ -369,17 +403,34 @@ start_tollgate() {
   wait_for_http "$name" "http://127.0.0.1:$listen_port/" "$started_pid" "$work_dir/$name.log"
 }
 
-start_servers() {
+# The upstream and the dev IdP: started once, for every worker count.
+start_backends() {
   chmod 0755 "$work_dir"   # nginx's workers run as another user when started as root
   allocate_ports
   write_upstream_config
   start_nginx upstream
   start_idp
-  write_nginx_config
+}
+
+# The proxies, with `workers` workers each (a number, or auto: each one's own default).
+start_proxies() {
+  write_nginx_config nginx off
   start_nginx nginx
-  write_haproxy_config
-  start_haproxy
+  write_nginx_config nginx_same on
+  start_nginx nginx_same
+  write_haproxy_config haproxy off
+  start_haproxy haproxy
+  write_haproxy_config haproxy_same on
+  start_haproxy haproxy_same
   start_tollgate tollgate "${port[tollgate]}"
   server_pid[tollgate]=$started_pid
   base_url[tollgate]=http://127.0.0.1:${port[tollgate]}
+}
+
+stop_proxies() {
+  local name
+  for name in tollgate haproxy_same haproxy nginx_same nginx; do
+    stop_process "${server_pid[$name]}"
+    unset "server_pid[$name]"
+  done
 }

@@ -24,12 +24,19 @@ def ratio: if . == null then "" else fixed(2) + "×" end;
 def contender_name($scenario):
   if . == "direct" then "upstream, direct"
   elif . == "idp" then "dev IdP alone"
-  elif . == "nginx" and ($scenario | IN("b", "c", "g")) then "nginx auth_request"
+  elif . == "nginx" and ($scenario | IN("b", "c", "g", "j")) then "nginx auth_request"
   elif . == "nginx" then "nginx"
+  elif . == "nginx_same" then "nginx, same work"
   elif . == "haproxy" then "HAProxy"
+  elif . == "haproxy_same" then "HAProxy, same work"
   else . end;
 
-def order: {direct: 0, idp: 1, nginx: 2, haproxy: 3, tollgate: 4};
+def order: {direct: 0, idp: 1, nginx: 2, nginx_same: 3, haproxy: 4, haproxy_same: 5, tollgate: 6};
+
+def workers_text($machine):
+  if . == "auto" then "each one's default (tollgate `workers: auto`, nginx `worker_processes auto`, "
+    + "HAProxy one thread per core: \($machine.cpus) here)"
+  else "\(.) each for tollgate, nginx and HAProxy" end;
 
 def width($rows): [ $rows | transpose[] | map(length) | max ];
 
@@ -54,45 +61,64 @@ def target_value:
 
 def heading($text): if $ARGS.named.format == "markdown" then "**\($text)**\n" else "\($text)\n" end;
 
+def pass_tables($doc):
+  . as $pass
+  | ($pass.scenarios | to_entries | map(select(.key | IN("g", "j_cold") | not))) as $wrk_scenarios
+  | [ $wrk_scenarios[] as $s
+      | $s.value.contenders | to_entries | sort_by(order[.key]) | .[]
+      | [ ($s.key | sub("_"; " ")) + ": " + $s.value.title,
+          (.key | contender_name($s.key)),
+          ((.value.connections // $s.value.connections) | tostring),
+          (.value.rps | thousands),
+          (.value.p50_ms | fixed(2)),
+          (.value.p99_ms | fixed(2)),
+          (.value.idp_calls_per_request | fixed(2)),
+          (.value.cpu_s_per_1k_requests | fixed(3)),
+          (.value.peak_rss_kib | mib),
+          (if $s.key == "h" then "" else .value.x_nginx | ratio end),
+          (if $s.key == "h" then "" else .value.x_haproxy | ratio end),
+          (.value.x_nginx_same | ratio),
+          (.value.x_haproxy_same | ratio),
+          (.value.p99_x_nginx | ratio) ] ] as $rows
+  | ($pass.scenarios.g.contenders // {} | to_entries | sort_by(order[.key])
+     | map([ (.key | contender_name("g")),
+             (.value.idp_calls | map(tostring) | join(", ")),
+             (if .value.all_200 then "yes" else "no" end),
+             (.value.elapsed_ms | fixed(1)) ])) as $burst_rows
+  | ($pass.scenarios.j_cold.contenders // {} | to_entries
+     | map([ (.key | contender_name("j_cold")),
+             (.value.jwks_fetches | map(tostring) | join(", ")),
+             (.value.idp_calls | map(tostring) | join(", ")),
+             (if .value.all_200 then "yes" else "no" end),
+             (.value.elapsed_ms | fixed(1)) ])) as $cold_jwt_rows
+  | ($pass.targets | map([ .id, .what, (.value | target_value), .goal,
+                           (if .met == null then .note elif .met then "met" else "MISSED" end) ]))
+    as $target_rows
+  | $pass.idle_rss_kib as $idle
+  | heading("workers: \($pass.workers | workers_text($doc.machine)); upstream nginx and dev IdP 1 each; "
+            + "wrk -t\($pass.wrk_threads), \($doc.settings.runs) × \($doc.settings.duration_s) s alternated, medians"),
+    ( if ($rows | length) > 0 then
+        table(["scenario", "contender", "conns", "req/s", "p50 ms", "p99 ms", "IdP calls/req",
+               "CPU s/1k req", "peak RSS MiB", "× nginx", "× HAProxy", "× nginx same work",
+               "× HAProxy same work", "p99 × nginx"]; $rows), ""
+      else empty end ),
+    ( if ($burst_rows | length) > 0 then
+        heading("g: \($pass.scenarios.g.title)"),
+        table(["contender", "IdP calls per run", "all 200", "ms to the last answer (median)"]; $burst_rows), ""
+      else empty end ),
+    ( if ($cold_jwt_rows | length) > 0 then
+        heading("j cold: \($pass.scenarios.j_cold.title)"),
+        table(["contender", "JWKS fetches per run", "introspection calls per run", "all 200",
+               "ms to the last answer (median)"]; $cold_jwt_rows), ""
+      else empty end ),
+    heading("idle RSS after start, MiB: tollgate \($idle.tollgate | mib), "
+            + "nginx \($idle.nginx | mib) (master + workers), HAProxy \($idle.haproxy | mib)"),
+    heading("targets at these worker counts (same-run ratios, medians of \($doc.settings.runs))"),
+    table(["scenario", "target", "value", "goal", "result"]; $target_rows),
+    "";
+
 . as $doc
-| ($doc.scenarios | to_entries | map(select(.key != "g"))) as $wrk_scenarios
-| [ $wrk_scenarios[] as $s
-    | $s.value.contenders | to_entries | sort_by(order[.key]) | .[]
-    | [ ($s.key | sub("_"; " ")) + ": " + $s.value.title,
-        (.key | contender_name($s.key)),
-        ($s.value.connections | tostring),
-        (.value.rps | thousands),
-        (.value.p50_ms | fixed(2)),
-        (.value.p99_ms | fixed(2)),
-        (.value.idp_calls_per_request | fixed(2)),
-        (.value.cpu_s_per_1k_requests | fixed(3)),
-        (.value.peak_rss_kib | mib),
-        (.value.x_nginx | ratio),
-        (.value.x_haproxy | ratio) ] ] as $rows
-| ($doc.scenarios.g.contenders // {} | to_entries | sort_by(order[.key])
-   | map([ (.key | contender_name("g")),
-           (.value.idp_calls | map(tostring) | join(", ")),
-           (if .value.all_200 then "yes" else "no" end),
-           (.value.elapsed_ms | fixed(1)) ])) as $burst_rows
-| ($doc.targets | map([ .id, .what, (.value | target_value), .goal,
-                        (if .met == null then .note elif .met then "met" else "MISSED" end) ])) as $target_rows
-| $doc.settings as $settings
-| $doc.idle_rss_kib as $idle
 | heading("tollgate benchmark, \($doc.date): \($doc.machine.cpus) cores (\($doc.machine.cpu_model)), "
-          + "commit \($doc.commit)"),
-  "workers: \($settings.workers) each for tollgate, nginx and HAProxy; upstream nginx and dev IdP 1 each; "
-  + "wrk -t\($settings.wrk_threads), \($settings.runs) × \($settings.duration_s) s alternated, medians; "
-  + (if $settings.peer_headers == "on" then "nginx and HAProxy add tollgate's headers; " else "" end)
-  + "\($doc.command)\n",
-  ( if ($rows | length) > 0 then
-      table(["scenario", "contender", "conns", "req/s", "p50 ms", "p99 ms", "IdP calls/req", "CPU s/1k req",
-             "peak RSS MiB", "× nginx", "× HAProxy"]; $rows), ""
-    else empty end ),
-  ( if ($burst_rows | length) > 0 then
-      heading("g: \($doc.scenarios.g.title)"),
-      table(["contender", "IdP calls per run", "all 200", "ms to the last answer (median)"]; $burst_rows), ""
-    else empty end ),
-  heading("idle RSS after start, MiB: tollgate \($idle.tollgate | mib), "
-          + "nginx \($idle.nginx | mib) (master + workers), HAProxy \($idle.haproxy | mib)"),
-  heading("targets (same-run ratios, medians of \($settings.runs))"),
-  table(["scenario", "target", "value", "goal", "result"]; $target_rows)
+          + "commit \($doc.commit); \($doc.command)"),
+  "access logs off on every server; \"same work\": nginx and HAProxy add the headers tollgate adds\n",
+  ( $doc.passes[] | pass_tables($doc) )
