@@ -30,6 +30,23 @@ Reply AdminApi::set_client_active(std::string_view client_id, bool active) {
                     ordered_json{{"client_id", client->id()}, {"active", active}});
 }
 
+Reply AdminApi::rotate_keys(const Request& request) {
+  bool keep_previous = true;
+  if (!request.body().empty()) {
+    const auto json = nlohmann::json::parse(request.body(), nullptr, false);
+    if (!json.is_object()) return bad_request("The body must be a JSON object.");
+    auto keep = json.find("keep_previous");
+    if (keep != json.end()) {
+      if (!keep->is_boolean()) return bad_request("keep_previous must be a boolean.");
+      keep_previous = keep->get<bool>();
+    }
+  }
+  const std::string kid = state_.signing_keys.rotate(keep_previous);
+  spdlog::info("signing key rotated: kid {}, previous key {}", kid,
+               keep_previous ? "kept" : "removed");
+  return json_reply(http::status::ok, ordered_json{{"kid", kid}, {"keep_previous", keep_previous}});
+}
+
 Reply AdminApi::stats() const {
   ordered_json traces = ordered_json::array();
   for (const RecentTraces::Trace& trace : state_.stats.introspect_traces.latest()) {
@@ -40,12 +57,14 @@ Reply AdminApi::stats() const {
   return json_reply(http::status::ok,
                     ordered_json{{"introspect_calls", state_.stats.introspect_calls.total()},
                                  {"token_calls", state_.stats.token_calls.total()},
+                                 {"keys_calls", state_.stats.keys_calls.total()},
                                  {"introspect_traces", std::move(traces)}});
 }
 
 Reply AdminApi::reset_stats() {
   state_.stats.introspect_calls.reset();
   state_.stats.token_calls.reset();
+  state_.stats.keys_calls.reset();
   state_.stats.introspect_traces.reset();
   return stats();
 }

@@ -5,6 +5,7 @@
 //   POST   /admin/stats/reset
 //   GET | POST | DELETE /admin/faults   (faults on introspection calls, see faults.hpp)
 //   POST   /admin/tokens           {"client_id":..,"scope":..,"ttl_s":N} mints a token directly
+//   POST   /admin/keys/rotate      {"keep_previous":true|false}: a new signing key
 #pragma once
 
 #include <string_view>
@@ -26,6 +27,7 @@ class AdminApi {
   Reply set_faults(const Request& request);
   Reply clear_faults();
   Reply mint_token(const Request& request);
+  Reply rotate_keys(const Request& request);
 
  private:
   IdpState& state_;

@@ -135,8 +135,12 @@ Reply token_reply(const IssuedToken& token) {
 
 AuthorizationServer::AuthorizationServer(IdpState& state)
     : state_(state),
-      discovery_document_(build_discovery_document(state.settings.issuer, state.clients)),
-      jwks_document_(dump_json(state.signing_key.jwks())) {}
+      discovery_document_(build_discovery_document(state.settings.issuer, state.clients)) {}
+
+Reply AuthorizationServer::keys() const {
+  state_.stats.keys_calls.increment();
+  return json_reply(http::status::ok, state_.signing_keys.jwks_document());
+}
 
 Reply AuthorizationServer::authorize() const {
   return error_reply(http::status::bad_request, "unsupported_response_type",
@@ -161,7 +165,7 @@ std::optional<IssuedToken> AuthorizationServer::issue(const Client& client, std:
                                  {"iat", issued_at},   {"exp", expires_at},
                                  {"cid", client.id()}, {"scp", split_scopes(scope)},
                                  {"sub", client.id()}};
-    access_token = state_.signing_key.sign_jwt(claims);
+    access_token = state_.signing_keys.current()->sign_jwt(claims);
   } else {
     access_token = random_base64url(kOpaqueTokenBytes);
   }

@@ -25,7 +25,7 @@ class AuthorizationServer {
   explicit AuthorizationServer(IdpState& state);
 
   Reply discovery() const { return json_reply(http::status::ok, discovery_document_); }
-  Reply keys() const { return json_reply(http::status::ok, jwks_document_); }
+  Reply keys() const;
   Reply authorize() const;
   Reply token(const Request& request);
   Reply introspect(const Request& request);
@@ -43,7 +43,6 @@ class AuthorizationServer {
 
   IdpState& state_;
   std::string discovery_document_;
-  std::string jwks_document_;
 };
 
 }  // namespace tollgate::dev_idp

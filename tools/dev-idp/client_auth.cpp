@@ -6,6 +6,8 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include "tollgate/http/headers.hpp"
+
 namespace tollgate::dev_idp {
 namespace {
 
@@ -23,16 +25,6 @@ Reply invalid_client(std::string_view description, bool used_basic) {
   // RFC 6749 section 5.2: a failed Basic attempt is answered with the scheme to use.
   if (used_basic) reply.response.set(http::field::www_authenticate, "Basic realm=\"dev-idp\"");
   return reply;
-}
-
-bool is_form_content_type(std::string_view content_type) {
-  constexpr std::string_view kForm = "application/x-www-form-urlencoded";
-  const std::string_view media_type = content_type.substr(0, content_type.find(';'));
-  std::string_view trimmed = media_type;
-  while (!trimmed.empty() && trimmed.back() == ' ') trimmed.remove_suffix(1);
-  return std::equal(trimmed.begin(), trimmed.end(), kForm.begin(), kForm.end(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == b;
-  });
 }
 
 std::variant<const Client*, Reply> check_secret(const ClientRegistry& clients,
@@ -78,7 +70,8 @@ std::variant<const Client*, Reply> authenticate_client(const Request& request, c
 
 std::variant<Form, Reply> read_form(const Request& request) {
   const auto content_type = request.find(http::field::content_type);
-  if (content_type == request.end() || !is_form_content_type(content_type->value())) {
+  if (content_type == request.end() ||
+      !tollgate::http_io::is_form_urlencoded(content_type->value())) {
     return error_reply(http::status::bad_request, "invalid_request",
                        "The request must be application/x-www-form-urlencoded.");
   }

@@ -111,6 +111,9 @@ Reply DevIdp::route_admin(const Request& request, std::string_view path) {
   if (path == "/tokens") {
     return method == http::verb::post ? admin_.mint_token(request) : method_not_allowed("POST");
   }
+  if (path == "/keys/rotate") {
+    return method == http::verb::post ? admin_.rotate_keys(request) : method_not_allowed("POST");
+  }
   if (consume_prefix(path, kClientsPrefix)) {
     // /admin/clients/{id}/deactivate | /activate, with the id percent-decoded.
     const std::size_t slash = path.rfind('/');

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdint>
 
+#include "tollgate/common/hash.hpp"
+
 namespace tollgate::dev_idp {
 namespace {
 
@@ -18,19 +20,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
                     [](char x, char y) { return (x | 0x20) == (y | 0x20); });
 }
-
-constexpr std::array<std::int8_t, 256> make_base64_table() {
-  std::array<std::int8_t, 256> table{};
-  table.fill(-1);
-  constexpr std::string_view alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (std::size_t i = 0; i < alphabet.size(); ++i) {
-    table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
-  }
-  return table;
-}
-
-constexpr auto kBase64Table = make_base64_table();
 
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
   std::string out;
@@ -88,26 +77,6 @@ std::optional<std::string_view> Form::get(std::string_view name) const {
     if (key == name) return std::string_view(value);
   }
   return std::nullopt;
-}
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = kBase64Table[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 std::optional<ClientCredentials> parse_basic_credentials(std::string_view authorization) {

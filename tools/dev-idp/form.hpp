@@ -32,9 +32,6 @@ class Form {
   std::vector<std::pair<std::string, std::string>> params_;
 };
 
-// Standard base64 (with or without padding); nullopt on any other character or a bad length.
-std::optional<std::string> base64_decode(std::string_view in);
-
 struct ClientCredentials {
   std::string client_id;
   std::string client_secret;

@@ -27,12 +27,12 @@ struct IdpState {
   IdpState(Settings settings_in, std::vector<ClientConfig> clients_in, SigningKey key)
       : settings(std::move(settings_in)),
         clients(std::move(clients_in)),
-        signing_key(std::move(key)) {}
+        signing_keys(std::move(key)) {}
 
   const Settings settings;
   ClientRegistry clients;
   TokenStore tokens;
-  const SigningKey signing_key;
+  KeyRing signing_keys;
   Stats stats;
   FaultSwitch faults;
 };

@@ -289,8 +289,10 @@ Endpoints (issuer = BASE/oauth2/default):
 Admin API, for development only: it has NO authentication, so keep dev-idp on loopback.
   POST   /admin/clients/ID/deactivate   every token issued so far becomes inactive for good
   POST   /admin/clients/ID/activate     new tokens work again; old ones stay inactive
-  GET    /admin/stats                   {"introspect_calls":N,"token_calls":N,
+  GET    /admin/stats                   {"introspect_calls":N,"token_calls":N,"keys_calls":N,
                                          "introspect_traces":[{"traceparent":..}]}
+  POST   /admin/keys/rotate             a new signing key; {"keep_previous":false} drops the old
+                                         one from the JWKS (default: kept)
   POST   /admin/stats/reset
   POST   /admin/faults                  faults on introspection calls, e.g.
            {"latency_ms":200}  {"status":503,"retry_after":"5"}  {"body":"<html>"}

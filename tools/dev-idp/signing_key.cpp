@@ -95,4 +95,34 @@ std::string SigningKey::sign_jwt(const nlohmann::ordered_json& claims) const {
   return jwt;
 }
 
+KeyRing::KeyRing(SigningKey first)
+    : current_(std::make_shared<const SigningKey>(std::move(first))) {
+  rebuild_document();
+}
+
+std::shared_ptr<const SigningKey> KeyRing::current() const {
+  const std::lock_guard lock(mutex_);
+  return current_;
+}
+
+std::string KeyRing::jwks_document() const {
+  const std::lock_guard lock(mutex_);
+  return document_;
+}
+
+std::string KeyRing::rotate(bool keep_previous) {
+  auto next = std::make_shared<const SigningKey>(SigningKey::generate());
+  const std::lock_guard lock(mutex_);
+  previous_ = keep_previous ? current_ : nullptr;
+  current_ = std::move(next);
+  rebuild_document();
+  return current_->kid();
+}
+
+void KeyRing::rebuild_document() {
+  nlohmann::ordered_json keys = current_->jwks()["keys"];
+  if (previous_) keys.push_back(previous_->jwks()["keys"][0]);
+  document_ = nlohmann::ordered_json{{"keys", std::move(keys)}}.dump();
+}
+
 }  // namespace tollgate::dev_idp

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,28 @@ class SigningKey {
   std::string kid_;
   std::string encoded_header_;  // the header is the same for every token
   nlohmann::ordered_json jwks_;
+};
+
+// The signing keys over time, as an issuer rotates them: one signs new tokens; the JWKS lists it
+// and, for an overlap, the one it replaced. Safe to use from several threads.
+class KeyRing {
+ public:
+  explicit KeyRing(SigningKey first);
+
+  std::shared_ptr<const SigningKey> current() const;
+  // {"keys":[current, previous (when kept)]}, serialised.
+  std::string jwks_document() const;
+  // A new key signs from now on; the old one stays in the JWKS when `keep_previous`, else it is
+  // gone (tokens it signed no longer verify). Returns the new kid.
+  std::string rotate(bool keep_previous);
+
+ private:
+  void rebuild_document();
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<const SigningKey> current_;
+  std::shared_ptr<const SigningKey> previous_;
+  std::string document_;
 };
 
 }  // namespace tollgate::dev_idp

@@ -79,6 +79,7 @@ class RecentTraces {
 struct Stats {
   CallCounter introspect_calls;
   CallCounter token_calls;
+  CallCounter keys_calls;  // JWKS fetches
   RecentTraces introspect_traces;
 };
 
