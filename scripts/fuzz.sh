@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "usage: $0 [seconds] [target...]" >&2; exit 2; }
 [ $# -gt 0 ] && shift
-targets=(config path token introspection request_head)
+targets=(config path token introspection request_head jose)
 [ $# -gt 0 ] && targets=("$@")
 
 scripts/install-deps.sh clang-14 libclang-rt-14-dev llvm-14
@@ -37,6 +37,7 @@ max_len_of() {
     token) echo 16384 ;;
     request_head) echo 20480 ;;
     introspection) echo 65536 ;;
+    jose) echo 16384 ;;
     *) echo 8192 ;;
   esac
 }

@@ -19,6 +19,17 @@ if ! $prometheus_was_installed && [ -d /run/systemd/system ] &&
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO systemctl disable --now --quiet prometheus
 fi
+# redis-server for the cluster cache tests, which start their own on a free port; as with
+# Prometheus, a service the package starts at install is stopped and left disabled.
+redis_was_installed=false
+command -v redis-server >/dev/null 2>&1 && redis_was_installed=true
+scripts/install-deps.sh redis-server
+if ! $redis_was_installed && [ -d /run/systemd/system ] &&
+  systemctl is-enabled --quiet redis-server 2>/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO systemctl disable --now --quiet redis-server
+fi
 # The interoperability test runs a second, independent identity provider (npm oidc-provider), and
 # fails without it: a machine without npm gets Node.js from its package sources first (a NodeSource
 # nodejs carries npm; Debian's own ships it as a separate package).

@@ -9,6 +9,17 @@
 namespace tollgate::admin {
 namespace {
 
+// Each cluster cache's breaker state by plugin instance: detail only, since Redis never decides
+// whether the gateway can serve.
+nlohmann::json cluster_cache_detail(const AdminState& state) {
+  nlohmann::json detail = nlohmann::json::object();
+  if (!state.view) return detail;
+  for (const metrics::PluginView& plugin : state.view().plugins) {
+    if (plugin.cluster_cache_state) detail[plugin.name] = *plugin.cluster_cache_state;
+  }
+  return detail;
+}
+
 std::string readiness(const AdminState& state, http::response<http::string_body>& response) {
   if (!state.serving.load(std::memory_order_relaxed)) {
     response.result(http::status::service_unavailable);
@@ -16,9 +27,14 @@ std::string readiness(const AdminState& state, http::response<http::string_body>
   }
   const std::vector<std::string> waiting =
       state.waiting_for ? state.waiting_for() : std::vector<std::string>{};
-  if (waiting.empty()) return R"({"status":"ready"})";
-  response.result(http::status::service_unavailable);
-  return nlohmann::json{{"status", "starting"}, {"waiting_for", waiting}}.dump();
+  nlohmann::json body = waiting.empty()
+                            ? nlohmann::json{{"status", "ready"}}
+                            : nlohmann::json{{"status", "starting"}, {"waiting_for", waiting}};
+  if (!waiting.empty()) response.result(http::status::service_unavailable);
+  if (nlohmann::json detail = cluster_cache_detail(state); !detail.empty()) {
+    body["cluster_cache"] = std::move(detail);
+  }
+  return body.dump();
 }
 
 // The path without its query: a scraper may add parameters (Prometheus' `params`).

@@ -121,7 +121,7 @@ json plugin_row(const metrics::PluginView& plugin, const metrics::PluginStats* s
   json cache = nullptr;
   if (plugin.cache) {
     const std::uint64_t hits = lookups[0];
-    const std::uint64_t all = lookups[0] + lookups[1] + lookups[2];
+    const std::uint64_t all = lookups[0] + lookups[1] + lookups[2] + lookups[3];
     cache = {{"entries", plugin.cache->entries},
              {"bytes", plugin.cache->bytes},
              {"capacity", plugin.cache->capacity},
@@ -129,6 +129,7 @@ json plugin_row(const metrics::PluginView& plugin, const metrics::PluginStats* s
              {"hits", hits},
              {"misses", lookups[1]},
              {"coalesced", lookups[2]},
+             {"resurrected", lookups[3]},
              {"hit_ratio", all == 0 ? json(nullptr)
                                     : json(static_cast<double>(hits) / static_cast<double>(all))}};
   }
@@ -217,9 +218,15 @@ std::string StatusReport::render(const metrics::View& view, std::string_view con
   const metrics::ProcessStats process = metrics::read_process_stats();
   std::uint64_t open = 0;
   std::uint64_t idle = 0;
+  json workers = json::array();
   for (unsigned w = 0; w < registry.connections().size(); ++w) {
-    open += registry.connections()[w].open.get();
-    idle += registry.connections()[w].idle.get();
+    const metrics::ConnectionCell& cell = registry.connections()[w];
+    open += cell.open.get();
+    idle += cell.idle.get();
+    workers.push_back({{"index", w},
+                       {"connections_accepted", cell.accepted.get()},
+                       {"connections_open", cell.open.get()},
+                       {"requests", cell.requests.get()}});
   }
 
   const json status = {
@@ -240,6 +247,7 @@ std::string StatusReport::render(const metrics::View& view, std::string_view con
         {"reloads", {{"success", reloads.successes}, {"failure", reloads.failures}}},
         {"last_reload", std::move(last_reload)}}},
       {"connections", {{"active", open > idle ? open - idle : 0}, {"idle", idle}}},
+      {"workers", std::move(workers)},
       {"routes", std::move(routes)},
       {"upstreams", std::move(upstreams)},
       {"plugins", std::move(plugins)}};

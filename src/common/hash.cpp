@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 
@@ -25,6 +27,43 @@ EVP_MD_CTX* thread_digest_context() {
   thread_local const std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> ctx(EVP_MD_CTX_new());
   if (!ctx) throw std::bad_alloc();
   return ctx.get();
+}
+
+constexpr std::array<std::int8_t, 256> make_decode_table(std::string_view alphabet) {
+  std::array<std::int8_t, 256> table{};
+  table.fill(-1);
+  for (std::size_t i = 0; i < alphabet.size(); ++i) {
+    table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+  }
+  return table;
+}
+
+constexpr auto kBase64Table =
+    make_decode_table("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+constexpr auto kBase64UrlTable =
+    make_decode_table("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+// Unpadded text in the alphabet `table` was made from. Leftover bits that are not zero mean a
+// second spelling of the same bytes, refused so every value has exactly one encoding.
+std::optional<std::string> decode_unpadded(std::string_view text,
+                                           const std::array<std::int8_t, 256>& table) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    const int v = table[static_cast<unsigned char>(c)];
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
 }
 
 }  // namespace
@@ -74,6 +113,19 @@ std::string base64url_encode(std::string_view data) {
   }
   while (!out.empty() && out.back() == '=') out.pop_back();
   return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 == 0 && text.ends_with("==")) {
+    text.remove_suffix(2);
+  } else if (text.size() % 4 == 0 && text.ends_with("=")) {
+    text.remove_suffix(1);
+  }
+  return decode_unpadded(text, kBase64Table);
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return decode_unpadded(text, kBase64UrlTable);
 }
 
 }  // namespace tollgate

@@ -107,6 +107,11 @@ std::string_view trim_ows(std::string_view s) noexcept {
   return s;
 }
 
+bool is_form_urlencoded(std::string_view content_type) noexcept {
+  const std::string_view media_type = trim_ows(content_type.substr(0, content_type.find(';')));
+  return iequals(media_type, "application/x-www-form-urlencoded");
+}
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {

@@ -220,7 +220,8 @@ void write_plugins(Writer& out, const View& view) {
          kDecisions, &PluginCell::decisions,
          [](std::size_t i) { return name_of(static_cast<Decision>(i)); });
   out.family("tollgate_oidc_cache_lookups_total", "counter",
-             "Token cache lookups: hit, miss (an IdP call), coalesced (joined a call in flight).");
+             "Token cache lookups: hit, miss (an IdP call), coalesced (joined a call in flight), "
+             "resurrected (the call failed; an expired answer served, cache_ttl_resurrect).");
   for (const Row& row : rows) {
     if (!row.stats || !row.plugin->cache) continue;
     for (std::size_t i = 0; i < kCacheLookups; ++i) {
@@ -264,6 +265,29 @@ void write_plugins(Writer& out, const View& view) {
       }
     }
     out.histogram("tollgate_oidc_idp_duration_seconds", {{"plugin", row.plugin->name}}, total);
+  }
+  out.family("tollgate_oidc_cluster_cache_lookups_total", "counter",
+             "Cluster cache (Redis) lookups after a local miss: hit, miss, error (Redis failed or "
+             "the value did not open; the IdP is asked).");
+  for (const Row& row : rows) {
+    if (!row.stats || !row.plugin->cluster_cache_state) continue;
+    for (std::size_t i = 0; i < kClusterCacheLookups; ++i) {
+      out.sample(
+          "tollgate_oidc_cluster_cache_lookups_total",
+          {{"plugin", row.plugin->name}, {"result", name_of(static_cast<ClusterCacheLookup>(i))}},
+          sum(row.stats->cells, [i](const PluginCell& c) { return c.cluster_lookups[i].get(); }));
+    }
+  }
+  out.family("tollgate_oidc_cluster_cache_state", "gauge",
+             "1 for the cluster cache breaker's current state (closed: Redis in use; open: "
+             "skipped after failures; half_open: one probe).");
+  for (const Row& row : rows) {
+    if (!row.plugin->cluster_cache_state) continue;
+    for (std::string_view state : {"closed", "half_open", "open"}) {
+      out.sample("tollgate_oidc_cluster_cache_state",
+                 {{"plugin", row.plugin->name}, {"state", state}},
+                 std::uint64_t{*row.plugin->cluster_cache_state == state ? 1u : 0u});
+    }
   }
   out.family("tollgate_oidc_idp_ready", "gauge",
              "1 once the introspection endpoint is known (configured or discovered).");

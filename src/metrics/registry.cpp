@@ -78,6 +78,20 @@ std::string_view name_of(CacheLookup lookup) noexcept {
       return "miss";
     case CacheLookup::coalesced:
       return "coalesced";
+    case CacheLookup::resurrected:
+      return "resurrected";
+  }
+  return "unknown";
+}
+
+std::string_view name_of(ClusterCacheLookup lookup) noexcept {
+  switch (lookup) {
+    case ClusterCacheLookup::hit:
+      return "hit";
+    case ClusterCacheLookup::miss:
+      return "miss";
+    case ClusterCacheLookup::error:
+      return "error";
   }
   return "unknown";
 }

@@ -12,6 +12,19 @@ std::string_view without_trailing_slash(std::string_view url) {
 
 }  // namespace
 
+const std::string& idp_user_agent() {
+  static const std::string agent = std::string("tollgate/") + TOLLGATE_VERSION;
+  return agent;
+}
+
+HttpRequest get_request(const Endpoint& where, std::string_view accept) {
+  HttpRequest request{boost::beast::http::verb::get, where.target, 11};
+  request.set(boost::beast::http::field::host, where.host_header);
+  request.set(boost::beast::http::field::accept, accept);
+  request.set(boost::beast::http::field::user_agent, idp_user_agent());
+  return request;
+}
+
 std::vector<std::string> discovery_urls(std::string_view issuer) {
   const std::string base(without_trailing_slash(issuer));
   return {base + "/.well-known/openid-configuration",
@@ -19,7 +32,8 @@ std::vector<std::string> discovery_urls(std::string_view issuer) {
 }
 
 boost::system::result<Endpoint, std::string> endpoint_from_metadata(std::string_view body,
-                                                                    std::string_view issuer) {
+                                                                    std::string_view issuer,
+                                                                    std::string_view member) {
   const nlohmann::json metadata = nlohmann::json::parse(body, nullptr, false);
   if (!metadata.is_object()) return std::string("the metadata is not a JSON object");
 
@@ -30,16 +44,17 @@ boost::system::result<Endpoint, std::string> endpoint_from_metadata(std::string_
     return std::string("the metadata names another issuer");
   }
 
-  auto endpoint_text = metadata.find("introspection_endpoint");
+  const std::string name(member);
+  auto endpoint_text = metadata.find(name);
   if (endpoint_text == metadata.end() || !endpoint_text->is_string()) {
-    return std::string("the metadata has no introspection_endpoint");
+    return "the metadata has no " + name;
   }
   std::optional<Endpoint> endpoint = parse_endpoint(endpoint_text->get_ref<const std::string&>());
-  if (!endpoint) return std::string("the introspection_endpoint is not an absolute http(s) URL");
+  if (!endpoint) return "the " + name + " is not an absolute http(s) URL";
 
   const std::optional<Endpoint> issuer_endpoint = parse_endpoint(issuer);
   if (issuer_endpoint && issuer_endpoint->origin.tls && !endpoint->origin.tls) {
-    return std::string("the introspection_endpoint would downgrade https to http");
+    return "the " + name + " would downgrade https to http";
   }
   return *endpoint;
 }

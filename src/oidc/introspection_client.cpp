@@ -14,6 +14,7 @@
 #include "discovery.hpp"
 #include "tollgate/common/hash.hpp"
 #include "tollgate/oidc/http_exchange.hpp"
+#include "tollgate/oidc/signed_introspection.hpp"
 
 namespace tollgate::oidc {
 namespace {
@@ -29,11 +30,6 @@ constexpr std::chrono::seconds kPooledIdleTimeout{30};
 constexpr std::size_t kQueuedCallsPerWorker = 1024;
 constexpr std::chrono::seconds kFirstDiscoveryRetry{1};
 constexpr std::chrono::seconds kMaxDiscoveryRetry{60};
-
-const std::string& user_agent() {
-  static const std::string agent = std::string("tollgate/") + TOLLGATE_VERSION;
-  return agent;
-}
 
 bool is_unreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -96,8 +92,9 @@ IntrospectionRequestBuilder::IntrospectionRequestBuilder(const Endpoint& endpoin
   prototype_.version(11);
   prototype_.set(http::field::host, endpoint.host_header);
   prototype_.set(http::field::content_type, "application/x-www-form-urlencoded");
-  prototype_.set(http::field::accept, "application/json");
-  prototype_.set(http::field::user_agent, user_agent());
+  prototype_.set(http::field::accept,
+                 settings.signed_answers ? kSignedIntrospectionType : "application/json");
+  prototype_.set(http::field::user_agent, idp_user_agent());
   for (const auto& [name, value] : settings.extra_headers) prototype_.set(name, value);
 
   // Exactly one client credential: two make Okta refuse every call (lua-resty-openidc #556).
@@ -105,14 +102,29 @@ IntrospectionRequestBuilder::IntrospectionRequestBuilder(const Endpoint& endpoin
   if (!settings.token_type_hint.empty()) {
     append_form_pair(suffix, "token_type_hint", settings.token_type_hint);
   }
-  if (settings.auth_method == ClientAuthMethod::client_secret_basic) {
-    // RFC 6749 §2.3.1: both parts form-encoded before base64.
-    prototype_.set(http::field::authorization,
-                   "Basic " + base64_encode(form_urlencode(settings.client_id) + ":" +
-                                            form_urlencode(settings.client_secret)));
-  } else {
-    append_form_pair(suffix, "client_id", settings.client_id);
-    append_form_pair(suffix, "client_secret", settings.client_secret);
+  switch (settings.auth_method) {
+    case ClientAuthMethod::client_secret_basic:
+      // RFC 6749 §2.3.1: both parts form-encoded before base64.
+      prototype_.set(http::field::authorization,
+                     "Basic " + base64_encode(form_urlencode(settings.client_id) + ":" +
+                                              form_urlencode(settings.client_secret)));
+      break;
+    case ClientAuthMethod::client_secret_post:
+      append_form_pair(suffix, "client_id", settings.client_id);
+      append_form_pair(suffix, "client_secret", settings.client_secret);
+      break;
+    case ClientAuthMethod::client_secret_jwt:
+    case ClientAuthMethod::private_key_jwt:
+      // The assertion names the client; it is signed anew for each request in build().
+      append_form_pair(suffix, "client_assertion_type", kJwtBearerAssertionType);
+      assertion_key_ = settings.assertion_key;
+      client_id_ = settings.client_id;
+      audience_ = endpoint.url;
+      break;
+    case ClientAuthMethod::tls_client_auth:
+      // RFC 8705 §2: the certificate authenticates; client_id says which client it is.
+      append_form_pair(suffix, "client_id", settings.client_id);
+      break;
   }
   for (const auto& [name, value] : settings.extra_post_args) append_form_pair(suffix, name, value);
   body_suffix_ = suffix.empty() ? suffix : "&" + suffix;
@@ -127,6 +139,11 @@ HttpRequest IntrospectionRequestBuilder::build(std::string_view token,
   body = "token=";
   body += form_urlencode(token);
   body += body_suffix_;
+  if (assertion_key_) {
+    body += "&client_assertion=";
+    body += make_client_assertion(*assertion_key_, client_id_, audience_,
+                                  std::chrono::system_clock::now());
+  }
   request.prepare_payload();
   return request;
 }
@@ -140,22 +157,28 @@ struct HttpIntrospectionClient::State {
 };
 
 std::shared_ptr<HttpIntrospectionClient> HttpIntrospectionClient::create(
-    ClientSettings settings, std::shared_ptr<ssl::context> tls_context, std::string label) {
+    ClientSettings settings, std::shared_ptr<ssl::context> tls_context, std::string label,
+    std::shared_ptr<JwksClient> keys) {
+  if (settings.signed_answers && !keys) {
+    throw std::invalid_argument("openid-connect: signed introspection answers need the JWKS");
+  }
   const bool endpoint_ok = !settings.endpoint.empty() && parse_endpoint(settings.endpoint);
   const bool issuer_ok = !settings.issuer.empty() && parse_endpoint(settings.issuer);
   if (!endpoint_ok && !(settings.endpoint.empty() && issuer_ok)) {
     throw std::invalid_argument("openid-connect: no valid introspection endpoint or issuer");
   }
-  return std::shared_ptr<HttpIntrospectionClient>(
-      new HttpIntrospectionClient(std::move(settings), std::move(tls_context), std::move(label)));
+  return std::shared_ptr<HttpIntrospectionClient>(new HttpIntrospectionClient(
+      std::move(settings), std::move(tls_context), std::move(label), std::move(keys)));
 }
 
 HttpIntrospectionClient::HttpIntrospectionClient(ClientSettings settings,
                                                  std::shared_ptr<ssl::context> tls_context,
-                                                 std::string label)
+                                                 std::string label,
+                                                 std::shared_ptr<JwksClient> keys)
     : settings_(std::move(settings)),
       tls_context_(std::move(tls_context)),
-      label_(std::move(label)) {}
+      label_(std::move(label)),
+      keys_(std::move(keys)) {}
 
 HttpIntrospectionClient::~HttpIntrospectionClient() = default;
 
@@ -229,8 +252,27 @@ awaitable<IntrospectionResult> HttpIntrospectionClient::introspect(
   HttpReplyResult reply =
       co_await exchange(*pool, request, deadline, kMaxAnswerBytes, /*repeatable=*/true);
   if (!reply) co_return reply.error();
+  if (settings_.signed_answers && reply->status == 200) {
+    co_return co_await verify_signed_answer(std::move(reply->body), worker);
+  }
   co_return parse_introspection_response(reply->status, reply->retry_after, std::move(reply->body),
                                          std::chrono::system_clock::now());
+}
+
+awaitable<IntrospectionResult> HttpIntrospectionClient::verify_signed_answer(
+    std::string body, unsigned worker) const {
+  SignedAnswerOutcome outcome =
+      parse_signed_introspection(body, keys_->keys(worker), settings_.issuer, settings_.client_id,
+                                 std::chrono::system_clock::now());
+  if (outcome.unknown_key) {  // the IdP rotated its keys: one fetch (shared), then once more
+    co_await keys_->refresh_for_unknown_kid();
+    outcome = parse_signed_introspection(body, keys_->keys(worker), settings_.issuer,
+                                         settings_.client_id, std::chrono::system_clock::now());
+  }
+  if (!outcome.result) {
+    spdlog::warn("openid-connect[{}]: a signed introspection answer failed verification", label_);
+  }
+  co_return std::move(outcome.result);
 }
 
 awaitable<void> HttpIntrospectionClient::discover() {
@@ -247,10 +289,7 @@ awaitable<void> HttpIntrospectionClient::discover() {
     for (const std::string& url : discovery_urls(settings_.issuer)) {
       const std::optional<Endpoint> where = parse_endpoint(url);
       if (!where) continue;
-      HttpRequest request{http::verb::get, where->target, 11};
-      request.set(http::field::host, where->host_header);
-      request.set(http::field::accept, "application/json");
-      request.set(http::field::user_agent, user_agent());
+      const HttpRequest request = get_request(*where, "application/json");
 
       const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
       HttpReplyResult reply =

@@ -132,17 +132,22 @@ struct alignas(64) TokenCache::Shard {
   std::unordered_map<CacheKey, std::shared_ptr<Flight>, KeyHash> flights;
   std::size_t capacity = 0;
 
-  // The fresh entry for `key`, marked most recently used; expired entries are dropped on sight.
-  IntrospectionPtr find_locked(const CacheKey& key, SteadyTime now) {
+  // The fresh entry for `key`, marked most recently used. Expired entries are dropped on sight,
+  // but for active ones still within `resurrect` of their end (kept for find_resurrectable).
+  IntrospectionPtr find_locked(const CacheKey& key, SteadyTime now, milliseconds resurrect) {
     auto it = entries.find(key);
     if (it == entries.end()) return nullptr;
     Node& node = *it;
     if (node.second.expires <= now) {
-      remove(it);
+      if (!resurrectable(node.second, now, resurrect)) remove(it);
       return nullptr;
     }
-    unlink(node);
-    link_newest(node);
+    // A hot token is usually the newest already: leaving the order alone spares the writes to
+    // lines other workers read for the same token.
+    if (newest != &node) {
+      unlink(node);
+      link_newest(node);
+    }
     return node.second.value;
   }
 
@@ -163,6 +168,26 @@ struct alignas(64) TokenCache::Shard {
 
   void erase_locked(const CacheKey& key) {
     if (auto it = entries.find(key); it != entries.end()) remove(it);
+  }
+
+  // The active entry for `key` within `resurrect` of its end, fresh or not, marked most recently
+  // used; an expired one past that is dropped.
+  IntrospectionPtr find_resurrectable_locked(const CacheKey& key, SteadyTime now,
+                                             milliseconds resurrect) {
+    auto it = entries.find(key);
+    if (it == entries.end()) return nullptr;
+    Node& node = *it;
+    if (!resurrectable(node.second, now, resurrect)) {
+      if (node.second.expires <= now) remove(it);
+      return nullptr;
+    }
+    unlink(node);
+    link_newest(node);
+    return node.second.value;
+  }
+
+  static bool resurrectable(const Entry& entry, SteadyTime now, milliseconds resurrect) {
+    return entry.value->active && now < entry.expires + resurrect;
   }
 
  private:
@@ -247,11 +272,33 @@ IntrospectionPtr TokenCache::find(const CacheKey& key) {
   const SteadyTime now = clock_->steady_now();
   Shard& shard = shard_for(key);
   std::lock_guard lock(shard.mutex);
-  return shard.find_locked(key, now);
+  return shard.find_locked(key, now, policy_.resurrect);
 }
 
-void TokenCache::store(const CacheKey& key, IntrospectionPtr answer) {
-  const milliseconds ttl = cache_ttl_for(*answer, clock_->wall_now(), policy_);
+IntrospectionPtr TokenCache::find_resurrectable(const CacheKey& key) {
+  if (policy_.resurrect <= milliseconds{0}) return nullptr;
+  IntrospectionPtr answer;
+  {
+    const SteadyTime now = clock_->steady_now();
+    Shard& shard = shard_for(key);
+    std::lock_guard lock(shard.mutex);
+    answer = shard.find_resurrectable_locked(key, now, policy_.resurrect);
+  }
+  if (!answer) return nullptr;
+  // Never past the token's own end, whatever the cache times say.
+  const NumericDate exp = numeric_date(answer->claims, "exp");
+  if (exp.state == NumericDate::State::malformed) return nullptr;
+  if (exp.state == NumericDate::State::valid &&
+      exp.seconds <= seconds_since_epoch(clock_->wall_now())) {
+    return nullptr;
+  }
+  return answer;
+}
+
+void TokenCache::store(const CacheKey& key, IntrospectionPtr answer,
+                       std::optional<milliseconds> ttl_cap) {
+  milliseconds ttl = cache_ttl_for(*answer, clock_->wall_now(), policy_);
+  if (ttl_cap) ttl = std::min(ttl, *ttl_cap);
   const SteadyTime now = clock_->steady_now();
   Shard& shard = shard_for(key);
   std::lock_guard lock(shard.mutex);
@@ -293,9 +340,10 @@ std::size_t TokenCache::calls_in_flight() const {
 }
 
 void TokenCache::complete_flight(const CacheKey& key, const std::shared_ptr<Flight>& flight,
-                                 const IntrospectionResult& result) {
+                                 const Fetched& fetched) {
+  const IntrospectionResult& result = fetched.result;
   if (result.has_value()) {
-    store(key, *result);
+    store(key, *result, fetched.ttl_cap);
   }
   {
     Shard& shard = shard_for(key);
@@ -312,18 +360,31 @@ void TokenCache::complete_flight(const CacheKey& key, const std::shared_ptr<Flig
 }
 
 asio::awaitable<void> TokenCache::run_flight(std::shared_ptr<TokenCache> cache, CacheKey key,
-                                             std::shared_ptr<Flight> flight, Fetch fetch) {
-  IntrospectionResult result = IdpFailure(IdpFailureKind::internal);
+                                             std::shared_ptr<Flight> flight, BoundedFetch fetch) {
+  Fetched fetched{IdpFailure(IdpFailureKind::internal), std::nullopt};
   try {
-    result = co_await fetch();
+    fetched = co_await fetch();
   } catch (...) {
     // Waiters get an IdP failure (503); reporting the cause is the fetch's own business.
-    result = IdpFailure(IdpFailureKind::internal);
+    fetched = Fetched{IdpFailure(IdpFailureKind::internal), std::nullopt};
   }
-  cache->complete_flight(key, flight, result);
+  cache->complete_flight(key, flight, fetched);
 }
 
 asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& key, Fetch fetch,
+                                                              metrics::CacheLookup* how) {
+  // The wrapper runs inside run_flight, which keeps this std::function (and `fetch` in it) alive.
+  BoundedFetch bounded = [fetch = std::move(fetch)]() -> asio::awaitable<Fetched> {
+    // Awaited into a named local first: g++ 12 destroys a co_await result used inside a braced
+    // initializer twice.
+    IntrospectionResult result = co_await fetch();
+    co_return Fetched{std::move(result), std::nullopt};
+  };
+  co_return co_await get_or_fetch(key, std::move(bounded), how);
+}
+
+asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& key,
+                                                              BoundedFetch fetch,
                                                               metrics::CacheLookup* how) {
   metrics::CacheLookup ignored;
   if (how == nullptr) how = &ignored;
@@ -347,7 +408,8 @@ asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& ke
     {
       std::unique_lock lock(shard.mutex);
       // Checked again under the lock: the call may have completed since find() missed.
-      if (IntrospectionPtr hit = shard.find_locked(key, self->clock_->steady_now())) {
+      if (IntrospectionPtr hit =
+              shard.find_locked(key, self->clock_->steady_now(), self->policy_.resurrect)) {
         lock.unlock();
         deliver(std::move(waiter), hit);
         return;

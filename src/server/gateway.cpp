@@ -1,5 +1,7 @@
 #include "tollgate/server/gateway.hpp"
 
+#include <pthread.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -81,7 +83,7 @@ metrics::View view_of(Worker& worker) {
   for (std::size_t i = 0; i < filters.instances.size(); ++i) {
     const filters::Filter& filter = *filters.instances[i];
     view.plugins.push_back({filters.names[i], generation.config->plugins[i].type->name,
-                            filter.ready(), filter.cache_gauges()});
+                            filter.ready(), filter.cache_gauges(), filter.cluster_cache_state()});
   }
   return view;
 }
@@ -332,6 +334,9 @@ int Gateway::run() {
   for (auto& w : s.workers) {
     guards.push_back(asio::make_work_guard(w->io()));
     threads.emplace_back([worker = w.get()] {
+      // "worker-N" in top -H and /proc/PID/task/*/comm: each worker's CPU can be told apart.
+      const std::string name = "worker-" + std::to_string(worker->index());
+      ::pthread_setname_np(::pthread_self(), name.c_str());
       // An exception thrown by a completion handler (not a coroutine, whose errors end only its
       // own session) leaves run(); log it and keep serving rather than take the process down.
       for (;;) {

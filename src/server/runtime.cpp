@@ -34,8 +34,13 @@ std::shared_ptr<const FilterSet> PluginRuntime::apply(const config::GatewayConfi
   for (const config::Route& route : config.routes) {
     std::vector<const filters::Filter*> chain;
     chain.reserve(route.plugins.size());
-    for (const std::size_t index : route.plugins) chain.push_back(set->instances[index].get());
+    bool reads_form_body = false;
+    for (const std::size_t index : route.plugins) {
+      chain.push_back(set->instances[index].get());
+      reads_form_body = reads_form_body || chain.back()->reads_form_body();
+    }
     set->chains.push_back(std::move(chain));
+    set->reads_form_body.push_back(reads_form_body);
   }
 
   for (filters::Filter* filter : fresh) filter->start(context_);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -283,7 +284,7 @@ class Session final : public SessionHandle {
       co_return false;
     }
     const routing::RouteMatchResult match = generation.router->match(host, method, target->path);
-    const bool body_pending = !parser.is_done();
+    bool body_pending = !parser.is_done();
     if (match.ambiguous) {
       co_await answer_error(errc::bad_path, request_id, head.version());
       finish(http::status::bad_request);
@@ -324,10 +325,30 @@ class Session final : public SessionHandle {
       co_return false;
     }
 
+    // A route whose filters take the token from a form body gets such a body whole before they
+    // decide; every other request's body streams through as it comes.
+    std::optional<upstream::BodyStart> body_read_ahead;
+    filters::FormBody form_body;
+    if (body_pending && generation.filters->reads_form_body[route_index] &&
+        http_io::is_form_urlencoded(head[http::field::content_type])) {
+      body_read_ahead.emplace();
+      const errc read = co_await read_form_body(parser, config, expect, *body_read_ahead);
+      record_.bytes_in += body_read_ahead->size;
+      if (read != errc::ok) {
+        co_await answer_error(read, request_id, head.version());
+        finish(http_status_for(read));
+        co_return false;
+      }
+      form_body = {body_read_ahead->buffer().data(), body_read_ahead->size};
+      body_pending = false;
+    }
+
     filters::RequestContext context{.request = head,
                                     .route = route,
                                     .path = target->path,
                                     .query = target->query,
+                                    .forwarded_query = &target->query,
+                                    .form_body = body_read_ahead ? &form_body : nullptr,
                                     .request_id = request_id,
                                     .peer = peer_address_,
                                     .worker = worker_.index(),
@@ -345,6 +366,10 @@ class Session final : public SessionHandle {
       }
     }
     take_filter_notes(context);
+    if (body_read_ahead && form_body.size != body_read_ahead->size) {
+      body_read_ahead->size = form_body.size;  // a filter removed a field
+      if (!is_chunked) head.content_length(form_body.size);
+    }
 
     const unsigned client_version = head.version();  // rewritten to 1.1 for the upstream
     rewrite_for_upstream(head, route, match, *target, host, host_header, forwarding);
@@ -357,18 +382,19 @@ class Session final : public SessionHandle {
     bound_buffer(kBodyPhaseBufferLimit);
     upstream::Balancer& balancer = generation.upstreams->at(route.upstream);
     const bool keep_alive = client_keep_alive && !worker_.draining();
-    upstream::ForwardResult result =
-        co_await upstream::forward(upstream::ForwardRequest{.client = stream_,
-                                                            .client_buffer = buffer_,
-                                                            .parser = parser,
-                                                            .balancer = balancer,
-                                                            .config = config,
-                                                            .keep_alive = keep_alive,
-                                                            .draining = worker_.draining_flag(),
-                                                            .preserve_host = route.preserve_host,
-                                                            .head_request = head_request_,
-                                                            .client_version = client_version,
-                                                            .request_id = request_id});
+    upstream::ForwardResult result = co_await upstream::forward(
+        upstream::ForwardRequest{.client = stream_,
+                                 .client_buffer = buffer_,
+                                 .parser = parser,
+                                 .balancer = balancer,
+                                 .config = config,
+                                 .keep_alive = keep_alive,
+                                 .draining = worker_.draining_flag(),
+                                 .preserve_host = route.preserve_host,
+                                 .head_request = head_request_,
+                                 .client_version = client_version,
+                                 .request_id = request_id,
+                                 .body_start = body_read_ahead ? &*body_read_ahead : nullptr});
     record_.upstream = balancer.config().name;
     if (result.target) record_.upstream_target = result.target->url;
     record_.upstream_status = result.status;  // 0 when no response head arrived
@@ -426,6 +452,22 @@ class Session final : public SessionHandle {
                            forwarded_host);
   }
 
+  // Reads a form body whole into `start` for the route's filters. It must fit one relay buffer:
+  // a larger one is refused (413) rather than judged on a part. A client waiting for 100 Continue
+  // gets it first, and `expect` is cleared so that it is not sent twice.
+  awaitable<errc> read_form_body(RequestParser& parser, const config::GatewayConfig& config,
+                                 std::string& expect, upstream::BodyStart& start) {
+    if (!expect.empty() && parser.get().version() >= 11) {
+      if (!co_await send_continue()) co_return errc::bad_request;
+    }
+    expect.clear();
+    bound_buffer(kBodyPhaseBufferLimit);
+    const errc read = co_await upstream::read_body_start(stream_, buffer_, parser,
+                                                         config.timeouts.client_body, start);
+    if (read != errc::ok) co_return read;
+    co_return parser.is_done() ? errc::ok : errc::body_too_large;
+  }
+
   awaitable<bool> send_continue() {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     error_code ec;
@@ -472,6 +514,7 @@ class Session final : public SessionHandle {
     record_.status = static_cast<unsigned>(status);
     record_.duration = Clock::now() - started_;
     route_stats_->record(record_.status, record_.duration);
+    worker_.connections().requests.add();
     if (access_log_enabled()) log_access(record_);
   }
 

@@ -20,7 +20,6 @@
 namespace tollgate::upstream {
 namespace {
 
-constexpr std::size_t kRelayBufferSize = 16 * 1024;
 // Room for a usual head written by hand, so that building it takes one allocation.
 constexpr std::size_t kHeadReserve = 1024;
 using Clock = std::chrono::steady_clock;
@@ -74,8 +73,6 @@ struct Attempt {
   bool retryable = false;  // may go again on a new connection (see may_retry)
 };
 
-using RelayBuffer = std::array<char, kRelayBufferSize>;
-
 // Relay buffers live outside the coroutine frame: Asio recycles frames only up to about 1 KiB, so
 // a 16 KiB array in the frame would cost a large allocation and free on every request. Each thread
 // keeps a few buffers its finished requests gave back (a worker's requests stay on its thread).
@@ -106,14 +103,6 @@ class RelayBufferPool {
   }
 };
 
-// The relay buffer, and how much of it holds the start of the request body, read from the client
-// before any upstream was chosen (see read_body_start).
-struct BodyStart {
-  RelayBufferPool::Handle buffer = RelayBufferPool::take();
-  std::size_t size = 0;
-  bool request_has_body = false;
-};
-
 // Trailers are not forwarded, and must not become header fields after the filters have checked
 // the headers (a trailer X-Authenticated-User would otherwise reach the upstream beside ours).
 void drop_trailer_fields(http::fields& fields, const std::vector<const void*>& head_fields) {
@@ -124,31 +113,40 @@ void drop_trailer_fields(http::fields& fields, const std::vector<const void*>& h
   }
 }
 
-// Reads the first piece of the request body (all of a small one) into `start`. This happens before
-// an upstream is chosen: a body whose framing is broken from its first bytes, as a smuggled request
-// is, is then refused without the upstream ever seeing the request it belongs to.
-awaitable<errc> read_body_start(ForwardRequest& r, BodyStart& start) {
-  auto& message = r.parser.get();
+}  // namespace
+
+BodyStart::BodyStart() : buffer_(RelayBufferPool::take().release()) {}
+
+BodyStart::~BodyStart() {
+  RelayBufferPool::GiveBack()(buffer_);
+}
+
+awaitable<errc> read_body_start(http_io::Stream& client, beast::flat_buffer& client_buffer,
+                                RequestParser& parser, config::Duration timeout, BodyStart& start) {
+  start.request_has_body = true;
+  auto& message = parser.get();
   // Beast adds trailer fields to the message's fields, and these have not been sent yet when the
   // whole body fits in its start. Note which fields the head had, to drop the others after.
   std::vector<const void*> head_fields;
-  if (r.parser.chunked()) {
+  if (parser.chunked()) {
     for (const auto& field : message) head_fields.push_back(&field);
   }
-  message.body().data = start.buffer->data();
-  message.body().size = start.buffer->size();
+  message.body().data = start.buffer().data();
+  message.body().size = start.buffer().size();
   // Beast reads at most the buffer's spare room per call: make room for whole relay pieces.
-  r.client_buffer.reserve(kRelayBufferSize);
-  r.client.expires_after(r.config.timeouts.client_body);
+  client_buffer.reserve(kRelayBufferSize);
+  client.expires_after(timeout);
   error_code ec;
-  co_await http::async_read(r.client, r.client_buffer, r.parser,
+  co_await http::async_read(client, client_buffer, parser,
                             asio::redirect_error(asio::use_awaitable, ec));
   if (ec == http::error::need_buffer) ec = {};
   if (ec) co_return client_read_error(ec);
-  start.size = start.buffer->size() - message.body().size;
-  if (r.parser.chunked() && r.parser.is_done()) drop_trailer_fields(message, head_fields);
+  start.size = start.buffer().size() - message.body().size;
+  if (parser.chunked() && parser.is_done()) drop_trailer_fields(message, head_fields);
   co_return errc::ok;
 }
+
+namespace {
 
 class Exchange {
  public:
@@ -159,7 +157,7 @@ class Exchange {
         lease_(lease),
         result_(result),
         timeouts_(r.config.timeouts),
-        buffer_(*body_start.buffer),
+        buffer_(body_start.buffer()),
         body_start_size_(body_start.size),
         has_body_(body_start.request_has_body),
         others_in_flight_(target.stats->in_flight.get() > 1),
@@ -359,13 +357,18 @@ class Exchange {
 
 awaitable<ForwardResult> forward(ForwardRequest request) {
   ForwardResult result;
-  BodyStart body_start;
-  if (!request.parser.is_done()) {
-    body_start.request_has_body = true;
-    result.error = co_await read_body_start(request, body_start);
-    result.request_body_bytes = body_start.size;
-    if (result.error != errc::ok) co_return result;
+  std::optional<BodyStart> own_body_start;
+  BodyStart* body_start_ptr = request.body_start;
+  if (body_start_ptr == nullptr) {
+    body_start_ptr = &own_body_start.emplace();
+    if (!request.parser.is_done()) {
+      result.error = co_await read_body_start(request.client, request.client_buffer, request.parser,
+                                              request.config.timeouts.client_body, *body_start_ptr);
+      result.request_body_bytes = body_start_ptr->size;
+      if (result.error != errc::ok) co_return result;
+    }
   }
+  BodyStart& body_start = *body_start_ptr;
   Balancer& balancer = request.balancer;
   TargetState* previous = nullptr;
   bool retried_stale = false;

@@ -7,8 +7,8 @@
 //   Cookie: session=abc; theme=dark
 //
 // Header lines become fields only when the HTTP parser could have produced them (a token name, a
-// value without control characters): the filter never sees anything else. The body is not an
-// input: the filter decides on the request head alone and never reads it.
+// value without control characters): the filter never sees anything else. A form body is not an
+// input here: its access_token field is found by the same routine as the query's.
 #include <cstddef>
 #include <cstdint>
 #include <string>

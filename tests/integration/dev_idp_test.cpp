@@ -497,15 +497,18 @@ TEST(DevIdp, StatsCountTokenAndIntrospectionCallsUntilReset) {
   idp.introspect(token);
   idp.introspect("unknown");
   idp.post(kIntrospect, "token=x", basic("gateway", "wrong"));  // failed calls count too
-  EXPECT_EQ(
-      idp.stats(),
-      (json{{"introspect_calls", 3}, {"token_calls", 2}, {"introspect_traces", json::array()}}));
+  idp.admin(http::verb::get, "/oauth2/default/v1/keys");
+  EXPECT_EQ(idp.stats(), (json{{"introspect_calls", 3},
+                               {"token_calls", 2},
+                               {"keys_calls", 1},
+                               {"introspect_traces", json::array()}}));
 
   const Response reset = idp.admin(http::verb::post, "/admin/stats/reset");
   EXPECT_EQ(reset.result_int(), 200);
-  EXPECT_EQ(
-      idp.stats(),
-      (json{{"introspect_calls", 0}, {"token_calls", 0}, {"introspect_traces", json::array()}}));
+  EXPECT_EQ(idp.stats(), (json{{"introspect_calls", 0},
+                               {"token_calls", 0},
+                               {"keys_calls", 0},
+                               {"introspect_traces", json::array()}}));
   idp.introspect(token);
   EXPECT_EQ(idp.stats()["introspect_calls"], 1);
 }

@@ -188,6 +188,24 @@ TEST_F(MetricsTest, CountsAreExactAfterKnownTraffic) {
   EXPECT_TRUE(status.at("config").at("last_reload").is_null());
 }
 
+// Each worker's own figures add up to the process's: every connection was taken by one worker and
+// every request answered by one.
+TEST_F(MetricsTest, WorkersShowHowConnectionsAndRequestsAreSpread) {
+  known_traffic();  // 17 requests, each on a connection of its own
+  scrape_when(gateway_.admin_port, R"(tollgate_http_requests_total{route="gone",code="502"})", 1);
+  const json workers = status_of(gateway_.admin_port).at("workers");
+  ASSERT_EQ(workers.size(), 2u);
+  std::uint64_t accepted = 0;
+  std::uint64_t requests = 0;
+  for (unsigned w = 0; w < workers.size(); ++w) {
+    EXPECT_EQ(workers[w].at("index"), w);
+    accepted += workers[w].at("connections_accepted").get<std::uint64_t>();
+    requests += workers[w].at("requests").get<std::uint64_t>();
+  }
+  EXPECT_EQ(accepted, 17u);
+  EXPECT_EQ(requests, 17u);
+}
+
 // The connections a client keeps open between requests are idle; their count comes back to zero
 // when they close.
 TEST_F(MetricsTest, IdleConnectionsAreCountedAndComeBack) {

@@ -37,11 +37,25 @@ std::string fetch_token(std::uint16_t port, const std::string& client_id, const 
 }
 
 std::string mint_token(std::uint16_t port, const std::string& client_id, const std::string& scope,
-                       int ttl_seconds) {
+                       int ttl_seconds, const std::string& token_format) {
   nlohmann::json body = {{"client_id", client_id}, {"scope", scope}, {"ttl_s", ttl_seconds}};
+  if (!token_format.empty()) body["token_format"] = token_format;
   auto r = post(port, "/admin/tokens", body.dump(), "application/json");
   expect_2xx(r, "mint token");
   return nlohmann::json::parse(r.body()).at("access_token").get<std::string>();
+}
+
+std::string rotate_keys(std::uint16_t port, bool keep_previous) {
+  auto r = post(port, "/admin/keys/rotate", nlohmann::json{{"keep_previous", keep_previous}}.dump(),
+                "application/json");
+  expect_2xx(r, "rotate keys");
+  return nlohmann::json::parse(r.body()).at("kid").get<std::string>();
+}
+
+int keys_calls(std::uint16_t port) {
+  auto r = http_get(port, "/admin/stats");
+  expect_2xx(r, "stats");
+  return nlohmann::json::parse(r.body()).at("keys_calls").get<int>();
 }
 
 int introspect_calls(std::uint16_t port) {

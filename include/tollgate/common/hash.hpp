@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,9 @@ std::string short_hash(std::string_view secret);
 
 std::string base64_encode(std::string_view data);
 std::string base64url_encode(std::string_view data);  // no padding (JWT)
+// Standard base64, with or without padding; nullopt on any other character or an impossible length.
+std::optional<std::string> base64_decode(std::string_view text);
+// base64url as JOSE writes it (RFC 7515 §2): no padding, nothing but the URL-safe alphabet.
+std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace tollgate

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,12 +56,25 @@ class Verdict {
   std::optional<LocalResponse> response_;
 };
 
+// A form-encoded request body the session read whole before the filters ran, because a filter of
+// the route reads it (Filter::reads_form_body). A filter may shorten it in place (remove a field):
+// what it holds afterwards is forwarded, with Content-Length to match.
+struct FormBody {
+  char* data = nullptr;
+  std::size_t size = 0;
+  std::string_view view() const noexcept { return {data, size}; }
+};
+
 // What a filter sees of one request. Owned by the session, lives for the request.
 struct RequestContext {
   RequestHead& request;  // filters may add or remove headers; the forwarder sends this head
   const config::Route& route;
   std::string_view path;   // normalised path the route was chosen on (before strip_path)
   std::string_view query;  // raw query string without '?', may be empty
+  // The query the upstream gets, which a filter may rewrite (the target is rebuilt from it after
+  // the filters ran); nullptr: not rewritable. `query` views it until it is rewritten.
+  std::string* forwarded_query = nullptr;
+  FormBody* form_body = nullptr;  // nullptr unless read for a filter (see FormBody)
   std::string_view request_id;
   boost::asio::ip::address peer;
   unsigned worker = 0;  // index of the worker thread running this request
@@ -102,8 +116,15 @@ class Filter {
   // Called on worker `worker`'s thread once no request there can reach this filter any more: what
   // belongs to that worker's event loop (its connection pools) is destroyed now, on its own thread.
   virtual void release_worker(unsigned worker) {}
+  // True when the filter needs a form-encoded request body before it decides: the session then
+  // reads such a body (up to upstream::kRelayBufferSize) ahead of the filters, on this filter's
+  // routes only.
+  virtual bool reads_form_body() const { return false; }
   // The state of the instance's cache, if it keeps one (/metrics, /status.json).
   virtual std::optional<metrics::CacheGauges> cache_gauges() const { return std::nullopt; }
+  // The state of its shared second-level cache's breaker ("closed", "half_open", "open"), when it
+  // has one (/readyz detail, metrics).
+  virtual std::optional<std::string_view> cluster_cache_state() const { return std::nullopt; }
   virtual boost::asio::awaitable<Verdict> on_request(RequestContext& context) const = 0;
 };
 

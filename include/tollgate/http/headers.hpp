@@ -24,6 +24,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // `s` without the optional white space (spaces and tabs) around it (RFC 9110 §5.6.3).
 std::string_view trim_ows(std::string_view s) noexcept;
 
+// True when a Content-Type value names application/x-www-form-urlencoded (in any case, with or
+// without parameters such as charset).
+bool is_form_urlencoded(std::string_view content_type) noexcept;
+
 // A header name as a CGI-style server (PHP, WSGI, Rack, ...) sees it: ASCII letters in lower case,
 // every byte that is not a letter or digit as '_' (X-User, X_User and X.User all become x_user,
 // read as HTTP_X_USER).

@@ -19,7 +19,8 @@ struct PluginView {
   std::string name;
   std::string type;
   bool ready = true;
-  std::optional<CacheGauges> cache;  // when it keeps a cache
+  std::optional<CacheGauges> cache;                     // when it keeps a cache
+  std::optional<std::string_view> cluster_cache_state;  // when it shares a cache through Redis
 };
 
 // A scrape's input: the running configuration's names, the registry's counts, the instances'

@@ -65,9 +65,17 @@ enum class Decision : std::uint8_t {
 inline constexpr std::size_t kDecisions = 6;
 std::string_view name_of(Decision decision) noexcept;
 
-enum class CacheLookup : std::uint8_t { hit, miss, coalesced };
-inline constexpr std::size_t kCacheLookups = 3;
+// resurrected: a miss or coalesced lookup whose IdP call failed, answered from an expired entry
+// within cache_ttl_resurrect (counted instead of the miss or coalesced).
+enum class CacheLookup : std::uint8_t { hit, miss, coalesced, resurrected };
+inline constexpr std::size_t kCacheLookups = 4;
 std::string_view name_of(CacheLookup lookup) noexcept;
+
+// How a lookup in the cluster cache (Redis, the second level) ended; error: Redis failed, or the
+// value there did not open.
+enum class ClusterCacheLookup : std::uint8_t { hit, miss, error };
+inline constexpr std::size_t kClusterCacheLookups = 3;
+std::string_view name_of(ClusterCacheLookup lookup) noexcept;
 
 // How one IdP call ended: an answer, or one kind of failure.
 enum class IdpOutcome : std::uint8_t {
@@ -89,6 +97,7 @@ struct PluginCell {
   std::array<Count, kDecisions> decisions;
   std::array<Count, kCacheLookups> lookups;
   std::array<Count, kIdpOutcomes> idp_outcomes;
+  std::array<Count, kClusterCacheLookups> cluster_lookups;
   Histogram idp_duration{kIdpBounds};
 };
 
@@ -136,7 +145,9 @@ class PluginStats {
 // The connections one worker holds.
 struct ConnectionCell {
   Count open;
-  Count idle;  // waiting for a next request
+  Count idle;      // waiting for a next request
+  Count accepted;  // ever taken by this worker: how the kernel spreads connections
+  Count requests;  // answered by this worker
 };
 
 // Reloads, for tollgate_config_* and the status page. Written by the thread that loads

@@ -14,7 +14,9 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "tollgate/common/asio.hpp"
+#include "tollgate/oidc/client_assertion.hpp"
 #include "tollgate/oidc/introspection.hpp"
+#include "tollgate/oidc/jwks_client.hpp"
 #include "tollgate/upstream/http_client_pool.hpp"
 
 namespace tollgate::oidc {
@@ -23,6 +25,9 @@ enum class ClientAuthMethod {
   client_secret_basic,  // Authorization: Basic base64(urlencode(id):urlencode(secret)), nothing in
                         // the body
   client_secret_post,   // client_id and client_secret in the body, no Authorization header
+  client_secret_jwt,    // a JWT signed with an HMAC of the secret (RFC 7523), fresh per call
+  private_key_jwt,      // a JWT signed with the client's private key, fresh per call
+  tls_client_auth,      // a client certificate on the TLS connection, client_id in the body
 };
 
 struct ClientSettings {
@@ -31,6 +36,13 @@ struct ClientSettings {
   ClientAuthMethod auth_method = ClientAuthMethod::client_secret_basic;
   std::string client_id;
   std::string client_secret;
+  AssertionKey assertion_key;  // client_secret_jwt, private_key_jwt
+  // tls_client_auth: the PEM certificate (chain) and private key the TLS client presents.
+  std::string tls_client_cert_file;
+  std::string tls_client_key_file;
+  // introspection_accept: application/token-introspection+jwt (RFC 9701): answers are JWTs
+  // signed with the issuer's JWKS keys, verified before they count.
+  bool signed_answers = false;
   std::string token_type_hint = "access_token";                      // empty: not sent
   std::vector<std::pair<std::string, std::string>> extra_headers;    // introspection_headers_*
   std::vector<std::pair<std::string, std::string>> extra_post_args;  // introspection_post_args_*
@@ -67,17 +79,22 @@ class IntrospectionRequestBuilder {
  private:
   HttpRequest prototype_;    // method, target, headers, credential
   std::string body_suffix_;  // "&token_type_hint=...&client_id=..." after "token=<token>"
+  // With a JWT client credential: what signs a fresh assertion into each request.
+  std::optional<AssertionKey> assertion_key_;
+  std::string client_id_;
+  std::string audience_;
 };
 
 class HttpIntrospectionClient final : public IntrospectionClient,
                                       public std::enable_shared_from_this<HttpIntrospectionClient> {
  public:
   // `tls_context` is used for every https connection (introspection and discovery). `route_label`
-  // names the plugin instance in logs. Throws std::invalid_argument when neither a valid endpoint
-  // nor a valid issuer is given (config validation prevents it).
-  static std::shared_ptr<HttpIntrospectionClient> create(ClientSettings settings,
-                                                         std::shared_ptr<ssl::context> tls_context,
-                                                         std::string label);
+  // names the plugin instance in logs. `keys` verify signed answers (signed_answers); the caller
+  // starts and stops them. Throws std::invalid_argument when neither a valid endpoint nor a valid
+  // issuer is given, or signed answers without keys (config validation prevents both).
+  static std::shared_ptr<HttpIntrospectionClient> create(
+      ClientSettings settings, std::shared_ptr<ssl::context> tls_context, std::string label,
+      std::shared_ptr<JwksClient> keys = nullptr);
   ~HttpIntrospectionClient() override;
 
   void start(const filters::StartContext& context) override;
@@ -91,7 +108,8 @@ class HttpIntrospectionClient final : public IntrospectionClient,
 
  private:
   HttpIntrospectionClient(ClientSettings settings, std::shared_ptr<ssl::context> tls_context,
-                          std::string label);
+                          std::string label, std::shared_ptr<JwksClient> keys);
+  awaitable<IntrospectionResult> verify_signed_answer(std::string body, unsigned worker) const;
 
   void publish(const Endpoint& endpoint);
   awaitable<void> discover();
@@ -99,6 +117,7 @@ class HttpIntrospectionClient final : public IntrospectionClient,
   ClientSettings settings_;
   std::shared_ptr<ssl::context> tls_context_;
   std::string label_;
+  std::shared_ptr<JwksClient> keys_;
   std::vector<asio::any_io_executor> executors_;
   std::unique_ptr<State> owned_state_;
   std::atomic<const State*> state_{nullptr};

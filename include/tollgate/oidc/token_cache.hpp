@@ -3,9 +3,11 @@
 // It stores the IdP's answer (never a verdict: each route's policy is checked on every request),
 // keyed by SHA-256(endpoint, client_id, token) so raw tokens are never stored. An entry lives
 // min(cache_ttl, cache_ttl_max, exp - now - leeway); a hit never extends it; inactive answers live
-// cache_ttl_neg; failures are never stored. The number of entries is bounded (LRU), so a flood of
-// random tokens cannot grow memory. The table is split into shards, each with its own mutex, so
-// workers rarely contend.
+// cache_ttl_neg; failures are never stored. An active answer whose time has ended is kept for
+// cache_ttl_resurrect more, for the filter to serve while the IdP is unavailable (never past the
+// token's exp); a fresh answer from the IdP replaces it. The number of entries is bounded (LRU), so
+// a flood of random tokens cannot grow memory. The table is split into shards, each with its own
+// mutex, so workers rarely contend.
 //
 // Single-flight: concurrent misses for one key, from any worker, make exactly one IdP call. The
 // call runs detached on the first caller's executor, so it completes even if that request goes
@@ -35,6 +37,9 @@ struct CachePolicy {
   std::chrono::milliseconds ttl_negative{10'000};    // cache_ttl_neg
   std::chrono::milliseconds leeway{5'000};           // clock skew allowed around exp
   std::size_t max_entries = 100'000;                 // cache_size
+  // cache_ttl_resurrect: how long an active answer is kept after its cache time ended, to be
+  // served only while the IdP cannot answer (find_resurrectable). Zero: not kept.
+  std::chrono::milliseconds resurrect{0};
 };
 
 // How long `answer` may be served from the cache; zero or less means "do not cache".
@@ -56,6 +61,13 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
  public:
   // The IdP call made on a miss. It owns what it needs: it may outlive the request that started it.
   using Fetch = std::function<boost::asio::awaitable<IntrospectionResult>()>;
+  // An answer and, when it came from a cache with a bound of its own (the cluster cache), the
+  // longest this cache may keep it.
+  struct Fetched {
+    IntrospectionResult result;
+    std::optional<std::chrono::milliseconds> ttl_cap;
+  };
+  using BoundedFetch = std::function<boost::asio::awaitable<Fetched>()>;
 
   static std::shared_ptr<TokenCache> create(CachePolicy policy, std::shared_ptr<const Clock> clock);
 
@@ -70,9 +82,18 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
   // fetched by a call already in flight (coalesced).
   boost::asio::awaitable<IntrospectionResult> get_or_fetch(const CacheKey& key, Fetch fetch,
                                                            metrics::CacheLookup* how = nullptr);
+  // The same, with the answer kept no longer than the fetch says.
+  boost::asio::awaitable<IntrospectionResult> get_or_fetch(const CacheKey& key, BoundedFetch fetch,
+                                                           metrics::CacheLookup* how = nullptr);
 
-  // Stores an answer as a completed fetch would.
-  void store(const CacheKey& key, IntrospectionPtr answer);
+  // An active answer for `key` whose cache time ended less than cache_ttl_resurrect ago (or has
+  // not ended), unless the token's exp has passed; else nullptr. For the filter to serve while the
+  // IdP cannot answer.
+  IntrospectionPtr find_resurrectable(const CacheKey& key);
+
+  // Stores an answer as a completed fetch would, for at most `ttl_cap` when given.
+  void store(const CacheKey& key, IntrospectionPtr answer,
+             std::optional<std::chrono::milliseconds> ttl_cap = std::nullopt);
 
   std::size_t size() const;             // entries currently held (expired ones included until seen)
   std::size_t calls_in_flight() const;  // keys with an IdP call under way
@@ -94,9 +115,10 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
   Shard& shard_for(const CacheKey& key) const;
   // The IdP call of one flight, detached from every request so its waiters always get an answer.
   static boost::asio::awaitable<void> run_flight(std::shared_ptr<TokenCache> cache, CacheKey key,
-                                                 std::shared_ptr<Flight> flight, Fetch fetch);
+                                                 std::shared_ptr<Flight> flight,
+                                                 BoundedFetch fetch);
   void complete_flight(const CacheKey& key, const std::shared_ptr<Flight>& flight,
-                       const IntrospectionResult& result);
+                       const Fetched& fetched);
 
   CachePolicy policy_;
   std::shared_ptr<const Clock> clock_;

@@ -19,6 +19,8 @@ struct FilterSet {
   std::vector<std::string> names;                           // indexed like config.plugins
   std::vector<std::shared_ptr<filters::Filter>> instances;  // same index
   std::vector<std::vector<const filters::Filter*>> chains;  // per route, in its order
+  // Per route: a filter of its chain reads form bodies (Filter::reads_form_body).
+  std::vector<bool> reads_form_body;
 
   // The instances that cannot answer their requests yet (/readyz).
   std::vector<std::string> not_ready() const;

@@ -67,6 +67,7 @@ class Worker {
     sessions_.insert(s);
     live_sessions_.fetch_add(1, std::memory_order_relaxed);
     connections().open.add();
+    connections().accepted.add();
   }
   void remove_session(SessionHandle* s) {
     sessions_.erase(s);

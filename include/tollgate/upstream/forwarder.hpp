@@ -2,7 +2,9 @@
 // body down, both in small pieces through a fixed buffer (Beast's relay() shape), never whole.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -19,6 +21,32 @@ namespace tollgate::upstream {
 
 using RequestParser = http::request_parser<http::buffer_body>;
 
+inline constexpr std::size_t kRelayBufferSize = 16 * 1024;
+using RelayBuffer = std::array<char, kRelayBufferSize>;
+
+// The first piece of a request body (all of one up to kRelayBufferSize), read from the client
+// before an upstream is chosen, in a relay buffer this thread's finished requests gave back.
+class BodyStart {
+ public:
+  BodyStart();
+  ~BodyStart();
+  BodyStart(const BodyStart&) = delete;
+  BodyStart& operator=(const BodyStart&) = delete;
+
+  RelayBuffer& buffer() noexcept { return *buffer_; }
+  std::size_t size = 0;  // bytes of the body in buffer(), as they go to the upstream
+  bool request_has_body = false;
+
+ private:
+  RelayBuffer* buffer_;
+};
+
+// Reads the first piece of the request body into `start`: the whole body when it fits (the parser
+// is then done). A body whose framing is broken from its first bytes, as a smuggled request is,
+// is so refused before any upstream sees the request it belongs to.
+awaitable<errc> read_body_start(http_io::Stream& client, beast::flat_buffer& client_buffer,
+                                RequestParser& parser, config::Duration timeout, BodyStart& start);
+
 struct ForwardRequest {
   http_io::Stream& client;
   beast::flat_buffer& client_buffer;
@@ -31,6 +59,9 @@ struct ForwardRequest {
   bool head_request;        // HEAD: the response has no body whatever its headers say
   unsigned client_version;  // the client's HTTP version (10 or 11), before the head was rewritten
   std::string_view request_id;  // what the request is logged under; its response carries it too
+  // The body's start when the caller read it already (read_body_start); nullptr: forward() reads
+  // it, and counts it in request_body_bytes.
+  BodyStart* body_start = nullptr;
 };
 
 struct ForwardResult {

@@ -1,5 +1,6 @@
 #include "tollgate/filters/openid_connect/filter.hpp"
 
+#include <algorithm>
 #include <exception>
 
 #include <spdlog/spdlog.h>
@@ -7,6 +8,7 @@
 #include "tollgate/common/error.hpp"
 #include "tollgate/common/hash.hpp"
 #include "tollgate/config/config.hpp"
+#include "tollgate/jose/jws.hpp"
 #include "tollgate/oidc/claims.hpp"
 
 namespace tollgate::filters::openid_connect {
@@ -94,6 +96,38 @@ boost::asio::awaitable<IntrospectionResult> call_idp(
   co_return result;
 }
 
+// The answer after a first-level miss with the cluster cache on: Redis first; on a Redis miss, the
+// cross-replica lock decides who calls the IdP, and the others wait (bounded) for its answer before
+// calling the IdP themselves. Every Redis failure is a miss. Runs inside the first level's single
+// flight, so this process asks Redis once per token at a time.
+boost::asio::awaitable<oidc::TokenCache::Fetched> fetch_through_cluster(
+    std::shared_ptr<const oidc::ClusterCache> cluster, oidc::CacheKey key,
+    std::shared_ptr<oidc::IntrospectionClient> client, std::string token, unsigned worker,
+    std::string route, std::shared_ptr<metrics::PluginStats> stats, http_io::TraceContext trace,
+    oidc::CachePolicy policy, std::chrono::milliseconds idp_timeout,
+    std::shared_ptr<const oidc::Clock> clock) {
+  oidc::ClusterLookup how = oidc::ClusterLookup::error;
+  std::optional<oidc::ClusterCache::Found> found = co_await cluster->find(key, worker, &how);
+  const metrics::ClusterCacheLookup counted =
+      how == oidc::ClusterLookup::hit    ? metrics::ClusterCacheLookup::hit
+      : how == oidc::ClusterLookup::miss ? metrics::ClusterCacheLookup::miss
+                                         : metrics::ClusterCacheLookup::error;
+  stats->cells[worker].cluster_lookups[static_cast<std::size_t>(counted)].add();
+  if (!found && how == oidc::ClusterLookup::miss &&
+      !co_await cluster->lock(key, worker, idp_timeout)) {
+    found = co_await cluster->wait_for(key, worker, idp_timeout / 4);
+  }
+  if (found) co_return oidc::TokenCache::Fetched{std::move(found->answer), found->ttl};
+
+  IntrospectionResult result =
+      co_await call_idp(client, std::move(token), worker, route, stats, trace);
+  if (result) {
+    cluster->store(key, *result, oidc::cache_ttl_for(**result, clock->wall_now(), policy), worker,
+                   /*replace=*/how == oidc::ClusterLookup::unreadable);
+  }
+  co_return oidc::TokenCache::Fetched{std::move(result), std::nullopt};
+}
+
 void count(metrics::PluginCell& counts, metrics::Decision decision) {
   counts.decisions[static_cast<std::size_t>(decision)].add();
 }
@@ -115,31 +149,57 @@ std::string principal_of(const oidc::Introspection& answer, std::string_view tok
   return "token:" + short_hash(token);
 }
 
-void hide_credentials(RequestHead& request, const ExtractedToken& token,
+void hide_credentials(RequestContext& context, const ExtractedToken& token,
                       const TokenLocations& locations) {
   switch (token.source) {
     case TokenSource::header:
-      request.erase(http::field::authorization);
+      context.request.erase(http::field::authorization);
       break;
     case TokenSource::cookie:
-      remove_cookie(request, locations.cookie_name);
+      remove_cookie(context.request, locations.cookie_name);
       break;
     case TokenSource::query:
-      break;  // refused at load: the request target is not ours to rewrite
+      if (context.forwarded_query != nullptr) {
+        *context.forwarded_query = without_parameter(context.query, kAccessTokenParameter);
+        context.query = *context.forwarded_query;
+      }
+      break;
+    case TokenSource::body: {
+      // Only ever shorter: the rest of the form is written back in place.
+      const std::string kept = without_parameter(context.form_body->view(), kAccessTokenParameter);
+      std::copy(kept.begin(), kept.end(), context.form_body->data);
+      context.form_body->size = kept.size();
+      break;
+    }
   }
+}
+
+// A CORS preflight (Fetch standard): what a browser sends, without credentials, before a
+// cross-origin request.
+bool is_cors_preflight(const RequestHead& request) {
+  return request.method() == http::verb::options &&
+         request.find(http::field::origin) != request.end() &&
+         request.find(http::field::access_control_request_method) != request.end();
 }
 
 }  // namespace
 
 OpenIdConnectFilter::OpenIdConnectFilter(std::string instance, Settings settings,
                                          std::shared_ptr<oidc::IntrospectionClient> client,
-                                         std::shared_ptr<const oidc::Clock> clock)
+                                         std::shared_ptr<const oidc::Clock> clock,
+                                         std::shared_ptr<oidc::JwksClient> jwks)
     : instance_(std::move(instance)),
       settings_(std::move(settings)),
       stats_(std::make_shared<metrics::PluginStats>(1)),
       client_(std::move(client)),
-      clock_(std::move(clock)) {
+      clock_(std::move(clock)),
+      jwks_(std::move(jwks)),
+      jwt_(settings_.jwt) {
   if (settings_.cache_introspection) cache_ = oidc::TokenCache::create(settings_.cache, clock_);
+  if (cache_ && settings_.cluster_cache) {
+    cluster_ = std::make_shared<oidc::ClusterCache>(
+        *settings_.cluster_cache, instance_.empty() ? "openid-connect" : instance_);
+  }
   cache_key_endpoint_ = settings_.idp.endpoint.empty() ? "discovered-from:" + settings_.idp.issuer
                                                        : settings_.idp.endpoint;
   bare_challenge_ = "Bearer realm=" + quoted_string(settings_.realm);
@@ -149,19 +209,24 @@ void OpenIdConnectFilter::start(const StartContext& context) {
   const auto workers = static_cast<unsigned>(context.worker_executors.size());
   stats_ = context.metrics ? context.metrics->plugin(instance_)
                            : std::make_shared<metrics::PluginStats>(workers);
-  client_->start(context);
+  if (client_) client_->start(context);
+  if (jwks_) jwks_->start(context);
+  if (cluster_) cluster_->start(context.worker_executors);
 }
 
 void OpenIdConnectFilter::stop() {
-  client_->stop();
+  if (client_) client_->stop();
+  if (jwks_) jwks_->stop();
 }
 
 bool OpenIdConnectFilter::ready() const {
-  return client_->ready();
+  return (!client_ || client_->ready()) && (!jwks_ || jwks_->ready());
 }
 
 void OpenIdConnectFilter::release_worker(unsigned worker) {
-  client_->release_worker(worker);
+  if (client_) client_->release_worker(worker);
+  if (jwks_) jwks_->release_worker(worker);
+  if (cluster_) cluster_->release_worker(worker);
 }
 
 std::optional<metrics::CacheGauges> OpenIdConnectFilter::cache_gauges() const {
@@ -169,16 +234,49 @@ std::optional<metrics::CacheGauges> OpenIdConnectFilter::cache_gauges() const {
   return cache_->gauges();
 }
 
+std::optional<std::string_view> OpenIdConnectFilter::cluster_cache_state() const {
+  if (!cluster_) return std::nullopt;
+  return redis::to_string(cluster_->state());
+}
+
 boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& context) const {
+  // Nothing is added for a preflight let through: the headers this filter sets are gone already.
+  if (!settings_.run_on_preflight && is_cors_preflight(context.request)) {
+    co_return Verdict::proceed();
+  }
   metrics::PluginCell& counts = stats_->cells[context.worker];
   // The headers this filter sets never come from the client: the gateway removed them already,
   // with every protected header, before any filter runs.
-  auto extracted = extract_token(context.request, context.query, settings_.token_locations);
+  auto extracted =
+      extract_token(context.request, context.query, settings_.token_locations,
+                    context.form_body != nullptr ? context.form_body->view() : std::string_view());
   if (!extracted) {
     if (extracted.error().kind == ExtractionFailure::Kind::missing) {
       co_return missing_token(counts);
     }
     co_return invalid_request(extracted.error().description, counts);
+  }
+  if (settings_.bearer && jose::looks_like_compact_jws(extracted->value)) {
+    // Validated here, on the worker, against its snapshot of the keys; only a kid they lack, or
+    // no keys yet, leaves it (to join the JWKS fetch, shared and rate-limited).
+    oidc::JwtOutcome jwt =
+        jwt_.validate(extracted->value, jwks_->keys(context.worker), clock_->wall_now());
+    if (jwt.rejection == oidc::JwtRejection::unknown_key ||
+        jwt.rejection == oidc::JwtRejection::keys_unavailable) {
+      co_await refresh_keys();
+      jwt = jwt_.validate(extracted->value, jwks_->keys(context.worker), clock_->wall_now());
+    }
+    if (jwt.rejection == oidc::JwtRejection::keys_unavailable) {
+      co_return idp_unavailable(IdpFailure(IdpFailureKind::not_ready), counts);
+    }
+    if (jwt.rejection != oidc::JwtRejection::none) {
+      co_return invalid_jwt(jwt.rejection, extracted->value, context, counts);
+    }
+    // Valid: the answer, unless the IdP is to be asked too (introspect_jwt_tokens) so a revoked
+    // token is seen.
+    if (!settings_.introspect_jwt_tokens) co_return admit(context, *jwt.claims, *extracted, counts);
+  } else if (!settings_.introspection) {
+    co_return invalid_jwt(oidc::JwtRejection::malformed, extracted->value, context, counts);
   }
   if (!client_->ready()) {
     co_return idp_unavailable(IdpFailure(IdpFailureKind::not_ready), counts);
@@ -203,6 +301,13 @@ boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& 
       const auto asked = std::chrono::steady_clock::now();
       metrics::CacheLookup lookup = metrics::CacheLookup::miss;
       result = co_await answer_after_miss(key, extracted->value, context, lookup);
+      if (!result) {
+        if (oidc::IntrospectionPtr stale =
+                resurrect(key, extracted->value, result.error(), context)) {
+          result = std::move(stale);
+          lookup = metrics::CacheLookup::resurrected;
+        }
+      }
       count(counts, lookup);
       context.cache = metrics::name_of(lookup);
       if (lookup != metrics::CacheLookup::hit) {
@@ -211,18 +316,47 @@ boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& 
     }
   }
   if (!result) co_return idp_unavailable(result.error(), counts);
-  const oidc::Introspection& answer = **result;
+  co_return admit(context, **result, *extracted, counts);
+}
 
+Verdict OpenIdConnectFilter::admit(RequestContext& context, const oidc::Introspection& answer,
+                                   const ExtractedToken& token, metrics::PluginCell& counts) const {
   const Decision decision = evaluate(settings_.policy, answer, clock_->wall_now());
-  if (!decision.allowed()) co_return rejected(decision, counts);
+  if (!decision.allowed()) return rejected(decision, counts);
 
-  if (settings_.hide_credentials) {
-    hide_credentials(context.request, *extracted, settings_.token_locations);
-  }
-  set_upstream_headers(context.request, settings_.upstream_headers, answer, extracted->value);
-  if (context.wants_principal) context.principal = principal_of(answer, extracted->value);
+  if (settings_.hide_credentials) hide_credentials(context, token, settings_.token_locations);
+  set_upstream_headers(context.request, settings_.upstream_headers, answer, token.value);
+  if (context.wants_principal) context.principal = principal_of(answer, token.value);
   count(counts, metrics::Decision::allowed);
-  co_return Verdict::proceed();
+  return Verdict::proceed();
+}
+
+boost::asio::awaitable<void> OpenIdConnectFilter::refresh_keys() const {
+  try {
+    co_await jwks_->refresh_for_unknown_kid();
+  } catch (const std::exception& e) {
+    spdlog::error("openid-connect: JWKS refresh failed unexpectedly: {}", e.what());
+  }
+}
+
+Verdict OpenIdConnectFilter::invalid_jwt(oidc::JwtRejection rejection, std::string_view token,
+                                         const RequestContext& context,
+                                         metrics::PluginCell& counts) const {
+  count(counts, metrics::Decision::invalid_token);
+  const std::string_view description = oidc::describe(rejection);
+  if (spdlog::should_log(spdlog::level::info)) {
+    spdlog::info("openid-connect: route={} token={} JWT refused: {}", context.route.name,
+                 short_hash(token), description);
+  }
+  LocalResponse response;
+  response.status = http::status::unauthorized;
+  response.message = settings_.unauthorized_message;
+  response.error = "invalid_token";
+  response.headers.emplace_back("WWW-Authenticate", bare_challenge_ +
+                                                        ", error=\"invalid_token\""
+                                                        ", error_description=" +
+                                                        quoted_string(description));
+  return Verdict::respond(std::move(response));
 }
 
 oidc::IntrospectionPtr OpenIdConnectFilter::cache_hit(const oidc::CacheKey& key,
@@ -236,6 +370,24 @@ oidc::IntrospectionPtr OpenIdConnectFilter::cache_hit(const oidc::CacheKey& key,
   return hit;
 }
 
+// While the IdP cannot answer, an active answer whose cache time ended within cache_ttl_resurrect
+// (and whose token has not expired), or nullptr. Revocations in that time are not seen: the
+// operator traded them for availability.
+oidc::IntrospectionPtr OpenIdConnectFilter::resurrect(const oidc::CacheKey& key,
+                                                      const std::string& token,
+                                                      const oidc::IdpFailure& failure,
+                                                      const RequestContext& context) const {
+  if (failure.kind == IdpFailureKind::cancelled) return nullptr;  // the request went away
+  oidc::IntrospectionPtr stale = cache_->find_resurrectable(key);
+  if (stale) {
+    spdlog::warn(
+        "openid-connect: IdP unavailable ({}), serving an expired cached answer "
+        "(cache_ttl_resurrect) route={} token={}",
+        oidc::to_string(failure.kind), context.route.name, short_hash(token));
+  }
+  return stale;
+}
+
 // The IdP's answer after a cache miss, through the cache's single flight.
 boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_after_miss(
     const oidc::CacheKey& key, const std::string& token, const RequestContext& context,
@@ -247,6 +399,16 @@ boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_after_mi
   // A named local, not a temporary inside the co_await expression: g++ 12 destroys such
   // temporaries twice. The call carries the trace of the request that starts it; requests that
   // join it while it runs are not in that trace.
+  if (cluster_) {
+    oidc::TokenCache::BoundedFetch fetch =
+        [cluster = cluster_, key, client = client_, token, worker = context.worker,
+         route = context.route.name, stats = stats_, trace = trace_of(context),
+         policy = settings_.cache, timeout = settings_.idp.timeout, clock = clock_] {
+          return fetch_through_cluster(cluster, key, client, token, worker, route, stats, trace,
+                                       policy, timeout, clock);
+        };
+    co_return co_await cache_->get_or_fetch(key, std::move(fetch), &how);
+  }
   oidc::TokenCache::Fetch fetch =
       [client = client_, token, worker = context.worker, route = context.route.name, stats = stats_,
        trace = trace_of(context)] { return call_idp(client, token, worker, route, stats, trace); };

@@ -3,7 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <fstream>
+#include <iterator>
 
+#include <openssl/pem.h>
+#include <yaml-cpp/yaml.h>
+
+#include <spdlog/spdlog.h>
+
+#include "tollgate/common/hash.hpp"
 #include "tollgate/http/headers.hpp"
 
 namespace tollgate::filters::openid_connect {
@@ -126,16 +134,30 @@ std::string parse_url(const Reader& reader) {
   return url;
 }
 
-void parse_auth_methods(const Reader& reader) {
+struct AuthMethods {
+  bool bearer = false;
+  bool introspection = false;
+};
+
+AuthMethods parse_auth_methods(const Reader& reader) {
   const std::vector<std::string> methods = reader.string_list_or({"introspection"});
-  if (methods.empty()) reader.fail("must name at least one method (introspection)");
+  if (methods.empty()) reader.fail("must name at least one method (bearer, introspection)");
+  AuthMethods out;
   for (std::size_t i = 0; i < methods.size(); ++i) {
     const std::string& method = methods[i];
-    if (method == "introspection") continue;
+    if (method == "introspection") {
+      out.introspection = true;
+      continue;
+    }
+    if (method == "bearer") {
+      out.bearer = true;
+      continue;
+    }
     const Reader at = item_or_self(reader, i);
     if (std::find(kKongAuthMethods.begin(), kKongAuthMethods.end(), method) !=
         kKongAuthMethods.end()) {
-      at.fail("\"" + method + "\" is not supported yet: tollgate implements introspection only");
+      at.fail("\"" + method +
+              "\" is not supported yet: tollgate implements bearer and introspection only");
     }
     std::vector<std::string> known(kKongAuthMethods.begin(), kKongAuthMethods.end());
     std::string message = "\"" + method + "\" is not an auth method";
@@ -144,25 +166,148 @@ void parse_auth_methods(const Reader& reader) {
     }
     at.fail(std::move(message));
   }
+  return out;
 }
 
-oidc::ClientSettings parse_idp(const Reader& config) {
+oidc::ClientAuthMethod parse_client_auth_method(const Reader& reader) {
+  const std::string method = reader.one_of_or(
+      "client_secret_basic", {"client_secret_basic", "client_secret_post", "client_secret_jwt",
+                              "private_key_jwt", "tls_client_auth"});
+  if (method == "client_secret_post") return oidc::ClientAuthMethod::client_secret_post;
+  if (method == "client_secret_jwt") return oidc::ClientAuthMethod::client_secret_jwt;
+  if (method == "private_key_jwt") return oidc::ClientAuthMethod::private_key_jwt;
+  if (method == "tls_client_auth") return oidc::ClientAuthMethod::tls_client_auth;
+  return oidc::ClientAuthMethod::client_secret_basic;
+}
+
+std::string read_file(const Reader& reader, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) reader.fail("cannot read \"" + path + "\"");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// private_key_jwt's key: client_jwk (a private JWK, as JSON text or a YAML map, or Kong's
+// one-element list) or client_key_file (PEM).
+jose::PublicKey parse_client_key(const Reader& config, std::string& kid,
+                                 std::optional<jose::Algorithm>& jwk_alg) {
+  const Reader jwk_reader = config["client_jwk"];
+  const Reader file_reader = config["client_key_file"];
+  if (jwk_reader.present() == file_reader.present()) {
+    (jwk_reader.present() ? file_reader : jwk_reader)
+        .fail("private_key_jwt needs exactly one of client_jwk and client_key_file");
+  }
+  if (file_reader.present()) {
+    const std::string pem = read_file(file_reader, file_reader.string());
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
+    BIO_free(bio);
+    if (key == nullptr) file_reader.fail("holds no PEM private key");
+    return jose::PublicKey(key, EVP_PKEY_free);
+  }
+  Reader one = jwk_reader;
+  if (jwk_reader.node().IsSequence()) {
+    if (jwk_reader.items().size() != 1) jwk_reader.fail("exactly one key is supported");
+    one = jwk_reader.at(0);
+  }
+  nlohmann::json jwk;
+  if (one.node().IsScalar()) {
+    jwk = nlohmann::json::parse(one.string(), nullptr, false);
+  } else {
+    YAML::Emitter out;
+    out << YAML::DoubleQuoted << YAML::Flow << YAML::Node(one.node());
+    jwk = nlohmann::json::parse(out.c_str(), nullptr, false);
+  }
+  auto parsed = jose::parse_private_jwk(jwk);
+  if (!parsed) one.fail("is not a usable private JWK: " + parsed.error());
+  kid = parsed->kid;
+  jwk_alg = parsed->alg;
+  return parsed->key;
+}
+
+// What the JWT and TLS client credentials need, checked at load: a key that signs with
+// client_alg, a secret long enough for the HMAC, certificate and key files.
+void parse_client_credential(const Reader& config, oidc::ClientSettings& idp) {
+  const Reader alg_reader = config["client_alg"];
+  auto algorithm_of = [&](std::string_view fallback) {
+    const std::string name = alg_reader.string_or(std::string(fallback));
+    const auto alg = jose::algorithm_from_name(name);
+    if (!alg) alg_reader.fail("\"" + name + "\" is not a JWS algorithm tollgate signs with");
+    return *alg;
+  };
+  switch (idp.auth_method) {
+    case oidc::ClientAuthMethod::client_secret_jwt: {
+      idp.assertion_key.alg = algorithm_of("HS256");
+      if (!jose::is_hmac(idp.assertion_key.alg)) {
+        alg_reader.fail("client_secret_jwt signs with HS256, HS384 or HS512");
+      }
+      // RFC 7518 §3.2: an HMAC key at least as long as the hash.
+      if (idp.client_secret.size() < 32) {
+        config["client_secret"].fail("client_secret_jwt needs a secret of at least 32 bytes");
+      }
+      idp.assertion_key.secret = idp.client_secret;
+      break;
+    }
+    case oidc::ClientAuthMethod::private_key_jwt: {
+      std::optional<jose::Algorithm> jwk_alg;
+      idp.assertion_key.private_key = parse_client_key(config, idp.assertion_key.kid, jwk_alg);
+      idp.assertion_key.alg =
+          algorithm_of(jwk_alg ? jose::name_of(*jwk_alg) : std::string_view("RS256"));
+      if (jose::is_hmac(idp.assertion_key.alg)) {
+        alg_reader.fail("private_key_jwt signs with RS*, PS*, ES* or EdDSA");
+      }
+      try {  // a key that cannot sign with the algorithm fails now, not on the first request
+        oidc::make_client_assertion(idp.assertion_key, idp.client_id, "https://check.invalid",
+                                    std::chrono::system_clock::now());
+      } catch (const std::exception&) {
+        alg_reader.fail("the client key cannot sign with " +
+                        std::string(jose::name_of(idp.assertion_key.alg)));
+      }
+      break;
+    }
+    case oidc::ClientAuthMethod::tls_client_auth: {
+      const Reader cert = config["tls_client_auth_cert_file"];
+      const Reader key = config["tls_client_auth_key_file"];
+      idp.tls_client_cert_file = cert.string();
+      idp.tls_client_key_file = key.string();
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// `introspects`: whether this instance calls the introspection endpoint at all; without it the
+// endpoint and the client credentials are optional.
+oidc::ClientSettings parse_idp(const Reader& config, bool introspects) {
   oidc::ClientSettings idp;
   if (config["issuer"].present()) idp.issuer = parse_url(config["issuer"]);
   if (config["introspection_endpoint"].present()) {
     idp.endpoint = parse_url(config["introspection_endpoint"]);
   }
-  if (idp.issuer.empty() && idp.endpoint.empty()) {
+  if (introspects && idp.issuer.empty() && idp.endpoint.empty()) {
     config["introspection_endpoint"].fail(
         "is required unless `issuer` is given to discover it from");
   }
-  idp.auth_method = config["introspection_endpoint_auth_method"].one_of_or(
-                        "client_secret_basic", {"client_secret_basic", "client_secret_post"}) ==
-                            "client_secret_post"
-                        ? oidc::ClientAuthMethod::client_secret_post
-                        : oidc::ClientAuthMethod::client_secret_basic;
-  idp.client_id = single_credential(config["client_id"]);
-  idp.client_secret = single_credential(config["client_secret"]);
+
+  idp.auth_method = parse_client_auth_method(config["introspection_endpoint_auth_method"]);
+  const bool secret_needed = idp.auth_method == oidc::ClientAuthMethod::client_secret_basic ||
+                             idp.auth_method == oidc::ClientAuthMethod::client_secret_post ||
+                             idp.auth_method == oidc::ClientAuthMethod::client_secret_jwt;
+  if (introspects || config["client_id"].present()) {
+    idp.client_id = single_credential(config["client_id"]);
+  }
+  if ((introspects && secret_needed) || config["client_secret"].present()) {
+    idp.client_secret = single_credential(config["client_secret"]);
+  }
+  if (introspects) parse_client_credential(config, idp);
+  const Reader accept = config["introspection_accept"];
+  idp.signed_answers =
+      accept.one_of_or("application/json",
+                       {"application/json", "application/token-introspection+jwt"}) !=
+      "application/json";
+  if (idp.signed_answers && idp.issuer.empty()) {
+    accept.fail("a signed answer is verified with the issuer's keys: `issuer` is required");
+  }
 
   const Reader hint = config["introspection_hint"];
   idp.token_type_hint = hint.string_or("access_token");
@@ -228,7 +373,77 @@ oidc::CachePolicy parse_cache(const Reader& config) {
   const Reader leeway = config["leeway"];
   cache.leeway = leeway.duration_or(seconds(5));
   if (cache.leeway > minutes(5)) leeway.fail("must be at most 5m");
+  const Reader resurrect = config["cache_ttl_resurrect"];
+  cache.resurrect = resurrect.duration_or(seconds(0));
+  if (cache.resurrect < Duration::zero() || cache.resurrect > std::chrono::hours(24)) {
+    resurrect.fail("must be at least 0 and at most 24h");
+  }
   return cache;
+}
+
+// One cluster_cache_key: base64 of 32 random bytes (`openssl rand -base64 32`).
+std::array<unsigned char, 32> parse_cluster_key(const Reader& reader) {
+  const std::optional<std::string> key = base64_decode(reader.string());
+  if (!key || key->size() != 32) {
+    reader.fail("must be 32 bytes in base64 (e.g. the output of `openssl rand -base64 32`)");
+  }
+  std::array<unsigned char, 32> out{};
+  std::copy(key->begin(), key->end(), out.begin());
+  return out;
+}
+
+std::optional<oidc::ClusterCacheSettings> parse_cluster_cache(const Reader& config,
+                                                              bool cache_introspection,
+                                                              const std::string& ca_file) {
+  const Reader strategy = config["cluster_cache_strategy"];
+  if (strategy.one_of_or("off", {"off", "redis"}) == "off") return std::nullopt;
+  if (!cache_introspection) {
+    strategy.fail("needs cache_introspection: true (Redis is the second level of that cache)");
+  }
+  const Reader redis = config["cluster_cache_redis"];
+  if (!redis.present()) redis.fail("is required with cluster_cache_strategy: redis");
+  redis.expect_keys({"host", "port", "database", "username", "password", "ssl", "ssl_verify",
+                     "server_name", "connect_timeout", "read_timeout", "send_timeout", "prefix"});
+  oidc::ClusterCacheSettings cluster;
+  cluster.ca_file = ca_file;
+  redis::Options& options = cluster.redis;
+  options.host = non_empty_string(redis["host"]);
+  options.port = static_cast<std::uint16_t>(redis["port"].integer_or(6379, 1, 65535));
+  options.database = static_cast<int>(redis["database"].integer_or(0, 0, 1'000'000));
+  options.username = redis["username"].string_or("");
+  options.password = redis["password"].string_or("");
+  if (!options.username.empty() && options.password.empty()) {
+    redis["username"].fail("needs a password");
+  }
+  options.ssl = redis["ssl"].boolean_or(false);
+  options.ssl_verify = redis["ssl_verify"].boolean_or(true);
+  options.server_name = redis["server_name"].string_or("");
+  for (auto [name, field] : {std::pair{"connect_timeout", &options.connect_timeout},
+                             std::pair{"read_timeout", &options.read_timeout},
+                             std::pair{"send_timeout", &options.send_timeout}}) {
+    const Reader at = redis[name];
+    *field = at.duration_or(seconds(1));
+    if (*field <= Duration::zero() || *field > minutes(1))
+      at.fail("must be more than 0 and at most 1m");
+  }
+  cluster.prefix = redis["prefix"].string_or("tollgate:");
+  if (has_control(cluster.prefix)) redis["prefix"].fail("must not hold control characters");
+
+  const Reader key = config["cluster_cache_key"];
+  if (!key.present()) {
+    key.fail("is required with cluster_cache_strategy: redis (values in Redis are encrypted)");
+  }
+  if (key.node().IsSequence()) {
+    for (const Reader& item : key.items()) cluster.keys.push_back(parse_cluster_key(item));
+    if (cluster.keys.empty()) key.fail("must hold at least one key");
+  } else {
+    cluster.keys.push_back(parse_cluster_key(key));
+  }
+  if (options.ssl && !options.ssl_verify) {
+    spdlog::warn("{}: ssl_verify is false: the Redis server's certificate is not verified",
+                 redis.key_path());
+  }
+  return cluster;
 }
 
 TokenLocations parse_token_locations(const Reader& config) {
@@ -238,18 +453,14 @@ TokenLocations parse_token_locations(const Reader& config) {
     locations.header = true;
   } else {
     const std::vector<std::string> words = types.string_list();
-    if (words.empty()) types.fail("must name at least one place (header, query or cookie)");
+    if (words.empty()) types.fail("must name at least one place (header, query, body or cookie)");
     for (std::size_t i = 0; i < words.size(); ++i) {
       const Reader at = item_or_self(types, i);
       const std::string type = at.one_of({"header", "query", "body", "cookie"});
       if (type == "header") locations.header = true;
       if (type == "query") locations.query = true;
       if (type == "cookie") locations.cookie = true;
-      if (type == "body") {
-        at.fail(
-            "\"body\" is not supported: tollgate decides on the request head, before any body "
-            "is read; send the token in the Authorization header, the query or a cookie");
-      }
+      if (type == "body") locations.body = true;
     }
   }
   const Reader cookie_name = config["bearer_token_cookie_name"];
@@ -333,6 +544,44 @@ std::string parse_realm(const Reader& reader) {
   return realm;
 }
 
+// Where the issuer's keys are and how often a kid may fetch them again (bearer and signed
+// introspection answers).
+void parse_jwks_settings(const Reader& config, Settings& settings) {
+  oidc::JwksSettings& jwks = settings.jwks;
+  jwks.issuer = settings.idp.issuer;
+  if (config["jwks_endpoint"].present()) jwks.jwks_uri = parse_url(config["jwks_endpoint"]);
+  if (jwks.issuer.empty() && jwks.jwks_uri.empty()) {
+    config["jwks_endpoint"].fail("is required with bearer unless `issuer` is given");
+  }
+  jwks.timeout = settings.idp.timeout;
+  const Reader lifetime = config["rediscovery_lifetime"];
+  jwks.min_refresh_interval = lifetime.duration_or(seconds(30));
+  if (jwks.min_refresh_interval < std::chrono::milliseconds(100) ||
+      jwks.min_refresh_interval > std::chrono::hours(24)) {
+    lifetime.fail("must be at least 100ms and at most 24h");
+  }
+}
+
+// What local JWT validation needs besides the keys: which issuers, and the HMAC secret when HS*
+// is enabled.
+void parse_bearer(const Reader& config, Settings& settings) {
+  oidc::JwtSettings& jwt = settings.jwt;
+  jwt.issuers = settings.policy.issuers_allowed;
+  if (jwt.issuers.empty()) {
+    config["issuers_allowed"].fail("is required with bearer unless `issuer` is given");
+  }
+  jwt.leeway = settings.cache.leeway;
+  const Reader hs = config["enable_hs_signatures"];
+  if (hs.boolean_or(false)) {
+    // RFC 7518 §3.2: an HMAC key at least as long as the hash; a short client secret would let
+    // tokens be forged by guessing it offline.
+    if (settings.idp.client_secret.size() < 32) {
+      hs.fail("needs a client_secret of at least 32 bytes to verify HS256 signatures with");
+    }
+    jwt.hs_secret = settings.idp.client_secret;
+  }
+}
+
 }  // namespace
 
 Settings parse_settings(const Reader& config) {
@@ -341,9 +590,18 @@ Settings parse_settings(const Reader& config) {
                       "auth_methods",
                       "introspection_endpoint",
                       "introspection_endpoint_auth_method",
+                      "client_alg",
+                      "introspection_accept",
+                      "client_jwk",
+                      "client_key_file",
+                      "tls_client_auth_cert_file",
+                      "tls_client_auth_key_file",
                       "client_id",
                       "client_secret",
                       "introspect_jwt_tokens",
+                      "jwks_endpoint",
+                      "enable_hs_signatures",
+                      "rediscovery_lifetime",
                       "introspection_hint",
                       "introspection_headers_names",
                       "introspection_headers_values",
@@ -355,7 +613,11 @@ Settings parse_settings(const Reader& config) {
                       "cache_ttl_max",
                       "cache_ttl_min",
                       "cache_ttl_neg",
+                      "cache_ttl_resurrect",
                       "cache_size",
+                      "cluster_cache_strategy",
+                      "cluster_cache_redis",
+                      "cluster_cache_key",
                       "bearer_token_param_type",
                       "bearer_token_cookie_name",
                       "scopes_required",
@@ -370,6 +632,7 @@ Settings parse_settings(const Reader& config) {
                       "upstream_headers_claims",
                       "upstream_headers_names",
                       "hide_credentials",
+                      "run_on_preflight",
                       "unauthorized_error_message",
                       "forbidden_error_message",
                       "timeout",
@@ -378,27 +641,32 @@ Settings parse_settings(const Reader& config) {
                       "realm",
                       "leeway"});
 
-  parse_auth_methods(config["auth_methods"]);
-  const Reader jwt = config["introspect_jwt_tokens"];
-  if (!jwt.boolean_or(true)) {
-    jwt.fail(
-        "local JWT verification is not available yet; with false this route would let JWTs "
-        "through unverified. Remove the key or set it to true");
-  }
-
+  const AuthMethods methods = parse_auth_methods(config["auth_methods"]);
   Settings settings;
-  settings.idp = parse_idp(config);
+  settings.bearer = methods.bearer;
+  settings.introspection = methods.introspection;
+  const Reader jwt = config["introspect_jwt_tokens"];
+  settings.introspect_jwt_tokens = jwt.boolean_or(!methods.bearer);
+  if (!methods.bearer && !settings.introspect_jwt_tokens) {
+    jwt.fail(
+        "false needs bearer in auth_methods: without local verification every JWT is "
+        "introspected. Add bearer or remove the key");
+  }
+  if (methods.bearer && settings.introspect_jwt_tokens && !methods.introspection) {
+    jwt.fail("true needs introspection in auth_methods as well");
+  }
+  settings.idp = parse_idp(config, methods.introspection);
   settings.cache_introspection = config["cache_introspection"].boolean_or(true);
   settings.cache = parse_cache(config);
+  settings.cluster_cache =
+      parse_cluster_cache(config, settings.cache_introspection, settings.idp.ca_file);
   settings.token_locations = parse_token_locations(config);
   settings.policy = parse_policy(config, settings.cache.leeway, settings.idp.issuer);
+  if (settings.bearer || settings.idp.signed_answers) parse_jwks_settings(config, settings);
+  if (settings.bearer) parse_bearer(config, settings);
   settings.upstream_headers = parse_upstream_headers(config);
   settings.hide_credentials = config["hide_credentials"].boolean_or(false);
-  if (settings.hide_credentials && settings.token_locations.query) {
-    config["hide_credentials"].fail(
-        "cannot remove a token sent in the query string (the request target is forwarded as "
-        "routed); drop query from bearer_token_param_type or set hide_credentials: false");
-  }
+  settings.run_on_preflight = config["run_on_preflight"].boolean_or(true);
   settings.realm = parse_realm(config["realm"]);
   settings.unauthorized_message = config["unauthorized_error_message"].string_or("Unauthorized");
   settings.forbidden_message = config["forbidden_error_message"].string_or("Forbidden");

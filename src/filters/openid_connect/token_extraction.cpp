@@ -18,8 +18,6 @@ using Kind = ExtractionFailure::Kind;
 using Found = std::optional<std::string>;
 using Step = boost::system::result<Found, ExtractionFailure>;
 
-constexpr std::string_view kQueryParameter = "access_token";
-
 // RFC 6750's b64token characters before the '=' padding: one table lookup per character of a
 // token that every request on a protected route carries.
 constexpr std::array<bool, 256> kB64TokenChar = [] {
@@ -91,24 +89,48 @@ std::optional<std::string> form_decode(std::string_view text) {
   return escaped->decode(boost::urls::encoding_opts(/*space_as_plus=*/true));
 }
 
-Step token_from_query(std::string_view query) {
-  Found found;
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+// Calls visit(pair, name) for every '&'-separated pair of a query string or form body, with the
+// pair's name decoded (nullopt when its escapes are broken); stops when it returns false. One
+// splitter for both: Boost.URL's parse_query would refuse outright a query the router forwards
+// (raw bytes above 0x7F, '"', '{'), where only the token's own parameter matters here.
+template <class Visit>
+void for_each_parameter(std::string_view encoded, Visit&& visit) {
+  while (!encoded.empty()) {
+    const std::size_t amp = encoded.find('&');
+    const std::string_view pair = encoded.substr(0, amp);
+    encoded = amp == std::string_view::npos ? std::string_view() : encoded.substr(amp + 1);
+    if (!visit(pair, form_decode(pair.substr(0, pair.find('='))))) return;
+  }
+}
 
+// access_token=<token> in a query string or form body; `repeated` and `malformed` are the texts
+// of its refusals.
+Step token_from_parameters(std::string_view encoded, std::string_view repeated,
+                           std::string_view malformed) {
+  Found found;
+  std::optional<Failure> failure;
+  for_each_parameter(encoded, [&](std::string_view pair, const std::optional<std::string>& name) {
+    if (!name || *name != kAccessTokenParameter) return true;
+    if (found) {
+      failure = invalid(repeated);
+      return false;
+    }
     const std::size_t equals = pair.find('=');
-    const std::optional<std::string> name = form_decode(pair.substr(0, equals));
-    if (!name || *name != kQueryParameter) continue;
-    if (found) return invalid("The access_token query parameter is repeated");
     const std::optional<std::string> value = form_decode(
         equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
-    if (!value) return invalid("The access_token query parameter is malformed");
+    if (!value) {
+      failure = invalid(malformed);
+      return false;
+    }
     Step token = checked_token(*value);
-    if (!token) return token;
+    if (!token) {
+      failure = token.error();
+      return false;
+    }
     found = std::move(*token);
-  }
+    return true;
+  });
+  if (failure) return *failure;
   return found;
 }
 
@@ -173,7 +195,8 @@ bool is_b64token(std::string_view text) noexcept {
 }
 
 boost::system::result<ExtractedToken, ExtractionFailure> extract_token(
-    const RequestHead& request, std::string_view query, const TokenLocations& locations) {
+    const RequestHead& request, std::string_view query, const TokenLocations& locations,
+    std::string_view form_body) {
   std::optional<ExtractedToken> chosen;
   auto consider = [&chosen](Step step, TokenSource source) -> std::optional<Failure> {
     if (!step) return step.error();
@@ -187,7 +210,20 @@ boost::system::result<ExtractedToken, ExtractionFailure> extract_token(
     if (auto failure = consider(token_from_header(request), TokenSource::header)) return *failure;
   }
   if (locations.query) {
-    if (auto failure = consider(token_from_query(query), TokenSource::query)) return *failure;
+    if (auto failure =
+            consider(token_from_parameters(query, "The access_token query parameter is repeated",
+                                           "The access_token query parameter is malformed"),
+                     TokenSource::query)) {
+      return *failure;
+    }
+  }
+  if (locations.body && !form_body.empty()) {
+    if (auto failure =
+            consider(token_from_parameters(form_body, "The access_token form field is repeated",
+                                           "The access_token form field is malformed"),
+                     TokenSource::body)) {
+      return *failure;
+    }
   }
   if (locations.cookie) {
     if (auto failure =
@@ -197,6 +233,19 @@ boost::system::result<ExtractedToken, ExtractionFailure> extract_token(
   }
   if (!chosen) return Failure{Kind::missing, "No bearer token"};
   return std::move(*chosen);
+}
+
+std::string without_parameter(std::string_view encoded, std::string_view name) {
+  std::string kept;
+  kept.reserve(encoded.size());
+  for_each_parameter(encoded,
+                     [&](std::string_view pair, const std::optional<std::string>& decoded) {
+                       if (decoded && *decoded == name) return true;
+                       if (!kept.empty()) kept += '&';
+                       kept.append(pair);
+                       return true;
+                     });
+  return kept;
 }
 
 void remove_cookie(RequestHead& request, std::string_view name) {

@@ -46,5 +46,41 @@ TEST(HashTest, ShortHashIsTheDigestPrefix) {
   EXPECT_EQ(short_hash("abc"), std::string(kAbcDigest).substr(0, 12));
 }
 
+// RFC 4648 §10 vectors, both ways.
+TEST(HashTest, Base64RoundTripsTheStandardVectors) {
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(base64_encode(plain), encoded);
+    EXPECT_EQ(base64_decode(encoded), plain);
+    const std::string unpadded = std::string(encoded).substr(0, std::string(encoded).find('='));
+    EXPECT_EQ(base64_decode(unpadded), plain);
+    EXPECT_EQ(base64url_decode(unpadded), plain);
+  }
+}
+
+TEST(HashTest, Base64UrlUsesOnlyTheUrlAlphabetWithoutPadding) {
+  const std::string bytes = "\xfb\xff\xbf";
+  EXPECT_EQ(base64url_encode(bytes), "-_-_");
+  EXPECT_EQ(base64url_decode("-_-_"), bytes);
+  EXPECT_FALSE(base64url_decode("+/+/"));
+  EXPECT_FALSE(base64url_decode("Zg=="));
+  EXPECT_EQ(base64_decode("+/+/"), bytes);
+  EXPECT_FALSE(base64_decode("-_-_"));
+}
+
+TEST(HashTest, Base64DecodeRefusesImpossibleLengthsAndSecondSpellings) {
+  EXPECT_FALSE(base64url_decode("Z"));
+  EXPECT_FALSE(base64url_decode("Zh"));  // "Zg" with leftover bits set
+  EXPECT_FALSE(base64_decode("Zg==="));
+  EXPECT_FALSE(base64_decode("Z==="));
+  EXPECT_FALSE(base64_decode("Zm9v\n"));
+}
+
 }  // namespace
 }  // namespace tollgate

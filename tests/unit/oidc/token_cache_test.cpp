@@ -120,6 +120,48 @@ TEST_F(TokenCacheTest, AnswerIsServedUntilItsTtlAndAHitNeverExtendsIt) {
   EXPECT_EQ(cache->size(), 0u);
 }
 
+TEST_F(TokenCacheTest, AnExpiredActiveAnswerIsKeptForTheResurrectWindowOnly) {
+  policy.ttl = seconds(60);
+  policy.resurrect = seconds(30);
+  auto cache = make_cache();
+  const auto answer = answer_from(R"({"active":true})");
+  cache->store(key_of(1), answer);
+  EXPECT_EQ(cache->find_resurrectable(key_of(1)), answer);  // fresh: also served
+
+  clock->advance(seconds(60));
+  EXPECT_EQ(cache->find(key_of(1)), nullptr);  // a miss for every other lookup
+  EXPECT_EQ(cache->size(), 1u);                // but kept
+  EXPECT_EQ(cache->find_resurrectable(key_of(1)), answer);
+  clock->advance(seconds(29));
+  EXPECT_EQ(cache->find_resurrectable(key_of(1)), answer);
+  clock->advance(seconds(1));
+  EXPECT_EQ(cache->find_resurrectable(key_of(1)), nullptr);
+  EXPECT_EQ(cache->size(), 0u);
+}
+
+TEST_F(TokenCacheTest, NothingIsResurrectedPastExpOrFromAnInactiveAnswerOrByDefault) {
+  policy.ttl = seconds(60);
+  policy.resurrect = seconds(3600);
+  auto cache = make_cache();
+  cache->store(key_of(1), answer_from(active_until(clock->epoch_seconds() + 70)));  // TTL 60 s
+  cache->store(key_of(2), answer_from(R"({"active":false})"));
+  clock->advance(seconds(69));
+  EXPECT_NE(cache->find_resurrectable(key_of(1)), nullptr);
+  clock->advance(seconds(1));
+  EXPECT_EQ(cache->find_resurrectable(key_of(1)), nullptr);  // exp reached
+  EXPECT_EQ(cache->find_resurrectable(key_of(2)), nullptr);
+  EXPECT_EQ(cache->find(key_of(2)), nullptr);
+  EXPECT_EQ(cache->size(), 1u);  // the inactive one is dropped once seen expired
+
+  policy.resurrect = seconds(0);
+  auto strict = make_cache();
+  strict->store(key_of(3), answer_from(R"({"active":true})"));
+  clock->advance(seconds(60));
+  EXPECT_EQ(strict->find(key_of(3)), nullptr);
+  EXPECT_EQ(strict->find_resurrectable(key_of(3)), nullptr);
+  EXPECT_EQ(strict->size(), 0u);
+}
+
 TEST_F(TokenCacheTest, NegativeAnswerIsKeptOnlyTheNegativeTtl) {
   auto cache = make_cache();
   cache->store(key_of(1), answer_from(R"({"active":false})"));
@@ -165,6 +207,26 @@ TEST_F(TokenCacheTest, RecentlyUsedEntriesSurviveEviction) {
   EXPECT_EQ(cache->find(key_of(1)), nullptr);
   EXPECT_NE(cache->find(key_of(2)), nullptr);
   EXPECT_NE(cache->find(key_of(3)), nullptr);
+}
+
+// A hit on the newest entry leaves the order as it is; the others still move to the front.
+TEST_F(TokenCacheTest, HitsOnTheNewestEntryKeepTheOrder) {
+  policy.max_entries = 3;
+  auto cache = make_cache();
+  const auto answer = answer_from(R"({"active":true})");
+  cache->store(key_of(0), answer);
+  cache->store(key_of(1), answer);
+  cache->store(key_of(2), answer);
+  for (int i = 0; i < 3; ++i) ASSERT_NE(cache->find(key_of(2)), nullptr);
+  ASSERT_NE(cache->find(key_of(0)), nullptr);  // order now 0, 2, 1
+  ASSERT_NE(cache->find(key_of(0)), nullptr);
+  cache->store(key_of(3), answer);  // evicts 1
+  EXPECT_EQ(cache->find(key_of(1)), nullptr);
+  cache->store(key_of(4), answer);  // evicts 2
+  EXPECT_EQ(cache->find(key_of(2)), nullptr);
+  EXPECT_NE(cache->find(key_of(0)), nullptr);
+  EXPECT_NE(cache->find(key_of(3)), nullptr);
+  EXPECT_NE(cache->find(key_of(4)), nullptr);
 }
 
 TEST_F(TokenCacheTest, ShardedCacheStaysWithinItsCapacity) {

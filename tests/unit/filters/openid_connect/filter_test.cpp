@@ -399,6 +399,155 @@ TEST_F(FilterTest, QueryTokenIsAccepted) {
   EXPECT_TRUE(run(*make_filter()).proceeds());
 }
 
+// Runs the filter on a context the test builds: one with a rewritable query or a form body.
+Verdict run_context(const OpenIdConnectFilter& filter, RequestContext& context) {
+  asio::io_context io;
+  std::optional<Verdict> verdict;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { verdict.emplace(co_await filter.on_request(context)); },
+      asio::detached);
+  io.run();
+  return std::move(*verdict);
+}
+
+TEST_F(FilterTest, HideCredentialsRemovesTheQueryTokenFromTheForwardedQuery) {
+  settings.hide_credentials = true;
+  settings.token_locations = TokenLocations{false, true, false, {}};
+  idp->answers["t"] = answer_from(R"({"active":true})");
+  std::string forwarded = "a=1&access_token=t&b=%2B";
+  RequestContext context{.request = request,
+                         .route = route,
+                         .path = "/orders",
+                         .query = forwarded,
+                         .forwarded_query = &forwarded,
+                         .request_id = "req-1"};
+  EXPECT_TRUE(run_context(*make_filter(), context).proceeds());
+  EXPECT_EQ(forwarded, "a=1&b=%2B");
+  EXPECT_EQ(context.query, "a=1&b=%2B");
+}
+
+TEST_F(FilterTest, QueryTokenStaysInTheQueryWithoutHideCredentials) {
+  settings.token_locations = TokenLocations{false, true, false, {}};
+  idp->answers["t"] = answer_from(R"({"active":true})");
+  std::string forwarded = "access_token=t";
+  RequestContext context{.request = request,
+                         .route = route,
+                         .path = "/orders",
+                         .query = forwarded,
+                         .forwarded_query = &forwarded,
+                         .request_id = "req-1"};
+  EXPECT_TRUE(run_context(*make_filter(), context).proceeds());
+  EXPECT_EQ(forwarded, "access_token=t");
+}
+
+TEST_F(FilterTest, FormBodyTokenIsAcceptedAndHiddenInPlace) {
+  settings.hide_credentials = true;
+  settings.token_locations = TokenLocations{false, false, false, {}, true};
+  idp->answers["t"] = answer_from(R"({"active":true})");
+  std::string bytes = "a=1&access_token=t&b=2";
+  FormBody body{bytes.data(), bytes.size()};
+  RequestContext context{.request = request,
+                         .route = route,
+                         .path = "/orders",
+                         .form_body = &body,
+                         .request_id = "req-1"};
+  EXPECT_TRUE(run_context(*make_filter(), context).proceeds());
+  EXPECT_EQ(body.view(), "a=1&b=2");
+  EXPECT_EQ(idp->calls, 1);
+}
+
+TEST_F(FilterTest, ReadsFormBodiesOnlyWhenBodyTokensAreAllowed) {
+  EXPECT_FALSE(make_filter()->reads_form_body());
+  settings.token_locations.body = true;
+  EXPECT_TRUE(make_filter()->reads_form_body());
+}
+
+TEST_F(FilterTest, PreflightNeedsATokenByDefault) {
+  request.method(http::verb::options);
+  request.set(http::field::origin, "https://app.example");
+  request.set(http::field::access_control_request_method, "POST");
+  EXPECT_EQ(run(*make_filter()).response().status, http::status::unauthorized);
+}
+
+TEST_F(FilterTest, PreflightPassesUntouchedWithRunOnPreflightOff) {
+  settings.run_on_preflight = false;
+  settings.upstream_headers.claim_headers = {ClaimHeader{{"sub"}, "X-User"}};
+  request.method(http::verb::options);
+  request.set(http::field::origin, "https://app.example");
+  request.set(http::field::access_control_request_method, "POST");
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter).proceeds());
+  EXPECT_EQ(request_header("X-User"), "<absent>");
+  EXPECT_EQ(idp->calls, 0);
+
+  // An OPTIONS request that is not a preflight still needs its token.
+  request.erase(http::field::access_control_request_method);
+  EXPECT_EQ(run(*filter).response().status, http::status::unauthorized);
+  request.set(http::field::access_control_request_method, "POST");
+  request.erase(http::field::origin);
+  EXPECT_EQ(run(*filter).response().status, http::status::unauthorized);
+}
+
+TEST_F(FilterTest, ExpiredAnswerIsResurrectedOnlyWhileTheIdpFailsAndWithinTheWindow) {
+  settings.cache.ttl = seconds(60);
+  settings.cache.resurrect = seconds(120);
+  idp->answers["t"] = answer_from(R"({"active":true,"sub":"u","exp":)" + exp_in(3600) + "}");
+  bearer("t");
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter).proceeds());
+
+  idp->answers["t"] = IdpFailure(IdpFailureKind::connect);
+  clock->advance(seconds(61));
+  EXPECT_TRUE(run(*filter).proceeds());
+  EXPECT_EQ(principal, "u");
+  EXPECT_EQ(idp->calls, 2);  // the IdP is asked first, every time
+  EXPECT_TRUE(run(*filter).proceeds());
+  EXPECT_EQ(idp->calls, 3);
+
+  clock->advance(seconds(120));  // the cache time ended 121 s ago
+  EXPECT_EQ(run(*filter).response().status, http::status::service_unavailable);
+}
+
+TEST_F(FilterTest, NothingIsResurrectedByDefault) {
+  settings.cache.ttl = seconds(60);
+  idp->answers["t"] = answer_from(R"({"active":true,"exp":)" + exp_in(3600) + "}");
+  bearer("t");
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter).proceeds());
+  idp->answers["t"] = IdpFailure(IdpFailureKind::timeout);
+  clock->advance(seconds(61));
+  EXPECT_EQ(run(*filter).response().status, http::status::service_unavailable);
+}
+
+TEST_F(FilterTest, ResurrectNeverGoesPastTheTokensExp) {
+  settings.cache.ttl = seconds(60);
+  settings.cache.resurrect = seconds(3600);
+  idp->answers["t"] = answer_from(R"({"active":true,"exp":)" + exp_in(90) + "}");
+  bearer("t");
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter).proceeds());
+  idp->answers["t"] = IdpFailure(IdpFailureKind::http_status, 503);
+  clock->advance(seconds(61));
+  EXPECT_TRUE(run(*filter).proceeds());
+  clock->advance(seconds(30));  // past exp
+  EXPECT_EQ(run(*filter).response().status, http::status::service_unavailable);
+}
+
+TEST_F(FilterTest, AnAnswerTheIdpWithdrewIsNotResurrected) {
+  settings.cache.ttl = seconds(60);
+  settings.cache.resurrect = seconds(3600);
+  idp->answers["t"] = answer_from(R"({"active":true,"exp":)" + exp_in(3600) + "}");
+  bearer("t");
+  auto filter = make_filter();
+  EXPECT_TRUE(run(*filter).proceeds());
+  idp->answers["t"] = answer_from(R"({"active":false})");  // revoked
+  clock->advance(seconds(61));
+  EXPECT_EQ(run(*filter).response().status, http::status::unauthorized);
+  idp->answers["t"] = IdpFailure(IdpFailureKind::connect);
+  clock->advance(seconds(11));  // cache_ttl_neg
+  EXPECT_EQ(run(*filter).response().status, http::status::service_unavailable);
+}
+
 class CapturedLogs {
  public:
   CapturedLogs()

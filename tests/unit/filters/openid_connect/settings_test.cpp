@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <openssl/pem.h>
+
 #include "../../config/config_test_support.hpp"
+#include "../../jose/jose_test_support.hpp"
+#include "process.hpp"
 #include "tollgate/filters/openid_connect/factory.hpp"
 
 namespace tollgate::filters::openid_connect {
@@ -168,25 +172,181 @@ TEST(SettingsTest, UnknownKeyIsPositionedWithASuggestion) {
   EXPECT_NE(e.to_string().find("test.yaml:4:1: cache_tll"), std::string::npos) << e.to_string();
 }
 
-TEST(SettingsTest, LocalJwtVerificationIsRefusedNeverSkipped) {
+TEST(SettingsTest, SkippingJwtIntrospectionNeedsLocalVerification) {
   const ConfigError e = error_for(kMinimal + "introspect_jwt_tokens: false\n");
   EXPECT_EQ(e.key_path, "introspect_jwt_tokens");
-  EXPECT_NE(e.message.find("local JWT verification is not available yet"), std::string::npos);
-  EXPECT_NE(e.message.find("let JWTs through unverified"), std::string::npos);
+  EXPECT_NE(e.message.find("needs bearer in auth_methods"), std::string::npos) << e.message;
 }
 
 TEST(SettingsTest, OtherAuthMethodsAreNotSupportedYet) {
-  ConfigError e = error_for(kMinimal + "auth_methods: [ introspection, bearer ]\n");
+  ConfigError e = error_for(kMinimal + "auth_methods: [ introspection, session ]\n");
   EXPECT_EQ(e.key_path, "auth_methods[1]");
-  EXPECT_NE(e.message.find("\"bearer\" is not supported yet"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("\"session\" is not supported yet"), std::string::npos) << e.message;
   e = error_for(kMinimal + "auth_methods: [ introspect ]\n");
   EXPECT_NE(e.message.find("did you mean \"introspection\""), std::string::npos) << e.message;
 }
 
+TEST(SettingsTest, BearerAloneNeedsOnlyTheIssuer) {
+  const Settings s = parse(
+      "auth_methods: [ bearer ]\n"
+      "issuer: https://idp.example/oauth2/default\n");
+  EXPECT_TRUE(s.bearer);
+  EXPECT_FALSE(s.introspection);
+  EXPECT_FALSE(s.introspect_jwt_tokens);
+  EXPECT_EQ(s.jwks.issuer, "https://idp.example/oauth2/default");
+  EXPECT_TRUE(s.jwks.jwks_uri.empty());
+  EXPECT_EQ(s.jwks.min_refresh_interval, seconds(30));
+  EXPECT_EQ(s.jwt.issuers, std::vector<std::string>{"https://idp.example/oauth2/default"});
+  EXPECT_EQ(s.jwt.leeway, seconds(5));
+  EXPECT_TRUE(s.jwt.hs_secret.empty());
+}
+
+TEST(SettingsTest, BearerWithIntrospectionReadsItsFields) {
+  const Settings s = parse(kMinimal +
+                           "auth_methods: [ bearer, introspection ]\n"
+                           "issuers_allowed: [ https://idp.example/oauth2/default ]\n"
+                           "jwks_endpoint: https://idp.example/oauth2/default/v1/keys\n"
+                           "rediscovery_lifetime: 5s\n"
+                           "introspect_jwt_tokens: true\n"
+                           "leeway: 2s\n");
+  EXPECT_TRUE(s.bearer);
+  EXPECT_TRUE(s.introspection);
+  EXPECT_TRUE(s.introspect_jwt_tokens);
+  EXPECT_EQ(s.jwks.jwks_uri, "https://idp.example/oauth2/default/v1/keys");
+  EXPECT_EQ(s.jwks.min_refresh_interval, seconds(5));
+  EXPECT_EQ(s.jwt.leeway, seconds(2));
+}
+
+TEST(SettingsTest, BearerNeedsToKnowWhereKeysAndIssuersAre) {
+  ConfigError e = error_for("auth_methods: [ bearer ]\n");
+  EXPECT_EQ(e.key_path, "jwks_endpoint");
+  e = error_for("auth_methods: [ bearer ]\njwks_endpoint: https://idp.example/keys\n");
+  EXPECT_EQ(e.key_path, "issuers_allowed");
+  e = error_for(
+      "auth_methods: [ bearer ]\nissuer: https://idp.example\nintrospect_jwt_tokens: true\n");
+  EXPECT_EQ(e.key_path, "introspect_jwt_tokens");
+  e = error_for(
+      "auth_methods: [ bearer ]\nissuer: https://idp.example\nrediscovery_lifetime: 0s\n");
+  EXPECT_EQ(e.key_path, "rediscovery_lifetime");
+}
+
+TEST(SettingsTest, HsSignaturesNeedALongClientSecret) {
+  const std::string bearer =
+      "auth_methods: [ bearer ]\nissuer: https://idp.example\nenable_hs_signatures: true\n";
+  ConfigError e = error_for(bearer + "client_secret: short\n");
+  EXPECT_EQ(e.key_path, "enable_hs_signatures");
+  const std::string secret(32, 'k');
+  EXPECT_EQ(parse(bearer + "client_secret: " + secret + "\n").jwt.hs_secret, secret);
+  EXPECT_TRUE(parse("auth_methods: [ bearer ]\nissuer: https://idp.example\nclient_secret: " +
+                    secret + "\n")
+                  .jwt.hs_secret.empty());
+}
+
 TEST(SettingsTest, UnknownEndpointAuthMethodIsRefused) {
-  const ConfigError e =
-      error_for(kMinimal + "introspection_endpoint_auth_method: private_key_jwt\n");
+  const ConfigError e = error_for(kMinimal + "introspection_endpoint_auth_method: mutual_tls\n");
   EXPECT_EQ(e.key_path, "introspection_endpoint_auth_method");
+}
+
+const std::string kEndpointOnly =
+    "introspection_endpoint: https://idp.example/oauth2/default/v1/introspect\n"
+    "client_id: gateway\n";
+
+TEST(SettingsTest, PrivateKeyJwtTakesAPemFile) {
+  const jose::PublicKey key = jose::test::generate_key("RSA");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  const std::string pem(data, static_cast<std::size_t>(BIO_get_mem_data(bio, &data)));
+  BIO_free(bio);
+  const test::TempDir dir;
+  const std::string path = dir.write("client.pem", pem);
+  const Settings s = parse(kEndpointOnly +
+                           "introspection_endpoint_auth_method: private_key_jwt\n"
+                           "client_key_file: " +
+                           path + "\n");
+  EXPECT_EQ(s.idp.auth_method, oidc::ClientAuthMethod::private_key_jwt);
+  EXPECT_EQ(s.idp.assertion_key.alg, jose::Algorithm::RS256);
+  EXPECT_EQ(EVP_PKEY_eq(s.idp.assertion_key.private_key.get(), key.get()), 1);
+  EXPECT_TRUE(s.idp.client_secret.empty());
+
+  const ConfigError e = error_for(kEndpointOnly +
+                                  "introspection_endpoint_auth_method: private_key_jwt\n"
+                                  "client_key_file: " +
+                                  dir.write("empty.pem", "") + "\n");
+  EXPECT_EQ(e.key_path, "client_key_file");
+}
+
+TEST(SettingsTest, PrivateKeyJwtTakesAPrivateJwkWithItsAlgorithm) {
+  const jose::PublicKey key = jose::test::generate_key("P-256");
+  const std::string jwk = jose::test::private_jwk(key.get(), "k1").dump();
+  const Settings s = parse(kEndpointOnly +
+                           "introspection_endpoint_auth_method: private_key_jwt\n"
+                           "client_alg: ES256\n"
+                           "client_jwk: '" +
+                           jwk + "'\n");
+  EXPECT_EQ(s.idp.assertion_key.alg, jose::Algorithm::ES256);
+  EXPECT_EQ(s.idp.assertion_key.kid, "k1");
+  // The same key as a YAML map, as Kong's one-element list of JWKs.
+  const Settings from_map = parse(kEndpointOnly +
+                                  "introspection_endpoint_auth_method: private_key_jwt\n"
+                                  "client_alg: ES256\n"
+                                  "client_jwk:\n  - " +
+                                  jwk + "\n");
+  EXPECT_EQ(EVP_PKEY_eq(from_map.idp.assertion_key.private_key.get(), key.get()), 1);
+
+  ConfigError e = error_for(kEndpointOnly +
+                            "introspection_endpoint_auth_method: private_key_jwt\n"
+                            "client_jwk: '" +
+                            jwk + "'\n");  // RS256 by default: not with an EC key
+  EXPECT_EQ(e.key_path, "client_alg");
+  e = error_for(kEndpointOnly + "introspection_endpoint_auth_method: private_key_jwt\n");
+  EXPECT_NE(e.message.find("exactly one of client_jwk and client_key_file"), std::string::npos)
+      << e.message;
+  e = error_for(kEndpointOnly +
+                "introspection_endpoint_auth_method: private_key_jwt\n"
+                "client_jwk: '" +
+                jose::public_jwk(key.get(), "k1").dump() + "'\n");
+  EXPECT_EQ(e.key_path, "client_jwk");
+}
+
+TEST(SettingsTest, ClientSecretJwtNeedsALongSecret) {
+  const Settings s = parse(kEndpointOnly +
+                           "introspection_endpoint_auth_method: client_secret_jwt\n"
+                           "client_secret: " +
+                           std::string(40, 's') + "\n");
+  EXPECT_EQ(s.idp.assertion_key.alg, jose::Algorithm::HS256);
+  EXPECT_EQ(s.idp.assertion_key.secret, std::string(40, 's'));
+  const ConfigError e =
+      error_for(kMinimal + "introspection_endpoint_auth_method: client_secret_jwt\n");
+  EXPECT_EQ(e.key_path, "client_secret");
+}
+
+TEST(SettingsTest, SignedIntrospectionAnswersNeedTheIssuersKeys) {
+  const Settings s = parse(
+      "issuer: https://idp.example/oauth2/default\n"
+      "client_id: gateway\nclient_secret: s3cret\n"
+      "introspection_accept: application/token-introspection+jwt\n");
+  EXPECT_TRUE(s.idp.signed_answers);
+  EXPECT_FALSE(s.bearer);
+  EXPECT_EQ(s.jwks.issuer, "https://idp.example/oauth2/default");
+  EXPECT_FALSE(parse(kMinimal).idp.signed_answers);
+  ConfigError e =
+      error_for(kMinimal + "introspection_accept: application/token-introspection+jwt\n");
+  EXPECT_EQ(e.key_path, "introspection_accept");
+  e = error_for(kMinimal + "introspection_accept: text/html\n");
+  EXPECT_EQ(e.key_path, "introspection_accept");
+}
+
+TEST(SettingsTest, TlsClientAuthNeedsItsCertificateAndKey) {
+  const ConfigError e =
+      error_for(kEndpointOnly + "introspection_endpoint_auth_method: tls_client_auth\n");
+  EXPECT_EQ(e.key_path, "tls_client_auth_cert_file");
+  const Settings s = parse(kEndpointOnly +
+                           "introspection_endpoint_auth_method: tls_client_auth\n"
+                           "tls_client_auth_cert_file: /etc/tollgate/client.crt\n"
+                           "tls_client_auth_key_file: /etc/tollgate/client.key\n");
+  EXPECT_EQ(s.idp.auth_method, oidc::ClientAuthMethod::tls_client_auth);
+  EXPECT_EQ(s.idp.tls_client_cert_file, "/etc/tollgate/client.crt");
 }
 
 TEST(SettingsTest, ClaimsAndHeaderNamesMustPairUp) {
@@ -238,10 +398,15 @@ TEST(SettingsTest, BareNumberTimeoutIsAmbiguous) {
   EXPECT_EQ(error_for(kMinimal + "timeout: 0s\n").key_path, "timeout");
 }
 
-TEST(SettingsTest, BodyTokensAreRefusedWithTheReason) {
-  const ConfigError e = error_for(kMinimal + "bearer_token_param_type: [ header, body ]\n");
-  EXPECT_EQ(e.key_path, "bearer_token_param_type[1]");
-  EXPECT_NE(e.message.find("before any body is read"), std::string::npos);
+TEST(SettingsTest, EveryKongTokenPlaceIsAccepted) {
+  const Settings s = parse(kMinimal +
+                           "bearer_token_param_type: [ header, query, body, cookie ]\n"
+                           "bearer_token_cookie_name: at\n");
+  EXPECT_TRUE(s.token_locations.header);
+  EXPECT_TRUE(s.token_locations.query);
+  EXPECT_TRUE(s.token_locations.body);
+  EXPECT_TRUE(s.token_locations.cookie);
+  EXPECT_FALSE(parse(kMinimal).token_locations.body);
 }
 
 TEST(SettingsTest, CookieNeedsItsName) {
@@ -249,11 +414,22 @@ TEST(SettingsTest, CookieNeedsItsName) {
             "bearer_token_cookie_name");
 }
 
-TEST(SettingsTest, QueryTokensCannotBeHidden) {
-  const ConfigError e = error_for(kMinimal +
-                                  "bearer_token_param_type: [ header, query ]\n"
-                                  "hide_credentials: true\n");
-  EXPECT_EQ(e.key_path, "hide_credentials");
+TEST(SettingsTest, QueryAndBodyTokensCanBeHidden) {
+  const Settings s = parse(kMinimal +
+                           "bearer_token_param_type: [ header, query, body ]\n"
+                           "hide_credentials: true\n");
+  EXPECT_TRUE(s.hide_credentials);
+}
+
+TEST(SettingsTest, PreflightsRunThePluginUnlessTurnedOff) {
+  EXPECT_TRUE(parse(kMinimal).run_on_preflight);
+  EXPECT_FALSE(parse(kMinimal + "run_on_preflight: false\n").run_on_preflight);
+}
+
+TEST(SettingsTest, ResurrectIsOffUnlessGivenADuration) {
+  EXPECT_EQ(parse(kMinimal).cache.resurrect, std::chrono::milliseconds(0));
+  EXPECT_EQ(parse(kMinimal + "cache_ttl_resurrect: 2m\n").cache.resurrect, std::chrono::minutes(2));
+  EXPECT_EQ(error_for(kMinimal + "cache_ttl_resurrect: 25h\n").key_path, "cache_ttl_resurrect");
 }
 
 TEST(SettingsTest, ClientCredentialsCannotBeAddedTwice) {

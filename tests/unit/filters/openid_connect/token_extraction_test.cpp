@@ -12,6 +12,7 @@ class TokenExtractionTest : public ::testing::Test {
  protected:
   RequestHead request;
   std::string query;
+  std::string body;          // a form body read for the filter
   TokenLocations locations;  // header only, as configured by default
 
   TokenExtractionTest() {
@@ -20,7 +21,7 @@ class TokenExtractionTest : public ::testing::Test {
     locations.cookie_name = "session_token";
   }
 
-  auto extract() { return extract_token(request, query, locations); }
+  auto extract() { return extract_token(request, query, locations, body); }
 
   void expect_token(std::string_view token, TokenSource source) {
     auto result = extract();
@@ -218,6 +219,58 @@ TEST(RemoveCookieTest, RemovesOnlyTheNamedCookie) {
   std::vector<std::string> values;
   for (auto& field : request) values.emplace_back(field.value());
   EXPECT_EQ(values, (std::vector<std::string>{"theme=dark", "lang=en"}));
+}
+
+TEST_F(TokenExtractionTest, FormBodyField) {
+  locations.body = true;
+  body = "grant=x&access_token=abc%2Bdef%3D&other=1";
+  expect_token("abc+def=", TokenSource::body);
+}
+
+TEST_F(TokenExtractionTest, FormBodyIsIgnoredUnlessAllowed) {
+  body = "access_token=abc";
+  expect_failure(Kind::missing);
+}
+
+TEST_F(TokenExtractionTest, FormBodyFieldTwiceIsInvalid) {
+  locations.body = true;
+  body = "access_token=abc&access_token=abc";
+  expect_failure(Kind::invalid_request, "The access_token form field is repeated");
+}
+
+TEST_F(TokenExtractionTest, FormBodyFieldWithABrokenEscapeIsInvalid) {
+  locations.body = true;
+  body = "access_token=abc%2";
+  expect_failure(Kind::invalid_request, "The access_token form field is malformed");
+}
+
+TEST_F(TokenExtractionTest, FormBodyAndHeaderIsInvalid) {
+  locations.body = true;
+  body = "access_token=abc";
+  request.set(http::field::authorization, "Bearer abc");
+  expect_failure(Kind::invalid_request, "The access token was sent in more than one place");
+}
+
+TEST_F(TokenExtractionTest, FormBodyAndQueryIsInvalid) {
+  locations = TokenLocations{false, true, false, {}, true};
+  body = "access_token=abc";
+  query = "access_token=abc";
+  expect_failure(Kind::invalid_request, "The access token was sent in more than one place");
+}
+
+TEST_F(TokenExtractionTest, EncodedFieldNameIsTheSameField) {
+  locations.body = true;
+  body = "access%5Ftoken=abc";
+  expect_token("abc", TokenSource::body);
+}
+
+TEST(WithoutParameterTest, RemovesOnlyTheNamedParameterKeepingTheRestAsSent) {
+  EXPECT_EQ(without_parameter("access_token=abc", "access_token"), "");
+  EXPECT_EQ(without_parameter("a=1&access_token=abc&b=%2B+x", "access_token"), "a=1&b=%2B+x");
+  EXPECT_EQ(without_parameter("access%5Ftoken=abc&a=1", "access_token"), "a=1");
+  EXPECT_EQ(without_parameter("a=1&access_token", "access_token"), "a=1");
+  EXPECT_EQ(without_parameter("my_access_token=1&a", "access_token"), "my_access_token=1&a");
+  EXPECT_EQ(without_parameter("", "access_token"), "");
 }
 
 }  // namespace
