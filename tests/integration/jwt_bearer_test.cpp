@@ -138,6 +138,18 @@ TEST_F(JwtBearerTest, AWrongAudienceIs403) {
   EXPECT_NE(challenge(r).find("insufficient_scope"), std::string::npos);
 }
 
+TEST_F(JwtBearerTest, ANotBeforeInTheFutureIs401) {
+  const std::string early = mint_token(idp_.port, {{"client_id", "demo-client"},
+                                                   {"scope", "orders:read"},
+                                                   {"token_format", "jwt"},
+                                                   {"not_before_in_s", 60}});
+  auto r = call("/strict", early);
+  EXPECT_EQ(r.result_int(), 401);
+  EXPECT_NE(challenge(r).find("invalid_token"), std::string::npos) << challenge(r);
+  // The same token without the nbf passes: it is the nbf alone that refused it.
+  EXPECT_EQ(call("/strict", jwt()).result_int(), 200);
+}
+
 TEST_F(JwtBearerTest, AMissingScopeIs403) {
   EXPECT_EQ(call("/local", jwt("orders:write")).result_int(), 403);
 }
@@ -193,6 +205,22 @@ TEST_F(JwtBearerTest, ARotatedKeyIsFetchedOnceAndTheRemovedOneRefused) {
   EXPECT_EQ(keys_calls(idp_.port), fetches + 1);
   // The old key left the fetched set.
   EXPECT_EQ(call("/local", old_token).result_int(), 401);
+}
+
+// One connection, so one worker: the token verified before the rotation is remembered there, and
+// must not outlive its key in the fetched set.
+TEST_F(JwtBearerTest, ARememberedTokenIsRefusedOnceItsKeyIsWithdrawn) {
+  HttpConnection connection(gateway_.port());
+  auto call_on = [&](const std::string& token) {
+    return connection.get("/local", {{"Authorization", "Bearer " + token}}).result_int();
+  };
+  const std::string old_token = jwt();
+  ASSERT_EQ(call_on(old_token), 200);
+  ASSERT_EQ(call_on(old_token), 200);
+  rotate_keys(idp_.port, /*keep_previous=*/false);
+  // A token with the new kid makes this worker fetch the keys again.
+  ASSERT_EQ(call_on(jwt()), 200);
+  EXPECT_EQ(call_on(old_token), 401);
 }
 
 TEST_F(JwtBearerTest, AnUnknownKidWithTheJwksEndpointDownIs401) {

@@ -40,6 +40,10 @@ std::string mint_token(std::uint16_t port, const std::string& client_id, const s
                        int ttl_seconds, const std::string& token_format) {
   nlohmann::json body = {{"client_id", client_id}, {"scope", scope}, {"ttl_s", ttl_seconds}};
   if (!token_format.empty()) body["token_format"] = token_format;
+  return mint_token(port, body);
+}
+
+std::string mint_token(std::uint16_t port, const nlohmann::json& body) {
   auto r = post(port, "/admin/tokens", body.dump(), "application/json");
   expect_2xx(r, "mint token");
   return nlohmann::json::parse(r.body()).at("access_token").get<std::string>();

@@ -12,6 +12,8 @@ namespace tollgate::test {
 std::string fetch_token(std::uint16_t idp_port, const std::string& client_id,
                         const std::string& secret, const std::string& scope,
                         const std::string& token_format = "");
+// POST /admin/tokens with `body` as it is (any field the dev IdP takes, such as not_before_in_s).
+std::string mint_token(std::uint16_t idp_port, const nlohmann::json& body);
 // POST /admin/tokens: a token with a chosen lifetime.
 std::string mint_token(std::uint16_t idp_port, const std::string& client_id,
                        const std::string& scope, int ttl_seconds,

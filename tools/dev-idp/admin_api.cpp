@@ -97,7 +97,7 @@ Reply AdminApi::mint_token(const Request& request) {
   if (!json.is_object()) return bad_request("The body must be a JSON object.");
   for (const auto& [key, value] : json.items()) {
     if (key != "client_id" && key != "scope" && key != "ttl_s" && key != "audience" &&
-        key != "token_format") {
+        key != "token_format" && key != "not_before_in_s") {
       return bad_request("Unknown field '" + key + "'.");
     }
   }
@@ -147,7 +147,18 @@ Reply AdminApi::mint_token(const Request& request) {
     }
   }
 
-  const auto issued = server_.issue(*client, std::move(scope), ttl, format, audience);
+  // A token not valid yet: nbf this many seconds after iat, in the JWT and the introspection
+  // answer.
+  std::optional<std::chrono::seconds> not_before;
+  if (const auto it = json.find("not_before_in_s"); it != json.end()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+        it->get<std::int64_t>() > kMaxTokenTtlSeconds) {
+      return bad_request("not_before_in_s must be a non-negative integer (seconds).");
+    }
+    not_before = std::chrono::seconds(it->get<std::int64_t>());
+  }
+
+  const auto issued = server_.issue(*client, std::move(scope), ttl, format, audience, not_before);
   if (!issued) {
     return error_reply(http::status::conflict, "client_inactive",
                        "The client is deactivated; activate it first.");

@@ -147,9 +147,9 @@ Reply AuthorizationServer::authorize() const {
                      "dev-idp only issues tokens by the client_credentials grant.");
 }
 
-std::optional<IssuedToken> AuthorizationServer::issue(const Client& client, std::string scope,
-                                                      std::chrono::seconds ttl, TokenFormat format,
-                                                      const std::string& audience) {
+std::optional<IssuedToken> AuthorizationServer::issue(
+    const Client& client, std::string scope, std::chrono::seconds ttl, TokenFormat format,
+    const std::string& audience, std::optional<std::chrono::seconds> not_before) {
   const auto generation = client.issuing_generation();
   if (!generation) return std::nullopt;
 
@@ -160,29 +160,31 @@ std::optional<IssuedToken> AuthorizationServer::issue(const Client& client, std:
 
   std::string access_token;
   if (format == TokenFormat::jwt) {
-    const ordered_json claims = {{"ver", 1},           {"jti", jti},
-                                 {"iss", issuer},      {"aud", audience},
-                                 {"iat", issued_at},   {"exp", expires_at},
-                                 {"cid", client.id()}, {"scp", split_scopes(scope)},
-                                 {"sub", client.id()}};
+    ordered_json claims = {{"ver", 1},           {"jti", jti},
+                           {"iss", issuer},      {"aud", audience},
+                           {"iat", issued_at},   {"exp", expires_at},
+                           {"cid", client.id()}, {"scp", split_scopes(scope)},
+                           {"sub", client.id()}};
+    if (not_before) claims["nbf"] = issued_at + not_before->count();
     access_token = state_.signing_keys.current()->sign_jwt(claims);
   } else {
     access_token = random_base64url(kOpaqueTokenBytes);
   }
 
   // Okta's field set and order for an active client_credentials token.
-  const ordered_json introspection = {{"active", true},
-                                      {"scope", scope},
-                                      {"username", client.id()},
-                                      {"exp", expires_at},
-                                      {"iat", issued_at},
-                                      {"sub", client.id()},
-                                      {"aud", audience},
-                                      {"iss", issuer},
-                                      {"jti", jti},
-                                      {"token_type", "Bearer"},
-                                      {"client_id", client.id()},
-                                      {"uid", client.uid()}};
+  ordered_json introspection = {{"active", true},
+                                {"scope", scope},
+                                {"username", client.id()},
+                                {"exp", expires_at},
+                                {"iat", issued_at},
+                                {"sub", client.id()},
+                                {"aud", audience},
+                                {"iss", issuer},
+                                {"jti", jti},
+                                {"token_type", "Bearer"},
+                                {"client_id", client.id()},
+                                {"uid", client.uid()}};
+  if (not_before) introspection["nbf"] = issued_at + not_before->count();
   state_.tokens.insert(access_token,
                        TokenRecord{&client, *generation, expires_at, dump_json(introspection)});
   return IssuedToken{std::move(access_token), std::move(scope), ttl};

@@ -32,10 +32,11 @@ class AuthorizationServer {
   Reply revoke(const Request& request);
 
   // Issues a token with exactly `scope` (not checked against the client's scopes: callers do
-  // that). nullopt when the client is deactivated.
+  // that), with an nbf `not_before` after iat when given. nullopt when the client is deactivated.
   std::optional<IssuedToken> issue(const Client& client, std::string scope,
                                    std::chrono::seconds ttl, TokenFormat format,
-                                   const std::string& audience);
+                                   const std::string& audience,
+                                   std::optional<std::chrono::seconds> not_before = std::nullopt);
 
  private:
   // The answer of a well-behaved IdP, before any fault touches it.

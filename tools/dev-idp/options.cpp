@@ -301,7 +301,8 @@ Admin API, for development only: it has NO authentication, so keep dev-idp on lo
   GET    /admin/faults                  the faults in force
   DELETE /admin/faults                  back to normal
   POST   /admin/tokens                  {"client_id":"..","scope":"..","ttl_s":N} mints a token
-                                        (optional "audience", "token_format")
+                                        (optional "audience", "token_format",
+                                        "not_before_in_s")
 )";
 }
 

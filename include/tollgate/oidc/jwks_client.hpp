@@ -55,6 +55,10 @@ class JwksClient : public std::enable_shared_from_this<JwksClient> {
   // on that worker until its next call. No lock: each worker keeps its own reference and takes
   // the newer one only when the published version changed.
   const jose::KeySet* keys(unsigned worker) const;
+  // The version of the set keys(worker) last returned: it changes with every published set.
+  std::uint64_t keys_version(unsigned worker) const noexcept {
+    return worker < views_.size() ? views_[worker].version : 0;
+  }
 
   // A token named a kid the keys do not hold, or none are held yet: fetch again unless a fetch ran
   // less than min_refresh_interval ago; wait for one already running (the first one, at start,

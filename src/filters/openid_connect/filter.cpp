@@ -211,6 +211,7 @@ void OpenIdConnectFilter::start(const StartContext& context) {
                            : std::make_shared<metrics::PluginStats>(workers);
   if (client_) client_->start(context);
   if (jwks_) jwks_->start(context);
+  if (settings_.bearer) verified_ = std::make_unique<oidc::VerifiedJwtCache>(workers);
   if (cluster_) cluster_->start(context.worker_executors);
 }
 
@@ -226,6 +227,7 @@ bool OpenIdConnectFilter::ready() const {
 void OpenIdConnectFilter::release_worker(unsigned worker) {
   if (client_) client_->release_worker(worker);
   if (jwks_) jwks_->release_worker(worker);
+  if (verified_) verified_->release_worker(worker);
   if (cluster_) cluster_->release_worker(worker);
 }
 
@@ -257,15 +259,9 @@ boost::asio::awaitable<Verdict> OpenIdConnectFilter::on_request(RequestContext& 
     co_return invalid_request(extracted.error().description, counts);
   }
   if (settings_.bearer && jose::looks_like_compact_jws(extracted->value)) {
-    // Validated here, on the worker, against its snapshot of the keys; only a kid they lack, or
-    // no keys yet, leaves it (to join the JWKS fetch, shared and rate-limited).
-    oidc::JwtOutcome jwt =
-        jwt_.validate(extracted->value, jwks_->keys(context.worker), clock_->wall_now());
-    if (jwt.rejection == oidc::JwtRejection::unknown_key ||
-        jwt.rejection == oidc::JwtRejection::keys_unavailable) {
-      co_await refresh_keys();
-      jwt = jwt_.validate(extracted->value, jwks_->keys(context.worker), clock_->wall_now());
-    }
+    const Sha256 digest = sha256(extracted->value);
+    JwtVerdict jwt{oidc::JwtRejection::none, verified_before(digest, context.worker), nullptr};
+    if (jwt.claims == nullptr) jwt = co_await verify_jwt(extracted->value, digest, context.worker);
     if (jwt.rejection == oidc::JwtRejection::keys_unavailable) {
       co_return idp_unavailable(IdpFailure(IdpFailureKind::not_ready), counts);
     }
@@ -329,6 +325,30 @@ Verdict OpenIdConnectFilter::admit(RequestContext& context, const oidc::Introspe
   if (context.wants_principal) context.principal = principal_of(answer, token.value);
   count(counts, metrics::Decision::allowed);
   return Verdict::proceed();
+}
+
+const oidc::Introspection* OpenIdConnectFilter::verified_before(const Sha256& digest,
+                                                                unsigned worker) const {
+  if (!verified_) return nullptr;
+  jwks_->keys(worker);  // takes the newest set, so a rotation is seen by the version below
+  return verified_->find(worker, digest, jwks_->keys_version(worker));
+}
+
+boost::asio::awaitable<OpenIdConnectFilter::JwtVerdict> OpenIdConnectFilter::verify_jwt(
+    const std::string& token, const Sha256& digest, unsigned worker) const {
+  // Verified here, on the worker, against its snapshot of the keys; only a kid they lack, or no
+  // keys yet, leaves it (to join the JWKS fetch, shared and rate-limited).
+  oidc::JwtOutcome jwt = jwt_.validate(token, jwks_->keys(worker), clock_->wall_now());
+  if (jwt.rejection == oidc::JwtRejection::unknown_key ||
+      jwt.rejection == oidc::JwtRejection::keys_unavailable) {
+    co_await refresh_keys();
+    jwt = jwt_.validate(token, jwks_->keys(worker), clock_->wall_now());
+  }
+  if (jwt.rejection != oidc::JwtRejection::none)
+    co_return JwtVerdict{jwt.rejection, nullptr, nullptr};
+  if (verified_) verified_->remember(worker, digest, jwks_->keys_version(worker), jwt.claims);
+  const oidc::Introspection* claims = jwt.claims.get();
+  co_return JwtVerdict{oidc::JwtRejection::none, claims, std::move(jwt.claims)};
 }
 
 boost::asio::awaitable<void> OpenIdConnectFilter::refresh_keys() const {

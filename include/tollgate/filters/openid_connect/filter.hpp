@@ -13,6 +13,7 @@
 #include "tollgate/oidc/jwks_client.hpp"
 #include "tollgate/oidc/jwt_validator.hpp"
 #include "tollgate/oidc/token_cache.hpp"
+#include "tollgate/oidc/verified_jwt_cache.hpp"
 
 namespace tollgate::filters::openid_connect {
 
@@ -53,6 +54,19 @@ class OpenIdConnectFilter final : public Filter {
   Verdict admit(RequestContext& context, const oidc::Introspection& answer,
                 const ExtractedToken& token, metrics::PluginCell& counts) const;
   boost::asio::awaitable<void> refresh_keys() const;
+  // A JWT's claims (held by `owner`, or by this worker's cache until its next JWT) or why it is
+  // refused.
+  struct JwtVerdict {
+    oidc::JwtRejection rejection = oidc::JwtRejection::none;
+    const oidc::Introspection* claims = nullptr;
+    oidc::IntrospectionPtr owner;
+  };
+  // The claims of the JWT whose SHA-256 is `digest` if this worker verified it under the current
+  // keys, else nullptr. A hit is answered without the frame of a further coroutine.
+  const oidc::Introspection* verified_before(const Sha256& digest, unsigned worker) const;
+  // Verifies a JWT (joining a JWKS refresh for a kid the keys lack); remembers it when valid.
+  boost::asio::awaitable<JwtVerdict> verify_jwt(const std::string& token, const Sha256& digest,
+                                                unsigned worker) const;
   Verdict invalid_jwt(oidc::JwtRejection rejection, std::string_view token,
                       const RequestContext& context, metrics::PluginCell& counts) const;
   Verdict missing_token(metrics::PluginCell& counts) const;
@@ -69,6 +83,7 @@ class OpenIdConnectFilter final : public Filter {
   std::shared_ptr<const oidc::Clock> clock_;
   std::shared_ptr<oidc::JwksClient> jwks_;
   oidc::JwtValidator jwt_;
+  std::unique_ptr<oidc::VerifiedJwtCache> verified_;  // with bearer, from start()
   std::shared_ptr<oidc::TokenCache> cache_;
   std::shared_ptr<oidc::ClusterCache> cluster_;
   std::string
