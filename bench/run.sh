@@ -7,7 +7,7 @@
 # bench/results/. Everything runs on 127.0.0.1, every step is bounded in time, and every process
 # started here is stopped by PID when the script exits, however it exits.
 #
-# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g h j (default: all); see bench/README.md
+# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g h j r (default: all); see bench/README.md
 #   BENCH_DURATION      seconds per wrk run                        (default 10, 1..60)
 #   BENCH_RUNS          runs per scenario and contender            (default 3, 1..10)
 #   BENCH_CONNECTIONS   wrk connections in scenarios a-d           (default 64, 1..1000)
@@ -16,6 +16,7 @@
 #                       HAProxy one thread per core)                  (default "1 auto")
 #   BENCH_WRK_THREADS   wrk threads                                (default: the pass's workers, ≤ 8)
 #   BENCH_TOKENS        distinct tokens in scenario d              (default 10000, 1..1000000)
+#   BENCH_REPLICA_TOKENS distinct tokens in scenario r's levels   (default 2000, 1..100000)
 #   BENCH_CONTENDERS    contenders to run, e.g. "tollgate haproxy" (default: all)
 #   BENCH_BUILD_DIR     where tollgate and dev-idp are             (default build/release, built here)
 #   TOLLGATE_LOG_LEVEL  tollgate's log level                       (default warn)
@@ -36,6 +37,7 @@ readonly large_connections=8       # scenario e: 1 MiB bodies
 readonly many_connections=1000     # scenario f
 readonly burst_connections=64      # scenarios g and j_cold
 readonly paced_delay_ms=10         # scenario h: each connection's pause between requests
+replicas=false                     # scenario r: Redis and two replicas sharing a cache in it
 
 work_dir=""
 scenarios=()
@@ -58,6 +60,7 @@ runs=$(bounded_setting BENCH_RUNS 3 1 10)
 connections=$(bounded_setting BENCH_CONNECTIONS 64 1 1000)
 [ -z "${BENCH_WRK_THREADS:-}" ] || bounded_setting BENCH_WRK_THREADS 1 1 8 >/dev/null
 tokens_count=$(bounded_setting BENCH_TOKENS 10000 1 1000000)
+replica_tokens_count=$(bounded_setting BENCH_REPLICA_TOKENS 2000 1 100000)
 read -ra worker_counts <<<"${BENCH_WORKERS:-1 auto}"
 [ ${#worker_counts[@]} -ge 1 ] || fail "BENCH_WORKERS is empty"
 for workers in "${worker_counts[@]}"; do
@@ -72,7 +75,7 @@ bin_dir=${BENCH_BUILD_DIR:-$repo_root/build/release}
 readonly duration_s runs connections tokens_count worker_counts tollgate_log_level
 readonly bin_dir
 
-readonly all_contenders=(direct idp nginx nginx_same haproxy haproxy_same tollgate)
+readonly all_contenders=(direct idp nginx nginx_same haproxy haproxy_same tollgate replica_a replicas)
 read -ra contenders <<<"${BENCH_CONTENDERS:-${all_contenders[*]}}"
 for contender in "${contenders[@]}"; do
   [[ " ${all_contenders[*]} " == *" $contender "* ]] ||
@@ -92,6 +95,8 @@ declare -A scenario_contenders=(
   [h]="nginx haproxy tollgate"
   [j]="nginx tollgate"
   [j_cold]="tollgate"
+  [r]="tollgate replica_a"
+  [r_levels]="replicas"
 )
 
 # shellcheck source=bench/lib/servers.sh
@@ -106,20 +111,22 @@ declare -A scenario_contenders=(
 select_scenarios() {
   local arg name
   local -A chosen=()
-  [ $# -gt 0 ] || set -- a b c d e f g h j
+  [ $# -gt 0 ] || set -- a b c d e f g h j r
   for arg in "$@"; do
     case $arg in
       a | b | c | d | f | g | e_download | e_upload | j_cold) chosen[$arg]=1 ;;
       e) chosen[e_download]=1 chosen[e_upload]=1 ;;
       h) chosen[h]=1 chosen[a]=1 ;;
       j) chosen[j]=1 chosen[j_cold]=1 ;;
-      *) fail "unknown scenario '$arg' (a b c d e f g h j; -h for help)" ;;
+      r) chosen[r]=1 chosen[r_levels]=1 ;;
+      *) fail "unknown scenario '$arg' (a b c d e f g h j r; -h for help)" ;;
     esac
   done
   scenarios=()
-  for name in a b c d e_download e_upload f g h j j_cold; do
+  for name in a b c d e_download e_upload f g h j j_cold r r_levels; do
     [ -n "${chosen[$name]:-}" ] && scenarios+=("$name")
   done
+  [ -z "${chosen[r]:-}" ] || replicas=true
   return 0
 }
 
@@ -210,7 +217,7 @@ case_spec() {
   base=${base_url[$case_server]}
   case $scenario in
     a) ;;
-    b | d) path=/cached/ok ;;
+    b | d | r) path=/cached/ok ;;
     c) path=/uncached/ok ;;
     e_download)
       path=/1mib
@@ -231,7 +238,7 @@ case_spec() {
     j) [ "$contender" = nginx ] && path=/cached/ok || path=/jwt/ok ;;
   esac
   case $scenario in
-    b | c) case_header="Authorization: Bearer $one_token" ;;
+    b | c | r) case_header="Authorization: Bearer $one_token" ;;
     j) case_header="Authorization: Bearer $one_jwt" ;;
     d) case_script=$lua_dir/tokens.lua ;;
   esac
@@ -438,6 +445,37 @@ measure_cold_jwt() {
     "call(s), $(jq -r .elapsed_ms <<<"$result") ms"
 }
 
+# Scenario r's levels: N fresh tokens asked one after another on one connection, first on replica
+# a (each an IdP call, its answer stored in Redis), then on replica b (each a second-level hit:
+# Redis GET and open), then on b again (first-level hits). The differences between the three
+# passes are what a miss and a second-level hit add to a first-level hit, the client's own cost
+# taken out; the IdP calls per distinct token across both replicas should be 1.00.
+measure_levels() {
+  local run=$1 tokens=$work_dir/replica-tokens calls_before calls_after pass started elapsed
+  local -A us=()
+  mint_tokens "$replica_tokens_count" >"$tokens"
+  calls_before=$(introspect_calls)
+  for pass in idp:replica_a second_level:replica_b first_level:replica_b; do
+    started=$(date +%s%N)
+    timeout $((30 + replica_tokens_count / 100))s "$python" "$client_py" warm \
+      "${base_url[${pass#*:}]}/cached/ok" "$tokens" || fail "r: the ${pass%%:*} pass failed"
+    elapsed=$(($(date +%s%N) - started))
+    us[${pass%%:*}]=$(jq -n "$elapsed / $replica_tokens_count / 1000")
+  done
+  calls_after=$(introspect_calls)
+  jq -nc --arg workers "$workers" --argjson run "$run" --argjson n "$replica_tokens_count" \
+    --argjson calls $((calls_after - calls_before)) --argjson idp "${us[idp]}" \
+    --argjson second "${us[second_level]}" --argjson first "${us[first_level]}" \
+    '{workers: $workers, scenario: "r_levels", contender: "replicas", run: $run, tokens: $n,
+      idp_calls: $calls, idp_calls_per_token: ($calls / $n),
+      us_per_request: {idp_call: $idp, second_level: $second, first_level: $first},
+      added_us: {idp_call: ($idp - $first), second_level: ($second - $first)}}' \
+    >>"$work_dir/runs.jsonl"
+  log "workers $workers, run $run/$runs r levels: $replica_tokens_count tokens," \
+    "$((calls_after - calls_before)) IdP call(s); per request ${us[idp]} us (IdP)," \
+    "${us[second_level]} us (second level), ${us[first_level]} us (first level)"
+}
+
 # The contenders of a scenario that BENCH_CONTENDERS keeps, rotated by the run number so that no
 # contender always runs first (right after another scenario) or last.
 contenders_of() {
@@ -486,7 +524,7 @@ run_pass() {
   done
 
   for scenario in "${scenarios[@]}"; do
-    [[ $scenario == [gh] || $scenario == j_cold ]] && continue
+    [[ $scenario == [gh] || $scenario == j_cold || $scenario == r_levels ]] && continue
     mapfile -t list < <(contenders_of "$scenario" 1)
     for contender in "${list[@]}"; do check_case "$scenario" "$contender"; done
   done
@@ -504,6 +542,8 @@ run_pass() {
           measure_burst "$contender" "$run"
         elif [ "$scenario" = j_cold ]; then
           measure_cold_jwt "$run"
+        elif [ "$scenario" = r_levels ]; then
+          measure_levels "$run"
         else
           measure_case "$scenario" "$contender" "$run"
         fi
@@ -525,12 +565,13 @@ write_results() {
       --argjson connections "$connections" --argjson tokens "$tokens_count" \
       --arg log_level "$tollgate_log_level" --argjson paced_delay_ms "$paced_delay_ms" \
       --argjson large "$large_connections" --argjson many "$many_connections" \
-      --argjson burst "$burst_connections" \
+      --argjson burst "$burst_connections" --argjson replica_tokens "$replica_tokens_count" \
       '{duration_s: $duration, runs: $runs, tokens: $tokens, tollgate_log_level: $log_level,
         paced_delay_ms: $paced_delay_ms,
         connections: {a: $connections, b: $connections, c: $connections, d: $connections,
                       e_download: $large, e_upload: $large, f: $many, g: $burst,
-                      j: $connections, j_cold: $burst}}')" \
+                      j: $connections, j_cold: $burst, r: $connections,
+                      r_levels: $replica_tokens}}')" \
     --argjson machine "$(jq -n --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
       --arg model "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
       --argjson memory_kib "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \

@@ -4,9 +4,11 @@
 # and sources scripts/lib/daemons.sh. Every server listens on 127.0.0.1 only.
 #
 # After start_backends and start_proxies: server_pid[NAME] and base_url[NAME] for upstream, idp,
-# nginx, nginx_same, haproxy, haproxy_same and tollgate. The *_same proxies add the headers tollgate
-# adds, so that they do the same work; start_proxies runs once per worker count (the global
-# `workers`), stop_proxies ends them.
+# nginx, nginx_same, haproxy, haproxy_same and tollgate, and with scenario r (the global
+# `replicas` true) redis, replica_a and replica_b: two tollgates sharing the cached instance's
+# answers in that redis-server. The *_same proxies add the headers tollgate adds, so that they do
+# the same work; start_proxies runs once per worker count (the global `workers`), stop_proxies ends
+# them.
 
 declare -A server_pid=()
 declare -A base_url=()
@@ -16,6 +18,8 @@ readonly idp_client_secret=gateway-secret
 readonly token_client_id=demo-client      # whose tokens the benchmark sends
 readonly token_scope=orders:read          # and the scope every protected route requires
 readonly large_body_bytes=$((1024 * 1024))
+# The replicas' key for the values they seal in Redis (32 bytes, base64); a benchmark's own.
+readonly cluster_cache_key=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=
 readonly nginx_js_module=/usr/lib/nginx/modules/ngx_http_js_module.so   # libnginx-mod-http-js
 
 # Ports for the servers that cannot report one they chose themselves (nginx and haproxy, and
@@ -23,7 +27,8 @@ readonly nginx_js_module=/usr/lib/nginx/modules/ngx_http_js_module.so   # libngi
 # moment; the servers bind them a moment later.
 declare -A port=()
 allocate_ports() {
-  local names=(upstream nginx nginx_same haproxy haproxy_same tollgate) free i
+  local names=(upstream nginx nginx_same haproxy haproxy_same tollgate replica_a replica_b redis)
+  local free i
   mapfile -t free < <("$python" "$client_py" free-ports ${#names[@]})
   [ ${#free[@]} -eq ${#names[@]} ] || fail "could not find ${#names[@]} free ports"
   for i in "${!names[@]}"; do
@@ -296,9 +301,10 @@ backend app
 EOF
 }
 
-# One openid-connect plugin instance checking tokens with the dev IdP.
+# One openid-connect plugin instance checking tokens with the dev IdP; with `redis` as third
+# argument, its answers are shared with the other replicas through the benchmark's redis-server.
 tollgate_plugin() {
-  local name=$1 cache=$2 cache_size
+  local name=$1 cache=$2 cluster=${3:-} cache_size
   cache_size=$((tokens_count + 1000 > 100000 ? tokens_count + 1000 : 100000))
   cat <<EOF
   $name:
@@ -315,6 +321,12 @@ tollgate_plugin() {
       scopes_required: [ "$token_scope" ]
       upstream_headers_claims: [ sub ]
       upstream_headers_names: [ X-Authenticated-User ]
+EOF
+  [ "$cluster" = redis ] || return 0
+  cat <<EOF
+      cluster_cache_strategy: redis
+      cluster_cache_key: $cluster_cache_key
+      cluster_cache_redis: { host: 127.0.0.1, port: ${port[redis]} }
 EOF
 }
 
@@ -336,9 +348,10 @@ EOF
 
 # tollgate: a plain route, and protected routes checking tokens with the dev IdP: the
 # introspection cache on (/cached) and off (/uncached, the seed's mode), and JWTs validated
-# locally (/jwt). Access log off, like the peers'.
+# locally (/jwt). Access log off, like the peers'. A third argument `redis` makes it a replica
+# sharing /cached's answers in Redis.
 write_tollgate_config() {
-  local file=$1 listen_port=$2
+  local file=$1 listen_port=$2 cluster=${3:-}
   cat >"$file" <<EOF
 listen:
   - address: 127.0.0.1:$listen_port
@@ -350,7 +363,7 @@ upstreams:
     targets: [ http://127.0.0.1:${port[upstream]} ]
     keepalive: 1024
 plugins:
-$(tollgate_plugin cached true)
+$(tollgate_plugin cached true "$cluster")
 $(tollgate_plugin uncached false)
 $(tollgate_jwt_plugin)
 routes:
@@ -395,21 +408,37 @@ start_haproxy() {
   wait_for_http "$name" "${base_url[$name]}/" "$started_pid" "$work_dir/$name.log"
 }
 
-# Starts a tollgate with the benchmark's configuration on PORT; its PID goes to started_pid.
+# Starts a tollgate with the benchmark's configuration on PORT (a replica sharing its cache in
+# Redis with a third argument `redis`); its PID goes to started_pid.
 start_tollgate() {
-  local name=$1 listen_port=$2
-  write_tollgate_config "$work_dir/$name.yaml" "$listen_port"
+  local name=$1 listen_port=$2 cluster=${3:-}
+  write_tollgate_config "$work_dir/$name.yaml" "$listen_port" "$cluster"
   start_daemon "$name" "$bin_dir/tollgate" -c "$work_dir/$name.yaml"
   wait_for_http "$name" "http://127.0.0.1:$listen_port/" "$started_pid" "$work_dir/$name.log"
 }
 
-# The upstream and the dev IdP: started once, for every worker count.
+# A redis-server on its own port, nothing saved to disk (scenario r).
+start_redis() {
+  local i
+  start_daemon redis redis-server --bind 127.0.0.1 --port "${port[redis]}" --save "" \
+    --appendonly no --dir "$work_dir"
+  server_pid[redis]=$started_pid
+  for ((i = 0; i < ready_timeout_s * 10; i++)); do
+    grep -q "Ready to accept connections" "$work_dir/redis.log" && return
+    kill -0 "$started_pid" 2>/dev/null || fail "redis-server exited: $(cat "$work_dir/redis.log")"
+    sleep 0.1
+  done
+  fail "redis-server was not ready within ${ready_timeout_s}s: $(cat "$work_dir/redis.log")"
+}
+
+# The upstream and the dev IdP (and Redis for scenario r): started once, for every worker count.
 start_backends() {
   chmod 0755 "$work_dir"   # nginx's workers run as another user when started as root
   allocate_ports
   write_upstream_config
   start_nginx upstream
   start_idp
+  if $replicas; then start_redis; fi
 }
 
 # The proxies, with `workers` workers each (a number, or auto: each one's own default).
@@ -425,11 +454,19 @@ start_proxies() {
   start_tollgate tollgate "${port[tollgate]}"
   server_pid[tollgate]=$started_pid
   base_url[tollgate]=http://127.0.0.1:${port[tollgate]}
+  $replicas || return 0
+  local name
+  for name in replica_a replica_b; do
+    start_tollgate "$name" "${port[$name]}" redis
+    server_pid[$name]=$started_pid
+    base_url[$name]=http://127.0.0.1:${port[$name]}
+  done
 }
 
 stop_proxies() {
   local name
-  for name in tollgate haproxy_same haproxy nginx_same nginx; do
+  for name in replica_b replica_a tollgate haproxy_same haproxy nginx_same nginx; do
+    [ -n "${server_pid[$name]:-}" ] || continue
     stop_process "${server_pid[$name]}"
     unset "server_pid[$name]"
   done

@@ -20,7 +20,9 @@ def titles: {
   g: "cold burst: \($settings.connections.g) connections, one new token",
   h: "plain proxy at half of nginx's peak rate",
   j: "JWT, one token: tollgate validates it locally, nginx introspects it (cache on)",
-  j_cold: "cold start with a JWT: \($settings.connections.j_cold) connections on a fresh tollgate"
+  j_cold: "cold start with a JWT: \($settings.connections.j_cold) connections on a fresh tollgate",
+  r: "protected, one token, first-level hits: one process, and a replica sharing its cache in Redis",
+  r_levels: "two replicas and Redis: \($settings.connections.r_levels) new tokens asked on a, then on b twice"
 };
 
 . as $all
@@ -75,6 +77,21 @@ def titles: {
             elapsed_ms: ([$runs[].elapsed_ms] | median)
           };
 
+      def levels_summary($contender):
+        runs_of("r_levels"; $contender) as $runs
+        | {
+            runs: ($runs | length),
+            tokens: ([$runs[].tokens] | first),
+            idp_calls_per_token: ([$runs[].idp_calls_per_token] | median),
+            us_per_request: ([$runs[].us_per_request] | {
+              idp_call: (map(.idp_call) | median),
+              second_level: (map(.second_level) | median),
+              first_level: (map(.first_level) | median)}),
+            added_us: ([$runs[].added_us] | {
+              idp_call: (map(.idp_call) | median),
+              second_level: (map(.second_level) | median)})
+          };
+
       def summary($scenario):
         ([ $all[] | select(.workers == $w and .scenario == $scenario) | .contender ] | unique)
           as $present
@@ -83,6 +100,7 @@ def titles: {
             connections: $settings.connections[$scenario],
             contenders: ([ $present[] as $c
                            | {($c): (if $scenario | IN("g", "j_cold") then burst_summary($scenario; $c)
+                                     elif $scenario == "r_levels" then levels_summary($c)
                                      else wrk_summary($scenario; $c) end)} ] | add // {})
           };
 
@@ -119,6 +137,12 @@ def titles: {
              | target("f"; "1,000 keep-alive connections: tollgate / nginx"; .; ">= 1.0"; . >= 1.0)),
             ($summaries.h.contenders.tollgate.p99_x_nginx
              | target("h"; "p99 at half of nginx's peak rate: tollgate / nginx"; .; "<= 1.2"; . <= 1.2)),
+            (same_run_ratio(runs_of("r"; "replica_a"); runs_of("r"; "tollgate"))
+             | target("r"; "cached, first-level hits: a replica with the Redis level / one process";
+                      .; ">= 0.95"; . >= 0.95)),
+            ($summaries.r_levels.contenders.replicas.idp_calls_per_token
+             | target("r"; "two replicas: IdP calls per distinct token"; .; "= 1.00";
+                      (. * 100 | round) == 100)),
             (if ($burst_calls | length) == 0 then null else $burst_calls end
              | target("g"; "cold burst: IdP calls in each run"; .; "= 1"; all(. == 1))),
             ($pass.idle_rss_kib.tollgate / 1024

@@ -29,9 +29,12 @@ def contender_name($scenario):
   elif . == "nginx_same" then "nginx, same work"
   elif . == "haproxy" then "HAProxy"
   elif . == "haproxy_same" then "HAProxy, same work"
+  elif . == "replica_a" then "tollgate replica, Redis level on"
+  elif . == "replicas" then "tollgate replicas a and b"
   else . end;
 
-def order: {direct: 0, idp: 1, nginx: 2, nginx_same: 3, haproxy: 4, haproxy_same: 5, tollgate: 6};
+def order: {direct: 0, idp: 1, nginx: 2, nginx_same: 3, haproxy: 4, haproxy_same: 5, tollgate: 6,
+  replica_a: 7, replicas: 8};
 
 def workers_text($machine):
   if . == "auto" then "each one's default (tollgate `workers: auto`, nginx `worker_processes auto`, "
@@ -63,7 +66,7 @@ def heading($text): if $ARGS.named.format == "markdown" then "**\($text)**\n" el
 
 def pass_tables($doc):
   . as $pass
-  | ($pass.scenarios | to_entries | map(select(.key | IN("g", "j_cold") | not))) as $wrk_scenarios
+  | ($pass.scenarios | to_entries | map(select(.key | IN("g", "j_cold", "r_levels") | not))) as $wrk_scenarios
   | [ $wrk_scenarios[] as $s
       | $s.value.contenders | to_entries | sort_by(order[.key]) | .[]
       | [ ($s.key | sub("_"; " ")) + ": " + $s.value.title,
@@ -91,6 +94,14 @@ def pass_tables($doc):
              (.value.idp_calls | map(tostring) | join(", ")),
              (if .value.all_200 then "yes" else "no" end),
              (.value.elapsed_ms | fixed(1)) ])) as $cold_jwt_rows
+  | ($pass.scenarios.r_levels.contenders // {} | to_entries
+     | map([ (.key | contender_name("r_levels")),
+             (.value.idp_calls_per_token | fixed(2)),
+             (.value.us_per_request.first_level | fixed(1)),
+             (.value.us_per_request.second_level | fixed(1)),
+             (.value.us_per_request.idp_call | fixed(1)),
+             (.value.added_us.second_level | fixed(1)),
+             (.value.added_us.idp_call | fixed(1)) ])) as $levels_rows
   | ($pass.targets | map([ .id, .what, (.value | target_value), .goal,
                            (if .met == null then .note elif .met then "met" else "MISSED" end) ]))
     as $target_rows
@@ -110,6 +121,11 @@ def pass_tables($doc):
         heading("j cold: \($pass.scenarios.j_cold.title)"),
         table(["contender", "JWKS fetches per run", "introspection calls per run", "all 200",
                "ms to the last answer (median)"]; $cold_jwt_rows), ""
+      else empty end ),
+    ( if ($levels_rows | length) > 0 then
+        heading("r levels: \($pass.scenarios.r_levels.title) (one request at a time, one connection)"),
+        table(["contender", "IdP calls per token", "µs/req first level", "µs/req second level",
+               "µs/req IdP call", "second level adds µs", "IdP call adds µs"]; $levels_rows), ""
       else empty end ),
     heading("idle RSS after start, MiB: tollgate \($idle.tollgate | mib), "
             + "nginx \($idle.nginx | mib) (master + workers), HAProxy \($idle.haproxy | mib)"),
