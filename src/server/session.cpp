@@ -447,8 +447,9 @@ class Session final : public SessionHandle {
       co_return false;
     }
     if (websocket && websocket->upgraded) {
+      const auto opened = Clock::now();
       co_await run_tunnel(websocket->upgraded, config.timeouts.websocket_idle);
-      finish(http::status::switching_protocols);
+      finish(http::status::switching_protocols, Clock::now() - opened);
       co_return false;
     }
     finish(static_cast<http::status>(result.status));
@@ -568,11 +569,12 @@ class Session final : public SessionHandle {
     co_await http::async_write(stream_, response, asio::redirect_error(asio::use_awaitable, ec));
   }
 
-  // Counts the answered request and writes its access-log line.
-  void finish(http::status status) {
+  // Counts the answered request and writes its access-log line. The route's histogram observes the
+  // time to the answer: a tunnel's log line also counts the `tunnel_time` it stayed open after.
+  void finish(http::status status, Clock::duration tunnel_time = {}) {
     record_.status = static_cast<unsigned>(status);
     record_.duration = Clock::now() - started_;
-    route_stats_->record(record_.status, record_.duration);
+    route_stats_->record(record_.status, record_.duration - tunnel_time);
     worker_.connections().requests.add();
     if (access_log_enabled()) log_access(record_);
   }
