@@ -321,6 +321,12 @@ TEST(WebSocketDrainTest, SigtermClosesOpenTunnelsWithinTheDrainBound) {
 
   auto client = start_client(gateway.port(), "/ws/drain", "wait", token);
   client->wait_for_line("^ws-peer client opened$");
+  // While it runs, the connection is counted as a tunnel.
+  EXPECT_TRUE(poll_until([&] {
+    return http_get(gateway.admin_port, "/metrics")
+               .body()
+               .find(R"(tollgate_http_connections{state="websocket"} 1)") != std::string::npos;
+  }));
   const auto signalled = std::chrono::steady_clock::now();
   gateway.process->signal(SIGTERM);
   client->wait_for_line(R"(^ws-peer client saw close 1006 after \d+ ms$)", 10s);
