@@ -80,6 +80,16 @@ Sha256 sha256(std::string_view data) {
   return out;
 }
 
+std::array<unsigned char, 20> sha1(std::string_view data) {
+  std::array<unsigned char, 20> digest{};
+  unsigned int size = 0;
+  if (!EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha1(), nullptr) ||
+      size != digest.size()) {
+    throw std::runtime_error("SHA-1 failed");
+  }
+  return digest;
+}
+
 std::string to_hex(const Sha256& digest) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(digest.size() * 2, '0');

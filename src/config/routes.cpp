@@ -248,7 +248,8 @@ class ConflictCheck {
 
 Route read_route(const Reader& reader, const std::vector<Upstream>& upstreams,
                  const std::vector<PluginInstance>& plugins, std::vector<Reader>& path_items) {
-  reader.expect_keys({"name", "match", "upstream", "strip_path", "preserve_host", "plugins"});
+  reader.expect_keys(
+      {"name", "match", "upstream", "strip_path", "preserve_host", "websocket", "plugins"});
   Route route;
   route.name = reader["name"].string();
   if (route.name.empty()) reader["name"].fail("a route needs a name");
@@ -265,6 +266,7 @@ Route read_route(const Reader& reader, const std::vector<Upstream>& upstreams,
   route.upstream = read_route_upstream(reader["upstream"], upstreams);
   route.strip_path = reader["strip_path"].boolean_or(false);
   route.preserve_host = reader["preserve_host"].boolean_or(false);
+  route.websocket = reader["websocket"].boolean_or(false);
   read_route_plugins(reader["plugins"], plugins, route);
   return route;
 }

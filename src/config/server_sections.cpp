@@ -206,7 +206,7 @@ Limits read_limits(const Reader& section) {
 
 Timeouts read_timeouts(const Reader& section) {
   section.expect_keys({"client_header", "client_idle", "client_body", "upstream_connect",
-                       "upstream_read", "upstream_send", "shutdown_grace"});
+                       "upstream_read", "upstream_send", "shutdown_grace", "websocket_idle"});
   Timeouts t;
   t.client_header = positive_duration(section["client_header"], t.client_header);
   t.client_idle = positive_duration(section["client_idle"], t.client_idle);
@@ -215,6 +215,7 @@ Timeouts read_timeouts(const Reader& section) {
   t.upstream_read = positive_duration(section["upstream_read"], t.upstream_read);
   t.upstream_send = positive_duration(section["upstream_send"], t.upstream_send);
   t.shutdown_grace = section["shutdown_grace"].duration_or(t.shutdown_grace);  // 0: stop at once
+  t.websocket_idle = positive_duration(section["websocket_idle"], t.websocket_idle);
   return t;
 }
 

@@ -37,7 +37,7 @@ awaitable<errc> ClientExchange::read_head(std::size_t max_head_bytes, Clock::tim
     if (!parse_head(head_size)) co_return errc::upstream_bad_response;
     const unsigned code = status();
     if (code < 100 || code >= 200) co_return errc::ok;
-    if (code == 101) co_return errc::upstream_bad_response;  // nothing is upgraded
+    if (code == 101) co_return upgrade_ ? errc::ok : errc::upstream_bad_response;
     // An interim answer (100, 102, 103): the final one follows on the same connection.
   }
 }

@@ -132,10 +132,15 @@ void write_http(Writer& out, const View& view) {
   const auto& connections = registry.connections();
   const std::uint64_t open = sum(connections, [](const ConnectionCell& c) { return c.open.get(); });
   const std::uint64_t idle = sum(connections, [](const ConnectionCell& c) { return c.idle.get(); });
+  const std::uint64_t tunnels =
+      sum(connections, [](const ConnectionCell& c) { return c.tunnels.get(); });
   out.family("tollgate_http_connections", "gauge",
-             "Client connections open, by state (idle: waiting for a next request).");
-  out.sample("tollgate_http_connections", {{"state", "active"}}, open > idle ? open - idle : 0);
+             "Client connections open, by state (idle: waiting for a next request; websocket: "
+             "carrying a WebSocket tunnel).");
+  const std::uint64_t busy = idle + tunnels;
+  out.sample("tollgate_http_connections", {{"state", "active"}}, open > busy ? open - busy : 0);
   out.sample("tollgate_http_connections", {{"state", "idle"}}, idle);
+  out.sample("tollgate_http_connections", {{"state", "websocket"}}, tunnels);
 }
 
 void write_upstreams(Writer& out, const View& view) {

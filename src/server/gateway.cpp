@@ -230,18 +230,18 @@ struct Gateway::Impl {
   // Stop accepting, let busy sessions finish their current response, then stop everything.
   void drain_and_stop() {
     admin_state.serving = false;
+    const auto deadline = std::chrono::steady_clock::now() + config->timeouts.shutdown_grace;
     for (auto& w : workers) {
       Worker* worker = w.get();
       auto* mine = &acceptors[worker->index()];
-      asio::post(worker->io(), [worker, mine] {
+      asio::post(worker->io(), [worker, mine, deadline] {
         for (auto& a : *mine) {
           error_code ec;
           a->close(ec);
         }
-        worker->start_draining();
+        worker->start_draining(deadline);
       });
     }
-    const auto deadline = std::chrono::steady_clock::now() + config->timeouts.shutdown_grace;
     auto timer = std::make_shared<asio::steady_timer>(main_io);
     auto check = std::make_shared<std::function<void()>>();
     *check = [this, timer, deadline, check] {

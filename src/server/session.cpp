@@ -16,9 +16,11 @@
 #include "tollgate/http/headers.hpp"
 #include "tollgate/http/stream.hpp"
 #include "tollgate/http/trace_context.hpp"
+#include "tollgate/http/websocket.hpp"
 #include "tollgate/routing/path.hpp"
 #include "tollgate/server/request_head.hpp"
 #include "tollgate/upstream/forwarder.hpp"
+#include "tollgate/upstream/tunnel.hpp"
 
 namespace tollgate::server {
 namespace {
@@ -67,6 +69,11 @@ std::string json_body(std::string_view message, std::string_view request_id,
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+// RFC 6455 §4.4 and RFC 9110 §15.5.22: a 426 names the version and protocol the gateway speaks.
+std::vector<std::pair<std::string, std::string>> upgrade_required_headers() {
+  return {{"Sec-WebSocket-Version", "13"}, {"Upgrade", "websocket"}};
+}
+
 class Session final : public SessionHandle {
  public:
   Session(Worker& worker, http_io::Stream& stream, std::string peer, asio::ip::address peer_address)
@@ -78,6 +85,7 @@ class Session final : public SessionHandle {
   Session& operator=(const Session&) = delete;
 
   void close_if_idle() override {
+    if (tunnel_) tunnel_->close_by(worker_.drain_deadline());
     if (!idle_) return;
     error_code ignored;
     stream_.socket().cancel(ignored);
@@ -301,6 +309,30 @@ class Session final : public SessionHandle {
     record_.route = route.name;
     route_stats_ = generation.route_stats[route_index];
 
+    // On a websocket route a handshake is checked against the head as the client sent it (the
+    // strip below takes Connection and Upgrade); on any other route Upgrade just goes.
+    std::unique_ptr<upstream::WebSocketHandshake> websocket;
+    if (route.websocket) {
+      switch (http_io::check_handshake(head, body_pending)) {
+        case http_io::Handshake::none:
+          break;
+        case http_io::Handshake::valid:
+          websocket = std::make_unique<upstream::WebSocketHandshake>();
+          websocket->accept = http_io::websocket_accept(head[http::field::sec_websocket_key]);
+          break;
+        case http_io::Handshake::malformed:
+          co_await answer(http::status::bad_request, "Bad WebSocket handshake", "", request_id,
+                          head.version(), false, {});
+          finish(http::status::bad_request);
+          co_return false;
+        case http_io::Handshake::wrong_version:  // RFC 6455 §4.4: the version we speak
+          co_await answer(http::status::upgrade_required, "Unsupported WebSocket version", "",
+                          request_id, head.version(), false, upgrade_required_headers());
+          finish(http::status::upgrade_required);
+          co_return false;
+      }
+    }
+
     // Hop-by-hop headers, and any header the client names in Connection, go before the filters
     // run: a client can then not make us drop a header a filter sets (Connection:
     // X-Authenticated-User).
@@ -374,6 +406,11 @@ class Session final : public SessionHandle {
     const unsigned client_version = head.version();  // rewritten to 1.1 for the upstream
     rewrite_for_upstream(head, route, match, *target, host, host_header, forwarding);
     if (is_chunked) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
+    if (websocket) {
+      // Taken with the hop-by-hop headers; the upstream needs them to switch protocols.
+      head.set(http::field::connection, "Upgrade");
+      head.set(http::field::upgrade, "websocket");
+    }
     // RFC 9110 §10.1.1: an HTTP/1.0 client's Expect: 100-continue is ignored.
     if (body_pending && !expect.empty() && client_version >= 11) {
       if (!co_await send_continue()) co_return false;
@@ -381,7 +418,8 @@ class Session final : public SessionHandle {
 
     bound_buffer(kBodyPhaseBufferLimit);
     upstream::Balancer& balancer = generation.upstreams->at(route.upstream);
-    const bool keep_alive = client_keep_alive && !worker_.draining();
+    // After a refused handshake the connection closes: the client may have sent frames already.
+    const bool keep_alive = client_keep_alive && !worker_.draining() && !websocket;
     upstream::ForwardResult result = co_await upstream::forward(
         upstream::ForwardRequest{.client = stream_,
                                  .client_buffer = buffer_,
@@ -394,7 +432,8 @@ class Session final : public SessionHandle {
                                  .head_request = head_request_,
                                  .client_version = client_version,
                                  .request_id = request_id,
-                                 .body_start = body_read_ahead ? &*body_read_ahead : nullptr});
+                                 .body_start = body_read_ahead ? &*body_read_ahead : nullptr,
+                                 .websocket = websocket.get()});
     record_.upstream = balancer.config().name;
     if (result.target) record_.upstream_target = result.target->url;
     record_.upstream_status = result.status;  // 0 when no response head arrived
@@ -407,8 +446,29 @@ class Session final : public SessionHandle {
                                      : http_status_for(result.error));
       co_return false;
     }
+    if (websocket && websocket->upgraded) {
+      const auto opened = Clock::now();
+      co_await run_tunnel(websocket->upgraded, config.timeouts.websocket_idle);
+      finish(http::status::switching_protocols, Clock::now() - opened);
+      co_return false;
+    }
     finish(static_cast<http::status>(result.status));
     co_return result.keep_alive&& parser.is_done() && !worker_.draining();
+  }
+
+  // The connections after a 101: bytes both ways until either side ends the tunnel. Its log line
+  // comes once it is over: status 101, the bytes each way, how long it stayed open.
+  awaitable<void> run_tunnel(upstream::Lease& lease, config::Duration idle) {
+    upstream::Tunnel tunnel(stream_, buffer_, lease.stream(), lease.buffer(), idle);
+    tunnel_ = &tunnel;
+    if (worker_.draining()) tunnel.close_by(worker_.drain_deadline());
+    worker_.connections().tunnels.add();
+    co_await tunnel.run();
+    worker_.connections().tunnels.subtract();
+    tunnel_ = nullptr;
+    lease.discard();
+    record_.bytes_in += tunnel.bytes_up();
+    record_.bytes_out += tunnel.bytes_down();
   }
 
   // What the filters noted for the log: who the caller is, how the token was looked up. The
@@ -509,11 +569,12 @@ class Session final : public SessionHandle {
     co_await http::async_write(stream_, response, asio::redirect_error(asio::use_awaitable, ec));
   }
 
-  // Counts the answered request and writes its access-log line.
-  void finish(http::status status) {
+  // Counts the answered request and writes its access-log line. The route's histogram observes the
+  // time to the answer: a tunnel's log line also counts the `tunnel_time` it stayed open after.
+  void finish(http::status status, Clock::duration tunnel_time = {}) {
     record_.status = static_cast<unsigned>(status);
     record_.duration = Clock::now() - started_;
-    route_stats_->record(record_.status, record_.duration);
+    route_stats_->record(record_.status, record_.duration - tunnel_time);
     worker_.connections().requests.add();
     if (access_log_enabled()) log_access(record_);
   }
@@ -524,6 +585,7 @@ class Session final : public SessionHandle {
   std::string peer_;
   asio::ip::address peer_address_;
   bool idle_ = false;
+  upstream::Tunnel* tunnel_ = nullptr;  // while the connection carries a WebSocket tunnel
   bool head_request_ = false;  // the request being answered is a HEAD: its answers carry no body
   // The request being answered: what its log line and counts say.
   Clock::time_point started_;

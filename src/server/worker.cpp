@@ -20,8 +20,9 @@ std::string Worker::next_request_id() {
   return id;
 }
 
-void Worker::start_draining() {
+void Worker::start_draining(std::chrono::steady_clock::time_point deadline) {
   draining_ = true;
+  drain_deadline_ = deadline;
   // close_if_idle() may remove the session from the set: iterate over a copy.
   std::vector<SessionHandle*> current(sessions_.begin(), sessions_.end());
   for (auto* s : current) s->close_if_idle();

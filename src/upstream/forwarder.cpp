@@ -16,6 +16,7 @@
 
 #include "tollgate/http/client_exchange.hpp"
 #include "tollgate/http/headers.hpp"
+#include "tollgate/http/websocket.hpp"
 
 namespace tollgate::upstream {
 namespace {
@@ -161,7 +162,7 @@ class Exchange {
         body_start_size_(body_start.size),
         has_body_(body_start.request_has_body),
         others_in_flight_(target.stats->in_flight.get() > 1),
-        response_(lease, r.head_request) {}
+        response_(lease, r.head_request, r.websocket != nullptr) {}
 
   awaitable<Attempt> run() {
     if (auto a = co_await send_request(); a.error != errc::ok) co_return a;
@@ -278,6 +279,7 @@ class Exchange {
     ResponseParser& parser = response_.parser();
     result_.status = response_.status();
     result_.upstream_duration = Clock::now() - picked_;
+    if (result_.status == 101) co_return co_await switch_protocols(parser.get());
     prepare_client_head(parser);
 
     if (const auto whole = response_.whole_body_buffered()) {
@@ -319,7 +321,33 @@ class Exchange {
     } while (!parser.is_done() && !serializer.is_done());
 
     result_.keep_alive = keep_alive_;
-    response_.finish(r_.parser.is_done());
+    response_.finish(r_.parser.is_done() && !r_.websocket);
+    co_return Attempt{};
+  }
+
+  // A 101 (read_head lets one through only for a handshake): relayed when it switches to websocket
+  // with the Accept the client's key asks for, and the connection goes to the tunnel; any other
+  // 101 is a bad answer. Bytes after its head stay in the connection's buffer, for the tunnel.
+  awaitable<Attempt> switch_protocols(http::response_header<>& head) {
+    if (!http_io::switches_to_websocket(head, r_.websocket->accept)) {
+      co_return Attempt{errc::upstream_bad_response, false};
+    }
+    http_io::strip_hop_by_hop(head);
+    head.set(http::field::connection, "Upgrade");
+    head.set(http::field::upgrade, "websocket");
+    head.insert(http::field::via, "1.1 tollgate");
+    head.set(http_io::kXRequestId, r_.request_id);
+    head.version(11);
+    std::string wire;
+    wire.reserve(kHeadReserve);
+    http_io::append_head(head, wire);
+    result_.response_started = true;
+    r_.client.expires_after(timeouts_.client_send);
+    error_code ec;
+    co_await asio::async_write(r_.client, asio::buffer(wire),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return Attempt{errc::bad_request, false};
+    r_.websocket->upgraded = std::move(lease_);
     co_return Attempt{};
   }
 
@@ -336,7 +364,7 @@ class Exchange {
     response_.consume_whole_body(body.size());
     result_.body_bytes += body.size();
     result_.keep_alive = keep_alive_;
-    response_.finish(r_.parser.is_done());
+    response_.finish(r_.parser.is_done() && !r_.websocket);
     co_return Attempt{};
   }
 
@@ -386,7 +414,8 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
 
     // A request waits for a connection (max_connections) no longer than for a connect.
     const auto wait_until = picked + request.config.timeouts.upstream_connect;
-    auto lease = co_await target->pool->acquire(wait_until);
+    // A handshake never goes on a pooled connection: the tunnel keeps the one it gets.
+    auto lease = co_await target->pool->acquire(wait_until, request.websocket != nullptr);
     if (!lease) {
       result.error = static_cast<errc>(lease.error().value());
       count_attempt(*target, result.error, {});

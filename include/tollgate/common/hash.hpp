@@ -14,6 +14,9 @@ Sha256 sha256(std::string_view data);
 std::string to_hex(const Sha256& digest);
 // The first 12 hex characters of sha256(secret): what logs show instead of a token.
 std::string short_hash(std::string_view secret);
+// SHA-1, for the one protocol that still asks for it: a WebSocket handshake's Sec-WebSocket-Accept
+// (RFC 6455 §4.2.2). Never for secrets.
+std::array<unsigned char, 20> sha1(std::string_view data);
 
 std::string base64_encode(std::string_view data);
 std::string base64url_encode(std::string_view data);  // no padding (JWT)

@@ -65,6 +65,7 @@ struct Timeouts {
   Duration upstream_read{60'000};    // between reads of the upstream response → 504
   Duration upstream_send{60'000};    // between writes to the upstream
   Duration shutdown_grace{10'000};   // SIGTERM drain deadline
+  Duration websocket_idle{60'000};   // no byte either way through a WebSocket tunnel → close
 };
 
 struct Target {
@@ -107,6 +108,7 @@ struct Route {
   std::size_t upstream = 0;          // index into GatewayConfig::upstreams
   bool strip_path = false;
   bool preserve_host = false;
+  bool websocket = false;  // WebSocket handshakes (Upgrade: websocket) are tunnelled, not stripped
   std::vector<std::size_t> plugins;       // indexes into GatewayConfig::plugins, in order
   std::vector<std::string> plugin_names;  // same order, for logs
 };

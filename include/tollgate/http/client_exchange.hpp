@@ -33,15 +33,18 @@ class ClientExchange {
   using Clock = std::chrono::steady_clock;
   using Parser = http::response_parser<http::buffer_body>;
 
-  // `head_request`: the request was HEAD, so the response has no body.
-  ClientExchange(upstream::Lease& lease, bool head_request) noexcept
-      : lease_(lease), head_request_(head_request) {}
+  // `head_request`: the request was HEAD, so the response has no body. `upgrade`: the request
+  // asked to switch protocols (a WebSocket handshake), so a 101 is a final answer.
+  ClientExchange(upstream::Lease& lease, bool head_request, bool upgrade = false) noexcept
+      : lease_(lease), head_request_(head_request), upgrade_(upgrade) {}
   ClientExchange(const ClientExchange&) = delete;
   ClientExchange& operator=(const ClientExchange&) = delete;
 
-  // Reads the final response head by `deadline`, skipping interim 1xx heads (a 101 is an error:
-  // nothing is upgraded). upstream_bad_response when the peer closed, reset or sent something that
-  // is not a response head of at most `max_head_bytes`; upstream_timeout when the deadline passed.
+  // Reads the final response head by `deadline`, skipping interim 1xx heads (a 101 is an error,
+  // unless the request asked for an upgrade: then it is the final head, and whatever follows it in
+  // the read buffer belongs to the new protocol). upstream_bad_response when the peer closed, reset
+  // or sent something that is not a response head of at most `max_head_bytes`; upstream_timeout
+  // when the deadline passed.
   awaitable<errc> read_head(std::size_t max_head_bytes, Clock::time_point deadline);
 
   // The final head, once read_head succeeded; its fields may be rewritten before they are relayed.
@@ -84,6 +87,7 @@ class ClientExchange {
   upstream::Lease& lease_;
   std::optional<Parser> parser_;
   bool head_request_;
+  bool upgrade_;
   bool nothing_seen_ = true;       // no byte of any response head has arrived
   bool body_started_ = false;      // read_body_piece set the buffer up for the body
   bool body_taken_whole_ = false;  // consume_whole_body() took all of it

@@ -146,6 +146,7 @@ class PluginStats {
 struct ConnectionCell {
   Count open;
   Count idle;      // waiting for a next request
+  Count tunnels;   // carrying a WebSocket tunnel
   Count accepted;  // ever taken by this worker: how the kernel spreads connections
   Count requests;  // answered by this worker
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -36,7 +37,8 @@ struct Generation {
   metrics::RouteCell* unmatched_stats = nullptr;
 };
 
-// What a session exposes so a draining worker can close it while it waits for a next request.
+// What a session exposes so a draining worker can close it while it waits for a next request, or
+// have its WebSocket tunnel closed by the drain deadline.
 struct SessionHandle {
   virtual void close_if_idle() = 0;
 
@@ -81,8 +83,10 @@ class Worker {
 
   bool draining() const noexcept { return draining_; }
   const bool& draining_flag() const noexcept { return draining_; }
-  // Stop taking new requests: idle sessions close now, busy ones after their current response.
-  void start_draining();
+  // Stop taking new requests: idle sessions close now, busy ones after their current response,
+  // WebSocket tunnels at `deadline`, when the drain gives up on what is still open.
+  void start_draining(std::chrono::steady_clock::time_point deadline);
+  std::chrono::steady_clock::time_point drain_deadline() const noexcept { return drain_deadline_; }
 
  private:
   unsigned index_;
@@ -95,6 +99,8 @@ class Worker {
   std::unordered_set<SessionHandle*> sessions_;
   std::atomic<std::size_t> live_sessions_{0};
   bool draining_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_ =
+      std::chrono::steady_clock::time_point::max();
 };
 
 }  // namespace tollgate::server

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <boost/beast/http/buffer_body.hpp>
@@ -16,6 +17,7 @@
 #include "tollgate/config/config.hpp"
 #include "tollgate/http/stream.hpp"
 #include "tollgate/upstream/balancer.hpp"
+#include "tollgate/upstream/http_client_pool.hpp"
 
 namespace tollgate::upstream {
 
@@ -47,6 +49,15 @@ class BodyStart {
 awaitable<errc> read_body_start(http_io::Stream& client, beast::flat_buffer& client_buffer,
                                 RequestParser& parser, config::Duration timeout, BodyStart& start);
 
+// A WebSocket handshake being forwarded (RFC 6455 §4). It goes on a new connection; a 101 that
+// switches to websocket with `accept` is relayed to the client and the connection handed over in
+// `upgraded` for the tunnel. Any other answer is relayed as usual, and the connection closed after
+// it: no connection a handshake went on returns to the pool.
+struct WebSocketHandshake {
+  std::string accept;  // the Sec-WebSocket-Accept the client's key asks for
+  Lease upgraded;      // set once the 101 went to the client
+};
+
 struct ForwardRequest {
   http_io::Stream& client;
   beast::flat_buffer& client_buffer;
@@ -62,6 +73,7 @@ struct ForwardRequest {
   // The body's start when the caller read it already (read_body_start); nullptr: forward() reads
   // it, and counts it in request_body_bytes.
   BodyStart* body_start = nullptr;
+  WebSocketHandshake* websocket = nullptr;  // set for a handshake on a websocket route
 };
 
 struct ForwardResult {

@@ -51,6 +51,7 @@ timeouts:
   upstream_read: 1h
   upstream_send: 45
   shutdown_grace: 0s
+  websocket_idle: 90s
 upstreams:
   orders:
     targets:
@@ -77,6 +78,7 @@ routes:
     upstream: orders
     strip_path: true
     preserve_host: true
+    websocket: true
   - name: public-health
     match: { paths: /status }
     upstream: billing
@@ -133,6 +135,7 @@ TEST_F(FullConfig, LimitsAndTimeouts) {
   EXPECT_EQ(config->timeouts.upstream_read, 1h);
   EXPECT_EQ(config->timeouts.upstream_send, 45s);
   EXPECT_EQ(config->timeouts.shutdown_grace, 0s);
+  EXPECT_EQ(config->timeouts.websocket_idle, 90s);
 }
 
 TEST_F(FullConfig, UpstreamsAndTheirTargets) {
@@ -197,6 +200,7 @@ TEST_F(FullConfig, RoutesWithNormalisedMatches) {
   EXPECT_EQ(route.upstream, 0u);
   EXPECT_TRUE(route.strip_path);
   EXPECT_TRUE(route.preserve_host);
+  EXPECT_TRUE(route.websocket);
   EXPECT_TRUE(route.plugins.empty());
   EXPECT_TRUE(route.plugin_names.empty());
 
@@ -209,6 +213,7 @@ TEST_F(FullConfig, RoutesWithNormalisedMatches) {
   EXPECT_EQ(health.upstream, 1u);
   EXPECT_FALSE(health.strip_path);
   EXPECT_FALSE(health.preserve_host);
+  EXPECT_FALSE(health.websocket);  // Upgrade is stripped unless a route asks for websocket
 }
 
 TEST(LoadConfig, EverythingNotGivenGetsItsDefault) {
@@ -232,6 +237,7 @@ TEST(LoadConfig, EverythingNotGivenGetsItsDefault) {
   EXPECT_EQ(config->timeouts.upstream_read, 60s);
   EXPECT_EQ(config->timeouts.upstream_send, 60s);
   EXPECT_EQ(config->timeouts.shutdown_grace, 10s);
+  EXPECT_EQ(config->timeouts.websocket_idle, 60s);
 
   ASSERT_EQ(config->listens.size(), 1u);
   EXPECT_EQ(config->listens[0].port, 0);  // the kernel picks one
