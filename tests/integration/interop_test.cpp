@@ -3,44 +3,23 @@
 // credentials, introspection, revocation, and "deactivate the application".
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
+#include "oidc_provider.hpp"
 #include "services.hpp"
-#include "tollgate/common/hash.hpp"
 
 namespace tollgate::test {
 namespace {
 
-namespace http = boost::beast::http;
 using nlohmann::json;
-
-const std::string kInteropDir = std::string(TOLLGATE_SOURCE_DIR) + "/tests/interop";
-
-Response form_post(std::uint16_t port, const std::string& target, const std::string& body,
-                   const std::string& client, const std::string& secret) {
-  HttpConnection c(port);
-  Request req{http::verb::post, target, 11};
-  req.set(http::field::content_type, "application/x-www-form-urlencoded");
-  req.set(http::field::authorization, "Basic " + base64_encode(client + ":" + secret));
-  req.body() = body;
-  return c.send(std::move(req));
-}
 
 class InteropTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Installed by scripts/test.sh (npm ci); a missing install is a failure, not a skip.
-    ASSERT_TRUE(std::filesystem::exists(kInteropDir + "/node_modules/oidc-provider"))
-        << "run `npm ci` in tests/interop";
-    provider_ = std::make_unique<Process>(std::vector<std::string>{
-        "/usr/bin/env", "node", kInteropDir + "/oidc-provider-server.mjs", "--port", "0"});
-    provider_port_ = static_cast<std::uint16_t>(
-        std::stoi(provider_->wait_for_line(R"(oidc-provider listening on 127\.0\.0\.1:(\d+))")));
+    provider_ = start_oidc_provider();
     echo_ = start_echo_server();
-    const std::string issuer = "http://127.0.0.1:" + std::to_string(provider_port_);
+    const std::string issuer = provider_.issuer();
     auto plugin = [&](const std::string& name, bool cache) {
       return openid_connect_plugin(
           name, "issuer: " + issuer,
@@ -62,23 +41,13 @@ class InteropTest : public ::testing::Test {
     gateway_.process->wait_for_count("introspection endpoint .* discovered", 2);  // both plugins
   }
 
-  std::string token() {
-    auto r = form_post(provider_port_, "/token",
-                       "grant_type=client_credentials&scope=orders%3Aread", "app", "app-secret");
-    EXPECT_EQ(r.result_int(), 200) << r.body();
-    return json::parse(r.body()).at("access_token").get<std::string>();
-  }
-  int introspect_calls() {
-    return json::parse(http_get(provider_port_, "/admin/stats").body())
-        .at("introspect_calls")
-        .get<int>();
-  }
+  std::string token() { return oidc_provider_token(provider_.port); }
+  int introspect_calls() { return oidc_provider_stat(provider_.port, "introspect_calls"); }
   Response call(const std::string& path, const std::string& token) {
     return http_get(gateway_.port(), path, {{"Authorization", "Bearer " + token}});
   }
 
-  std::unique_ptr<Process> provider_;
-  std::uint16_t provider_port_ = 0;
+  OidcProvider provider_;
   EchoServer echo_;
   Tollgate gateway_;
 };
@@ -109,7 +78,7 @@ TEST_F(InteropTest, CachedRouteAsksOnceUncachedEveryTime) {
 TEST_F(InteropTest, RevokedTokenIs401) {
   const auto t = token();
   ASSERT_EQ(call("/uncached", t).result_int(), 200);
-  auto revoked = form_post(provider_port_, "/token/revocation", "token=" + t, "app", "app-secret");
+  auto revoked = revoke_at_oidc_provider(provider_.port, t);
   ASSERT_EQ(revoked.result_int(), 200) << revoked.body();
   EXPECT_EQ(call("/uncached", t).result_int(), 401);
 }
@@ -117,9 +86,7 @@ TEST_F(InteropTest, RevokedTokenIs401) {
 TEST_F(InteropTest, DeactivatedApplicationIs401) {
   const auto t = token();
   ASSERT_EQ(call("/uncached", t).result_int(), 200);
-  HttpConnection c(provider_port_);
-  Request req{http::verb::post, "/admin/disable-client/app", 11};
-  ASSERT_EQ(c.send(std::move(req)).result_int() / 100, 2);
+  oidc_provider_admin(provider_.port, "disable-client/app");
   EXPECT_EQ(call("/uncached", t).result_int(), 401);
 }
 

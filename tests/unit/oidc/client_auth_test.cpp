@@ -8,8 +8,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "../jose/jose_test_support.hpp"
 #include "canned_http_server.hpp"
+#include "jose_test_support.hpp"
 #include "tollgate/common/hash.hpp"
 #include "tollgate/jose/jws.hpp"
 #include "tollgate/oidc/introspection_client.hpp"

@@ -4,7 +4,7 @@
 
 #include <openssl/pem.h>
 
-#include "../jose/jose_test_support.hpp"
+#include "jose_test_support.hpp"
 #include "tollgate/common/hash.hpp"
 #include "tollgate/jose/jws.hpp"
 

@@ -4,10 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <openssl/pem.h>
-
 #include "../../config/config_test_support.hpp"
-#include "../../jose/jose_test_support.hpp"
+#include "jose_test_support.hpp"
 #include "process.hpp"
 #include "tollgate/filters/openid_connect/factory.hpp"
 
@@ -253,13 +251,8 @@ const std::string kEndpointOnly =
 
 TEST(SettingsTest, PrivateKeyJwtTakesAPemFile) {
   const jose::PublicKey key = jose::test::generate_key("RSA");
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  const std::string pem(data, static_cast<std::size_t>(BIO_get_mem_data(bio, &data)));
-  BIO_free(bio);
   const test::TempDir dir;
-  const std::string path = dir.write("client.pem", pem);
+  const std::string path = dir.write("client.pem", jose::test::private_pem(key.get()));
   const Settings s = parse(kEndpointOnly +
                            "introspection_endpoint_auth_method: private_key_jwt\n"
                            "client_key_file: " +

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <nlohmann/json.hpp>
 
@@ -65,6 +66,16 @@ inline nlohmann::json private_jwk(EVP_PKEY* key, const std::string& kid) {
     jwk["d"] = base64url_encode({reinterpret_cast<const char*>(raw), size});
   }
   return jwk;
+}
+
+// The private key as a PEM file holds it (PKCS#8): what client_key_file reads.
+inline std::string private_pem(EVP_PKEY* key) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  const std::string pem(data, static_cast<std::size_t>(BIO_get_mem_data(bio, &data)));
+  BIO_free(bio);
+  return pem;
 }
 
 }  // namespace tollgate::jose::test
