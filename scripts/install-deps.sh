@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates openssl
   libboost1.81-dev libboost-url1.81-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libmimalloc-dev libgtest-dev libgmock-dev libhiredis-dev
+  libnghttp2-dev nghttp2-client python3-h2
   "$@"
 )
 

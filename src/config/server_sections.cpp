@@ -121,7 +121,7 @@ std::vector<Listen> read_listens(const Reader& section) {
     if (item.node().IsScalar()) {
       item.fail("expected a map like { address: " + item.string() + " }, not a plain string");
     }
-    item.expect_keys({"address", "tls"});
+    item.expect_keys({"address", "tls", "http2"});
     HostPort address = read_host_port(item["address"]);
     for (std::size_t i = 0; i < listens.size(); ++i) {
       if (address.port != 0 && listens[i].host == address.host && listens[i].port == address.port) {
@@ -131,6 +131,7 @@ std::vector<Listen> read_listens(const Reader& section) {
     }
     Listen listen{address.host, address.port, std::nullopt};
     if (item["tls"].present()) listen.tls = read_tls(item["tls"]);
+    listen.http2 = item["http2"].boolean_or(false);
     listens.push_back(std::move(listen));
   }
   return listens;
@@ -195,12 +196,26 @@ Log read_log(const Reader& section) {
 }
 
 Limits read_limits(const Reader& section) {
-  section.expect_keys({"max_header_bytes", "max_body_bytes", "max_response_header_bytes"});
+  section.expect_keys({"max_header_bytes", "max_body_bytes", "max_response_header_bytes",
+                       "http2_max_concurrent_streams", "http2_initial_window_size",
+                       "http2_max_resets"});
   Limits limits;
   limits.max_header_bytes = header_limit(section["max_header_bytes"], limits.max_header_bytes);
   limits.max_body_bytes = section["max_body_bytes"].size_bytes_or(limits.max_body_bytes);
   limits.max_response_header_bytes =
       header_limit(section["max_response_header_bytes"], limits.max_response_header_bytes);
+  limits.http2_max_concurrent_streams =
+      static_cast<std::uint32_t>(section["http2_max_concurrent_streams"].integer_or(
+          limits.http2_max_concurrent_streams, 1, 65'536));
+  // RFC 9113 §6.5.2: a window is at most 2^31-1 bytes; below 1 KiB every DATA frame stalls.
+  const std::uint64_t window =
+      section["http2_initial_window_size"].size_bytes_or(limits.http2_initial_window_size);
+  if (window < 1024 || window > 0x7fffffff) {
+    section["http2_initial_window_size"].fail("must be from 1KiB to 2147483647 bytes");
+  }
+  limits.http2_initial_window_size = static_cast<std::uint32_t>(window);
+  limits.http2_max_resets = static_cast<std::uint32_t>(
+      section["http2_max_resets"].integer_or(limits.http2_max_resets, 1, 1'000'000));
   return limits;
 }
 

@@ -22,13 +22,41 @@
 namespace tollgate::server {
 namespace {
 
-std::shared_ptr<ssl::context> make_server_tls_context(const config::TlsFiles& files) {
+// ALPN (RFC 7301): h2 when the listener speaks HTTP/2 and the client offers it, else http/1.1. A
+// client that offers neither gets no ALPN answer and speaks HTTP/1.1, as before ALPN.
+int select_protocol(SSL*, const unsigned char** out, unsigned char* out_length,
+                    const unsigned char* offered, unsigned int offered_length, void* http2) {
+  constexpr std::string_view kH2 = "h2";
+  constexpr std::string_view kHttp11 = "http/1.1";
+  const auto offers = [&](std::string_view protocol) {
+    for (unsigned int i = 0; i < offered_length;) {
+      const unsigned int length = offered[i];
+      if (i + 1 + length > offered_length) return false;
+      if (std::string_view(reinterpret_cast<const char*>(offered + i + 1), length) == protocol) {
+        *out = offered + i + 1;
+        *out_length = static_cast<unsigned char>(length);
+        return true;
+      }
+      i += 1 + length;
+    }
+    return false;
+  };
+  if (http2 != nullptr && offers(kH2)) return SSL_TLSEXT_ERR_OK;
+  if (offers(kHttp11)) return SSL_TLSEXT_ERR_OK;
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+std::shared_ptr<ssl::context> make_server_tls_context(const config::TlsFiles& files, bool http2) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                        ssl::context::single_dh_use);
   context->use_certificate_chain_file(files.certificate);
   context->use_private_key_file(files.key, ssl::context::pem);
+  // The callback's argument only says whether h2 may be chosen.
+  static int h2_allowed = 1;
+  SSL_CTX_set_alpn_select_cb(context->native_handle(), select_protocol,
+                             http2 ? &h2_allowed : nullptr);
   return context;
 }
 
@@ -45,8 +73,8 @@ void log_open_file_limit(const OpenFileLimit& limit) {
   }
 }
 
-void serve_client(Worker& worker, tcp::socket socket, ssl::context* tls) {
-  asio::co_spawn(worker.io(), run_session(worker, std::move(socket), tls),
+void serve_client(Worker& worker, tcp::socket socket, ssl::context* tls, bool http2) {
+  asio::co_spawn(worker.io(), run_session(worker, std::move(socket), tls, http2),
                  [](std::exception_ptr e) {
                    if (!e) return;
                    try {
@@ -153,7 +181,8 @@ struct Gateway::Impl {
     acceptors.resize(workers.size());
     for (const auto& listen : config->listens) {
       tcp::endpoint endpoint(asio::ip::make_address(listen.host), listen.port);
-      tls_contexts.push_back(listen.tls ? make_server_tls_context(*listen.tls) : nullptr);
+      tls_contexts.push_back(listen.tls ? make_server_tls_context(*listen.tls, listen.http2)
+                                        : nullptr);
       // One acceptor per worker on the same port (SO_REUSEPORT): the kernel spreads connections.
       // With port 0 the first bind picks the port and the others join it.
       for (auto& w : workers) {
@@ -297,11 +326,13 @@ int Gateway::run() {
     for (std::size_t i = 0; i < s.acceptors[w->index()].size(); ++i) {
       Worker* worker = w.get();
       ssl::context* tls = s.tls_contexts[i].get();
+      const bool http2 = s.config->listens[i].http2;
       asio::co_spawn(
           w->io(),
-          accept_connections(
-              *s.acceptors[w->index()][i], "worker " + std::to_string(w->index()),
-              [worker, tls](tcp::socket socket) { serve_client(*worker, std::move(socket), tls); }),
+          accept_connections(*s.acceptors[w->index()][i], "worker " + std::to_string(w->index()),
+                             [worker, tls, http2](tcp::socket socket) {
+                               serve_client(*worker, std::move(socket), tls, http2);
+                             }),
           asio::detached);
     }
   }

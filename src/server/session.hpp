@@ -7,7 +7,8 @@
 
 namespace tollgate::server {
 
-// `tls` is the listener's server context, or nullptr for plain HTTP.
-awaitable<void> run_session(Worker& worker, tcp::socket socket, ssl::context* tls);
+// `tls` is the listener's server context, or nullptr for plain HTTP. `http2`: the listener speaks
+// HTTP/2 as well, chosen by ALPN on TLS and by the client's preface (prior knowledge) on plain TCP.
+awaitable<void> run_session(Worker& worker, tcp::socket socket, ssl::context* tls, bool http2);
 
 }  // namespace tollgate::server

@@ -383,6 +383,147 @@ class Exchange {
 
 }  // namespace
 
+namespace {
+
+// The request's attempts: at most two targets, the first pick and one other when the first could
+// not be reached and nothing has been sent yet (passive health marks the failed one down for
+// fail_timeout). `exchange(target, lease, picked)` makes one attempt on a leased connection.
+template <class RunExchange>
+awaitable<void> run_attempts(Balancer& balancer, const config::GatewayConfig& config, bool fresh,
+                             ForwardResult& result, RunExchange exchange) {
+  TargetState* previous = nullptr;
+  bool retried_stale = false;
+  for (int target_attempt = 0; target_attempt < 2; ++target_attempt) {
+    TargetState* target = balancer.pick(previous);
+    if (!target) break;
+    previous = target;
+    result.target = target->target;
+    InFlight in_flight(*target);
+    const auto picked = Clock::now();
+    result.upstream_duration = {};
+
+    // A request waits for a connection (max_connections) no longer than for a connect.
+    const auto wait_until = picked + config.timeouts.upstream_connect;
+    // A handshake never goes on a pooled connection: the tunnel keeps the one it gets.
+    auto lease = co_await target->pool->acquire(wait_until, fresh);
+    if (!lease) {
+      result.error = static_cast<errc>(lease.error().value());
+      count_attempt(*target, result.error, {});
+      if (result.error == errc::upstream_busy) continue;  // busy, not failed
+      balancer.mark_failed(*target);
+      if (result.error != errc::upstream_timeout) result.error = errc::upstream_connect_failed;
+      continue;
+    }
+    for (;;) {
+      Attempt attempt = co_await exchange(*target, *lease, picked);
+      if (attempt.error == errc::ok) {
+        count_attempt(*target, errc::ok, result.upstream_duration);
+        balancer.mark_ok(*target);
+        result.error = errc::ok;
+        co_return;
+      }
+      lease->discard();
+      // A pooled connection the upstream closed while idle fails before any byte of an answer:
+      // a request that may go twice is retried once on a fresh connection to the same target.
+      if (attempt.retryable && !retried_stale && !result.response_started) {
+        retried_stale = true;
+        lease = co_await target->pool->acquire(Clock::now() + config.timeouts.upstream_connect,
+                                               /*fresh=*/true);
+        if (lease) continue;
+        result.error = static_cast<errc>(lease.error().value());
+        count_attempt(*target, result.error, {});
+        if (result.error == errc::upstream_busy) co_return;
+        balancer.mark_failed(*target);
+        result.error = errc::upstream_connect_failed;
+        break;
+      }
+      result.error = attempt.error;
+      count_attempt(*target, attempt.error, result.upstream_duration);
+      co_return;
+    }
+  }
+  if (result.error == errc::ok) result.error = errc::upstream_unavailable;
+}
+
+// One attempt of a request whose body is at hand whole, its answer going to a ResponseSink.
+class WholeExchange {
+ public:
+  WholeExchange(WholeRequest& r, Lease& lease, ForwardResult& result, RelayBuffer& buffer,
+                Clock::time_point picked)
+      : r_(r),
+        picked_(picked),
+        lease_(lease),
+        result_(result),
+        timeouts_(r.config.timeouts),
+        buffer_(buffer),
+        response_(lease, r.head_request) {}
+
+  awaitable<Attempt> run() {
+    if (!r_.preserve_host) r_.head.set(http::field::host, result_.target->authority);
+    std::string head;
+    head.reserve(kHeadReserve);
+    http_io::append_head(r_.head, head);
+    const std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(r_.body)};
+    error_code ec;
+    lease_.stream().expires_after(timeouts_.upstream_send);
+    co_await asio::async_write(lease_.stream(), wire,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      const errc failure =
+          ec == beast::error::timeout ? errc::upstream_timeout : errc::upstream_connect_failed;
+      co_return Attempt{errc::upstream_connect_failed, may_retry(failure)};
+    }
+
+    const errc head_error = co_await response_.read_head(r_.config.limits.max_response_header_bytes,
+                                                         Clock::now() + timeouts_.upstream_read);
+    if (head_error != errc::ok) co_return Attempt{head_error, may_retry(head_error)};
+    auto& response = response_.parser().get();
+    result_.status = response_.status();
+    result_.upstream_duration = Clock::now() - picked_;
+    http_io::strip_hop_by_hop(response);
+    response.insert(http::field::via, "1.1 tollgate");
+    // The client sees the id its request was logged under, whatever the upstream said.
+    response.set(http_io::kXRequestId, r_.request_id);
+    result_.response_started = true;
+    if (!co_await r_.sink.head(response)) co_return Attempt{errc::bad_request, false};
+
+    if (const auto whole = response_.whole_body_buffered()) {
+      if (!co_await r_.sink.body(*whole, true)) co_return Attempt{errc::bad_request, false};
+      response_.consume_whole_body(whole->size());
+      result_.body_bytes += whole->size();
+    } else {
+      while (!response_.body_done()) {
+        errc error = errc::ok;
+        const std::size_t n = co_await response_.read_body_piece(
+            buffer_.data(), buffer_.size(), Clock::now() + timeouts_.upstream_read, error);
+        if (error != errc::ok) co_return Attempt{error, false};
+        result_.body_bytes += n;
+        if (!co_await r_.sink.body({buffer_.data(), n}, response_.body_done())) {
+          co_return Attempt{errc::bad_request, false};
+        }
+      }
+    }
+    response_.finish(true);
+    co_return Attempt{};
+  }
+
+ private:
+  bool may_retry(errc failure) const {
+    return response_.may_retry(failure, http_io::is_safe_method(r_.head.method()),
+                               !r_.body.empty());
+  }
+
+  WholeRequest& r_;
+  const Clock::time_point picked_;
+  Lease& lease_;
+  ForwardResult& result_;
+  const config::Timeouts& timeouts_;
+  RelayBuffer& buffer_;
+  http_io::ClientExchange response_;
+};
+
+}  // namespace
+
 awaitable<ForwardResult> forward(ForwardRequest request) {
   ForwardResult result;
   std::optional<BodyStart> own_body_start;
@@ -397,63 +538,24 @@ awaitable<ForwardResult> forward(ForwardRequest request) {
     }
   }
   BodyStart& body_start = *body_start_ptr;
-  Balancer& balancer = request.balancer;
-  TargetState* previous = nullptr;
-  bool retried_stale = false;
+  co_await run_attempts(
+      request.balancer, request.config, request.websocket != nullptr, result,
+      [&](TargetState& target, Lease& lease, Clock::time_point picked) -> awaitable<Attempt> {
+        Exchange exchange(request, target, lease, result, body_start, picked);
+        co_return co_await exchange.run();
+      });
+  co_return result;
+}
 
-  // At most two targets: the first pick, and one other when the first could not be reached and
-  // nothing has been sent yet (passive health marks the failed one down for fail_timeout).
-  for (int target_attempt = 0; target_attempt < 2; ++target_attempt) {
-    TargetState* target = balancer.pick(previous);
-    if (!target) break;
-    previous = target;
-    result.target = target->target;
-    InFlight in_flight(*target);
-    const auto picked = Clock::now();
-    result.upstream_duration = {};
-
-    // A request waits for a connection (max_connections) no longer than for a connect.
-    const auto wait_until = picked + request.config.timeouts.upstream_connect;
-    // A handshake never goes on a pooled connection: the tunnel keeps the one it gets.
-    auto lease = co_await target->pool->acquire(wait_until, request.websocket != nullptr);
-    if (!lease) {
-      result.error = static_cast<errc>(lease.error().value());
-      count_attempt(*target, result.error, {});
-      if (result.error == errc::upstream_busy) continue;  // busy, not failed
-      balancer.mark_failed(*target);
-      if (result.error != errc::upstream_timeout) result.error = errc::upstream_connect_failed;
-      continue;
-    }
-    for (;;) {
-      Exchange exchange(request, *target, *lease, result, body_start, picked);
-      Attempt attempt = co_await exchange.run();
-      if (attempt.error == errc::ok) {
-        count_attempt(*target, errc::ok, result.upstream_duration);
-        balancer.mark_ok(*target);
-        result.error = errc::ok;
-        co_return result;
-      }
-      lease->discard();
-      // A pooled connection the upstream closed while idle fails before any byte of an answer:
-      // a request that may go twice is retried once on a fresh connection to the same target.
-      if (attempt.retryable && !retried_stale && !result.response_started) {
-        retried_stale = true;
-        lease = co_await target->pool->acquire(
-            Clock::now() + request.config.timeouts.upstream_connect, /*fresh=*/true);
-        if (lease) continue;
-        result.error = static_cast<errc>(lease.error().value());
-        count_attempt(*target, result.error, {});
-        if (result.error == errc::upstream_busy) co_return result;
-        balancer.mark_failed(*target);
-        result.error = errc::upstream_connect_failed;
-        break;
-      }
-      result.error = attempt.error;
-      count_attempt(*target, attempt.error, result.upstream_duration);
-      co_return result;
-    }
-  }
-  if (result.error == errc::ok) result.error = errc::upstream_unavailable;
+awaitable<ForwardResult> forward_whole(WholeRequest request) {
+  ForwardResult result;
+  BodyStart relay;  // a pooled relay buffer for the response's pieces
+  co_await run_attempts(
+      request.balancer, request.config, false, result,
+      [&](TargetState&, Lease& lease, Clock::time_point picked) -> awaitable<Attempt> {
+        WholeExchange exchange(request, lease, result, relay.buffer(), picked);
+        co_return co_await exchange.run();
+      });
   co_return result;
 }
 

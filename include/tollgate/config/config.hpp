@@ -34,6 +34,8 @@ struct Listen {
   std::string host;        // numeric address, e.g. "0.0.0.0", "127.0.0.1", "::"
   std::uint16_t port = 0;  // 0 = let the kernel pick (tests); the bound port is logged
   std::optional<TlsFiles> tls;
+  // HTTP/2 as well as HTTP/1.1: offered by ALPN on TLS, prior knowledge (h2c) on plain TCP.
+  bool http2 = false;
 };
 
 struct Admin {
@@ -54,6 +56,10 @@ struct Limits {
   std::uint64_t max_header_bytes = 16 * KiB;           // request line + headers → 431
   std::uint64_t max_body_bytes = 10 * MiB;             // request body → 413; 0 = unlimited
   std::uint64_t max_response_header_bytes = 64 * KiB;  // upstream response head → 502
+  // HTTP/2 (listeners with http2: true). max_header_bytes bounds a stream's decoded header list.
+  std::uint32_t http2_max_concurrent_streams = 128;  // SETTINGS_MAX_CONCURRENT_STREAMS
+  std::uint32_t http2_initial_window_size = 65'535;  // SETTINGS_INITIAL_WINDOW_SIZE per stream
+  std::uint32_t http2_max_resets = 100;  // client RST_STREAMs not paid back by answers → GOAWAY
 };
 
 struct Timeouts {

@@ -91,4 +91,32 @@ struct ForwardResult {
 
 awaitable<ForwardResult> forward(ForwardRequest request);
 
+// Where the answer to a WholeRequest goes (an HTTP/2 stream): its head, rewritten for the client,
+// then its body piece by piece, the last one marked (empty when the answer has no body). Each
+// returns false when the client is gone; the exchange then ends.
+class ResponseSink {
+ public:
+  virtual awaitable<bool> head(http::response_header<>& head) = 0;
+  virtual awaitable<bool> body(std::string_view piece, bool last) = 0;
+
+ protected:
+  ~ResponseSink() = default;
+};
+
+// A request whose body the client side read whole first, as an HTTP/2 stream does; the head is
+// sent with the body's Content-Length.
+struct WholeRequest {
+  http::request_header<>& head;  // already rewritten for the upstream
+  std::string_view body;
+  Balancer& balancer;
+  const config::GatewayConfig& config;
+  bool preserve_host;
+  bool head_request;
+  std::string_view request_id;
+  ResponseSink& sink;
+};
+
+// Same targets, pools, retries and counts as forward(), and the same head rewrite of the answer.
+awaitable<ForwardResult> forward_whole(WholeRequest request);
+
 }  // namespace tollgate::upstream
