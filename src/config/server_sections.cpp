@@ -220,12 +220,14 @@ Limits read_limits(const Reader& section) {
 }
 
 Timeouts read_timeouts(const Reader& section) {
-  section.expect_keys({"client_header", "client_idle", "client_body", "upstream_connect",
-                       "upstream_read", "upstream_send", "shutdown_grace", "websocket_idle"});
+  section.expect_keys({"client_header", "client_idle", "client_body", "client_send",
+                       "upstream_connect", "upstream_read", "upstream_send", "shutdown_grace",
+                       "websocket_idle"});
   Timeouts t;
   t.client_header = positive_duration(section["client_header"], t.client_header);
   t.client_idle = positive_duration(section["client_idle"], t.client_idle);
   t.client_body = positive_duration(section["client_body"], t.client_body);
+  t.client_send = positive_duration(section["client_send"], t.client_send);
   t.upstream_connect = positive_duration(section["upstream_connect"], t.upstream_connect);
   t.upstream_read = positive_duration(section["upstream_read"], t.upstream_read);
   t.upstream_send = positive_duration(section["upstream_send"], t.upstream_send);

@@ -321,13 +321,6 @@ class Connection final : public server::SessionHandle,
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     c.streams_[frame->hd.stream_id] =
         std::make_shared<Stream>(frame->hd.stream_id, c.stream_.get_executor());
-    // The last stream id a client may use (RFC 9113 §5.1.1): it is served, and the connection
-    // then ends, as the client must open a new one anyway.
-    if (frame->hd.stream_id == kLastStreamId && !c.goaway_) {
-      nghttp2_submit_goaway(c.session_, NGHTTP2_FLAG_NONE, kLastStreamId, NGHTTP2_NO_ERROR, nullptr,
-                            0);
-      c.goaway_ = true;
-    }
     return 0;
   }
 
@@ -426,6 +419,13 @@ class Connection final : public server::SessionHandle,
     s.body.clear();
     s.signal.notify();
     c.streams_.erase(it);
+    // The last stream id a client may use (RFC 9113 §5.1.1): once it is over the connection can
+    // carry nothing more, and ends.
+    if (id == kLastStreamId && !c.goaway_) {
+      nghttp2_submit_goaway(c.session_, NGHTTP2_FLAG_NONE, kLastStreamId, NGHTTP2_NO_ERROR, nullptr,
+                            0);
+      c.goaway_ = true;
+    }
     return 0;
   }
 

@@ -205,6 +205,31 @@ TEST(ConfigErrors, LimitsAreSizes) {
             "gw.yaml:10:3: limits.max_header: unknown key (did you mean \"max_header_bytes\"?)");
 }
 
+TEST(ConfigErrors, Http2SettingsAreChecked) {
+  EXPECT_EQ(error_line("listen:\n  - address: 127.0.0.1:0\n    http2: yes please\n"
+                       "upstreams: { u: { targets: [ http://h ] } }\nroutes: []\n"),
+            "gw.yaml:3:12: listen[0].http2: expected true or false, not \"yes please\"");
+  EXPECT_EQ(error_line(head + one_route + "limits:\n  http2_max_concurrent_streams: 0\n"),
+            "gw.yaml:10:33: limits.http2_max_concurrent_streams: must be between 1 and 65536, "
+            "not 0");
+  EXPECT_EQ(error_line(head + one_route + "limits:\n  http2_initial_window_size: 2GiB\n"),
+            "gw.yaml:10:30: limits.http2_initial_window_size: must be from 1KiB to 2147483647 "
+            "bytes");
+  EXPECT_EQ(error_line(head + one_route + "limits:\n  http2_max_reset: 10\n"),
+            "gw.yaml:10:3: limits.http2_max_reset: unknown key (did you mean "
+            "\"http2_max_resets\"?)");
+  auto result = load_config_text(
+      "listen:\n  - { address: 127.0.0.1:0, http2: true }\n  - address: 127.0.0.1:0\n"
+      "upstreams: { u: { targets: [ http://h ] } }\nroutes: [ { name: r, upstream: u } ]\n",
+      "gw.yaml");
+  ASSERT_TRUE(result) << result.error().to_string();
+  EXPECT_TRUE((*result)->listens[0].http2);
+  EXPECT_FALSE((*result)->listens[1].http2);  // off unless asked for
+  EXPECT_EQ((*result)->limits.http2_max_concurrent_streams, 128u);
+  EXPECT_EQ((*result)->limits.http2_initial_window_size, 65'535u);
+  EXPECT_EQ((*result)->limits.http2_max_resets, 100u);
+}
+
 TEST(ConfigErrors, TimeoutsArePositiveDurations) {
   EXPECT_EQ(error_line(head + one_route + "timeouts:\n  client_idle: 5 minutes\n"),
             "gw.yaml:10:16: timeouts.client_idle: \"5 minutes\" is not a duration (e.g. 300s)");
