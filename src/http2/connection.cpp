@@ -274,7 +274,6 @@ class Connection final : public server::SessionHandle,
   std::string_view peer() const noexcept { return peer_; }
   const asio::ip::address& peer_address() const noexcept { return peer_address_; }
   bool is_tls() const noexcept { return tls_; }
-  const std::shared_ptr<server::Generation>& generation() const noexcept { return generation_; }
 
   void reset(Stream& stream, std::uint32_t error) {
     if (stream.closed || ended_) return;
@@ -437,7 +436,8 @@ class Connection final : public server::SessionHandle,
   std::string peer_;
   asio::ip::address peer_address_;
   bool tls_;  // the streams may outlive stream_, which ends with the driving coroutine
-  std::shared_ptr<server::Generation> generation_;  // the configuration the connection started on
+  // The configuration the connection started on: its settings and timeouts.
+  std::shared_ptr<server::Generation> generation_;
   const config::Limits& limits_;
   const config::Timeouts& timeouts_;
   nghttp2_session* session_ = nullptr;
@@ -483,10 +483,14 @@ ssize_t Connection::read_response(nghttp2_session*, std::int32_t, std::uint8_t* 
 class StreamFraming final : public server::Framing, public upstream::ResponseSink {
  public:
   StreamFraming(Connection& connection, Stream& stream)
-      : c_(connection), s_(stream), timeouts_(connection.generation()->config->timeouts) {}
+      : c_(connection),
+        s_(stream),
+        generation_(connection.worker().generation()),
+        timeouts_(generation_->config->timeouts) {}
 
   awaitable<void> run() {
-    server::Generation& generation = *c_.generation();
+    // Each stream runs on the configuration current when it starts, as each HTTP/1.1 request does.
+    server::Generation& generation = *generation_;
     server::RequestRecord request(c_.worker());
     request.start(generation, c_.peer());
     std::string request_id = c_.worker().next_request_id();
@@ -689,6 +693,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
 
   Connection& c_;
   Stream& s_;
+  std::shared_ptr<server::Generation> generation_;
   const config::Timeouts& timeouts_;
   bool head_request_ = false;
 };

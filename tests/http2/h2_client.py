@@ -13,6 +13,8 @@ what it saw; the GoogleTest side decides what that must be.
   stream-ids PORT PATH                 the last stream id, then one below it
   zero-window PORT PATH                window 0, a request, and never a WINDOW_UPDATE
   schedules PORT SEED COUNT TOKEN      the seeded property test (see run_schedules)
+  idle PORT                            a connection with no stream: prints "connected", then
+                                       waits for the server to end it
 """
 
 import json
@@ -407,6 +409,15 @@ def cmd_schedules(port, seed, count, token):
     return {"ran": ran, "problems": problems[:20], "problem_count": len(problems)}
 
 
+def cmd_idle(port):
+    s = connect(port)
+    conn = client()
+    s.sendall(conn.data_to_send())
+    print("connected", flush=True)
+    closed, goaway = read_until_closed(s, time.monotonic() + LIMIT_S)
+    return {"closed": closed, "goaway": goaway}
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     port = int(args[0])
@@ -424,6 +435,8 @@ def main(argv):
         result = cmd_stream_ids(port, args[1])
     elif command == "zero-window":
         result = cmd_zero_window(port, args[1])
+    elif command == "idle":
+        result = cmd_idle(port)
     elif command == "schedules":
         result = cmd_schedules(port, args[1], args[2], args[3])
     else:

@@ -3,6 +3,8 @@
 // must survive, made by tests/http2/h2_client.py (python3-h2 and frames by hand).
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <regex>
 #include <set>
@@ -311,6 +313,31 @@ TEST_F(Http2Test, SeededSchedulesKeepEveryAnswerOnItsStream) {
   // (The admin listener's own connections are not client connections.)
   EXPECT_TRUE(poll_until([&] { return client_connections(gateway_->admin_port) == 0; }, 10s))
       << client_connections(gateway_->admin_port);
+}
+
+// SIGTERM: an HTTP/2 connection gets GOAWAY NO_ERROR and closes, and holds the drain no longer
+// than its streams need (none here), far from shutdown_grace.
+TEST(Http2DrainTest, SigtermSendsGoawayAndClosesIdleConnections) {
+  EchoServer echo = start_echo_server();
+  Tollgate gateway = start_tollgate(
+      "listen:\n  - { address: 127.0.0.1:0, http2: true }\nadmin: off\nworkers: 1\n"
+      "timeouts: { shutdown_grace: 60s }\n"
+      "upstreams:\n  echo: { targets: [ " +
+          echo.url() +
+          " ] }\n"
+          "routes:\n  - { name: all, upstream: echo }\n",
+      1, false);
+  Process client({"/usr/bin/python3", kClient, "idle", std::to_string(gateway.port())});
+  client.wait_for_line("^connected$");
+  const auto signalled = std::chrono::steady_clock::now();
+  gateway.process->signal(SIGTERM);
+  EXPECT_EQ(gateway.process->wait_exit(30s), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 10s);
+  EXPECT_EQ(client.wait_exit(30s), 0);
+  const std::string out = client.output();
+  const json r = json::parse(out.substr(out.rfind("\n{") + 1));
+  EXPECT_EQ(r["closed"], true) << out;
+  EXPECT_EQ(r["goaway"], 0) << out;
 }
 
 }  // namespace
