@@ -413,7 +413,21 @@ def cmd_idle(port):
     s = connect(port)
     conn = client()
     s.sendall(conn.data_to_send())
-    print("connected", flush=True)
+    # The server's SETTINGS: its HTTP/2 session is up, not just the TCP connection.
+    deadline = time.monotonic() + LIMIT_S
+    s.settimeout(0.5)
+    settings = False
+    while not settings and time.monotonic() < deadline:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        for event in conn.receive_data(data):
+            settings = settings or isinstance(event, h2.events.RemoteSettingsChanged)
+        s.sendall(conn.data_to_send())
+    print("connected" if settings else "no settings", flush=True)
     closed, goaway = read_until_closed(s, time.monotonic() + LIMIT_S)
     return {"closed": closed, "goaway": goaway}
 
