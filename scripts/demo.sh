@@ -55,6 +55,10 @@ In another terminal:
   #    uncached call (the cached route follows when its entry expires)
   curl -s -X POST http://127.0.0.1:9100/admin/clients/demo-client/deactivate
   curl -si -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/uncached/orders | head -1
+  #    ...and cut it off on the cached route now: purge its cached answers -> 401 there too
+  curl -s -X POST http://127.0.0.1:8001/cache/purge -H 'Content-Type: application/json' \
+       -d '{"client_id": "demo-client"}'
+  curl -si -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/orders | head -1
 
   # 6. watch it: the status page is http://127.0.0.1:8001/ in a browser; the metrics:
   curl -s http://127.0.0.1:8001/metrics | grep -E '^tollgate_(http_requests|oidc_cache_lookups)_total'

@@ -89,6 +89,28 @@ json target_row(const config::Target& target, const metrics::TargetStats* stats)
   return row;
 }
 
+// Purges applied to the cache, by origin and scope, and the entries they removed.
+json purges_of(const metrics::PluginStats* stats) {
+  json out = json::object();
+  for (std::size_t o = 0; o < metrics::kPurgeOrigins; ++o) {
+    const auto origin = static_cast<metrics::PurgeOrigin>(o);
+    json scopes = json::object();
+    for (std::size_t s = 0; s < metrics::kPurgeScopes; ++s) {
+      const auto scope = static_cast<metrics::PurgeScope>(s);
+      const std::size_t slot = metrics::PluginCell::purge_slot(scope, origin);
+      scopes[std::string(metrics::name_of(scope))] =
+          stats ? sum(stats->cells,
+                      [slot](const metrics::PluginCell& c) { return c.purges[slot].get(); })
+                : 0;
+    }
+    out[std::string(metrics::name_of(origin))] = std::move(scopes);
+  }
+  out["entries"] =
+      stats ? sum(stats->cells, [](const metrics::PluginCell& c) { return c.purged_entries.get(); })
+            : 0;
+  return out;
+}
+
 json plugin_row(const metrics::PluginView& plugin, const metrics::PluginStats* stats) {
   json decisions = json::object();
   std::uint64_t lookups[metrics::kCacheLookups] = {};
@@ -131,7 +153,8 @@ json plugin_row(const metrics::PluginView& plugin, const metrics::PluginStats* s
              {"coalesced", lookups[2]},
              {"resurrected", lookups[3]},
              {"hit_ratio", all == 0 ? json(nullptr)
-                                    : json(static_cast<double>(hits) / static_cast<double>(all))}};
+                                    : json(static_cast<double>(hits) / static_cast<double>(all))},
+             {"purges", purges_of(stats)}};
   }
   json last_error = nullptr;
   if (stats) {

@@ -1,5 +1,6 @@
 #include "tollgate/common/hash.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 
 #include <array>
@@ -25,6 +26,25 @@ struct DigestContextDeleter {
 
 EVP_MD_CTX* thread_digest_context() {
   thread_local const std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx) throw std::bad_alloc();
+  return ctx.get();
+}
+
+// The same for HMAC: the MAC is fetched once, and each thread reuses one context (a purge
+// compares many claims under one key).
+EVP_MAC* hmac_algorithm() {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (!mac) throw std::runtime_error("OpenSSL has no HMAC");
+  return mac;
+}
+
+struct MacContextDeleter {
+  void operator()(EVP_MAC_CTX* ctx) const noexcept { EVP_MAC_CTX_free(ctx); }
+};
+
+EVP_MAC_CTX* thread_mac_context() {
+  thread_local const std::unique_ptr<EVP_MAC_CTX, MacContextDeleter> ctx(
+      EVP_MAC_CTX_new(hmac_algorithm()));
   if (!ctx) throw std::bad_alloc();
   return ctx.get();
 }
@@ -90,12 +110,45 @@ std::array<unsigned char, 20> sha1(std::string_view data) {
   return digest;
 }
 
+Sha256 hmac_sha256(std::string_view key, std::string_view data) {
+  Sha256 out{};
+  EVP_MAC_CTX* ctx = thread_mac_context();
+  char digest[] = "SHA2-256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_END};
+  std::size_t size = 0;
+  if (!EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) ||
+      !EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ||
+      !EVP_MAC_final(ctx, out.data(), &size, out.size()) || size != out.size()) {
+    throw std::runtime_error("HMAC-SHA-256 failed");
+  }
+  return out;
+}
+
 std::string to_hex(const Sha256& digest) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(digest.size() * 2, '0');
   for (std::size_t i = 0; i < digest.size(); ++i) {
     out[2 * i] = kHex[digest[i] >> 4];
     out[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+std::optional<Sha256> sha256_from_hex(std::string_view hex) {
+  Sha256 out{};
+  if (hex.size() != 2 * out.size()) return std::nullopt;
+  for (std::size_t i = 0; i < hex.size(); ++i) {
+    const char c = hex[i];
+    unsigned nibble = 0;
+    if (c >= '0' && c <= '9') {
+      nibble = static_cast<unsigned>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      nibble = static_cast<unsigned>(c - 'a' + 10);
+    } else {
+      return std::nullopt;
+    }
+    out[i / 2] = static_cast<unsigned char>(out[i / 2] | (i % 2 == 0 ? nibble << 4 : nibble));
   }
   return out;
 }

@@ -88,6 +88,31 @@ std::uint64_t header_limit(const Reader& reader, std::uint64_t fallback) {
   return value;
 }
 
+// admin.api_token: a string, ${ENV} or { secret_file: ... }. Long enough not to be guessed, and
+// made of the characters a Bearer credential may hold (RFC 6750 §2.1), so it can be sent as one.
+std::string read_api_token(const Reader& reader) {
+  constexpr std::size_t kMinLength = 16;
+  const std::string token = reader.string();
+  if (token.size() < kMinLength) {
+    reader.fail("must be at least " + std::to_string(kMinLength) +
+                " characters (e.g. the output of `openssl rand -hex 32`)");
+  }
+  const std::size_t padding = token.find_last_not_of('=') + 1;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    const char c = token[i];
+    const bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
+                         c == '+' || c == '/' || (c == '=' && i >= padding);
+    if (!allowed) {
+      reader.fail(
+          "may hold only letters, digits and - . _ ~ + / (then = at the end), as a "
+          "Bearer token does; character " +
+          std::to_string(i + 1) + " is not one");
+    }
+  }
+  return token;
+}
+
 }  // namespace
 
 std::string in_quotes(std::string_view text) {
@@ -148,13 +173,14 @@ Admin read_admin(const Reader& section, const std::vector<Listen>& listens) {
     }
     section.fail("expected a map with an address, or off, not " + in_quotes(word));
   }
-  section.expect_keys({"address", "enabled"});
+  section.expect_keys({"address", "enabled", "api_token"});
   admin.enabled = section["enabled"].boolean_or(true);
   if (section["address"].present()) {
     HostPort address = read_host_port(section["address"]);
     admin.host = address.host;
     admin.port = address.port;
   }
+  if (section["api_token"].present()) admin.api_token = read_api_token(section["api_token"]);
   if (!admin.enabled || admin.port == 0) return admin;
   for (std::size_t i = 0; i < listens.size(); ++i) {
     if (listens[i].host != admin.host || listens[i].port != admin.port) continue;

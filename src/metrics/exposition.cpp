@@ -257,6 +257,31 @@ void write_plugins(Writer& out, const View& view) {
                  row.plugin->cache->evictions);
     }
   }
+  out.family("tollgate_oidc_cache_purges_total", "counter",
+             "Cache purges applied to the token cache, by what they named (key, sub, client_id, "
+             "all) and where they came from (admin: this process's admin listener; replica: "
+             "another replica, through Redis).");
+  for (const Row& row : rows) {
+    if (!row.stats || !row.plugin->cache) continue;
+    for (std::size_t o = 0; o < kPurgeOrigins; ++o) {
+      for (std::size_t s = 0; s < kPurgeScopes; ++s) {
+        const auto scope = static_cast<PurgeScope>(s);
+        const auto origin = static_cast<PurgeOrigin>(o);
+        const std::size_t slot = PluginCell::purge_slot(scope, origin);
+        out.sample(
+            "tollgate_oidc_cache_purges_total",
+            {{"plugin", row.plugin->name}, {"scope", name_of(scope)}, {"origin", name_of(origin)}},
+            sum(row.stats->cells, [slot](const PluginCell& c) { return c.purges[slot].get(); }));
+      }
+    }
+  }
+  out.family("tollgate_oidc_cache_purged_entries_total", "counter",
+             "Token cache entries removed by purges.");
+  for (const Row& row : rows) {
+    if (!row.stats || !row.plugin->cache) continue;
+    out.sample("tollgate_oidc_cache_purged_entries_total", {{"plugin", row.plugin->name}},
+               sum(row.stats->cells, [](const PluginCell& c) { return c.purged_entries.get(); }));
+  }
   counts("tollgate_oidc_idp_requests_total", "Introspection calls to the IdP, by outcome.",
          "outcome", kIdpOutcomes, &PluginCell::idp_outcomes,
          [](std::size_t i) { return name_of(static_cast<IdpOutcome>(i)); });
@@ -271,9 +296,10 @@ void write_plugins(Writer& out, const View& view) {
     }
     out.histogram("tollgate_oidc_idp_duration_seconds", {{"plugin", row.plugin->name}}, total);
   }
-  out.family("tollgate_oidc_cluster_cache_lookups_total", "counter",
-             "Cluster cache (Redis) lookups after a local miss: hit, miss, error (Redis failed or "
-             "the value did not open; the IdP is asked).");
+  out.family(
+      "tollgate_oidc_cluster_cache_lookups_total", "counter",
+      "Cluster cache (Redis) lookups after a local miss: hit, miss, unreadable (a value that "
+      "did not open or parse), error (Redis failed); but for a hit, the IdP is asked.");
   for (const Row& row : rows) {
     if (!row.stats || !row.plugin->cluster_cache_state) continue;
     for (std::size_t i = 0; i < kClusterCacheLookups; ++i) {

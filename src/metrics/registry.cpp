@@ -90,8 +90,34 @@ std::string_view name_of(ClusterCacheLookup lookup) noexcept {
       return "hit";
     case ClusterCacheLookup::miss:
       return "miss";
+    case ClusterCacheLookup::unreadable:
+      return "unreadable";
     case ClusterCacheLookup::error:
       return "error";
+  }
+  return "unknown";
+}
+
+std::string_view name_of(PurgeScope scope) noexcept {
+  switch (scope) {
+    case PurgeScope::key:
+      return "key";
+    case PurgeScope::sub:
+      return "sub";
+    case PurgeScope::client_id:
+      return "client_id";
+    case PurgeScope::all:
+      return "all";
+  }
+  return "unknown";
+}
+
+std::string_view name_of(PurgeOrigin origin) noexcept {
+  switch (origin) {
+    case PurgeOrigin::admin:
+      return "admin";
+    case PurgeOrigin::replica:
+      return "replica";
   }
   return "unknown";
 }

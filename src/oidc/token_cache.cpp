@@ -111,6 +111,7 @@ void append_length_prefixed(std::string& out, std::string_view part) {
 }  // namespace
 
 struct TokenCache::Flight {
+  std::uint64_t purges_seen = 0;  // TokenCache::purges_ when the flight began
   std::mutex mutex;  // guards waiters: a cancelled waiter leaves without the shard's lock
   std::uint64_t next_waiter_id = 0;
   std::list<Waiter> waiters;  // a cancelled waiter is unlinked wherever it is
@@ -166,8 +167,24 @@ struct alignas(64) TokenCache::Shard {
     }
   }
 
-  void erase_locked(const CacheKey& key) {
-    if (auto it = entries.find(key); it != entries.end()) remove(it);
+  std::size_t erase_locked(const CacheKey& key) {
+    auto it = entries.find(key);
+    if (it == entries.end()) return 0;
+    remove(it);
+    return 1;
+  }
+
+  std::size_t erase_matching_locked(const Match& match) {
+    std::size_t erased = 0;
+    for (auto it = entries.begin(); it != entries.end();) {
+      auto next = std::next(it);
+      if (match(*it->second.value)) {
+        remove(it);
+        ++erased;
+      }
+      it = next;
+    }
+    return erased;
   }
 
   // The active entry for `key` within `resurrect` of its end, fresh or not, marked most recently
@@ -297,16 +314,49 @@ IntrospectionPtr TokenCache::find_resurrectable(const CacheKey& key) {
 
 void TokenCache::store(const CacheKey& key, IntrospectionPtr answer,
                        std::optional<milliseconds> ttl_cap) {
+  insert(key, std::move(answer), ttl_cap, std::nullopt);
+}
+
+void TokenCache::insert(const CacheKey& key, IntrospectionPtr answer,
+                        std::optional<milliseconds> ttl_cap,
+                        std::optional<std::uint64_t> purges_seen) {
   milliseconds ttl = cache_ttl_for(*answer, clock_->wall_now(), policy_);
   if (ttl_cap) ttl = std::min(ttl, *ttl_cap);
   const SteadyTime now = clock_->steady_now();
   Shard& shard = shard_for(key);
   std::lock_guard lock(shard.mutex);
+  // Checked under the shard's lock: a purge counts before it takes the shard's lock to look, so
+  // either this answer is in the shard when the purge looks, or the count has changed.
+  if (purges_seen && *purges_seen != purges_.load()) return;
   if (ttl <= milliseconds{0}) {
     shard.erase_locked(key);  // the newest answer says "do not keep": drop any older one
   } else {
     shard.insert_locked(key, std::move(answer), now + ttl);
   }
+}
+
+std::size_t TokenCache::erase(const CacheKey& key) {
+  purges_.fetch_add(1);
+  Shard& shard = shard_for(key);
+  std::lock_guard lock(shard.mutex);
+  return shard.erase_locked(key);
+}
+
+asio::awaitable<std::size_t> TokenCache::erase_if(Match match) {
+  purges_.fetch_add(1);
+  const std::shared_ptr<TokenCache> self = shared_from_this();
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  std::size_t erased = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    if (i > 0) co_await asio::post(executor, asio::use_awaitable);
+    std::lock_guard lock(shards_[i].mutex);
+    erased += shards_[i].erase_matching_locked(match);
+  }
+  co_return erased;
+}
+
+asio::awaitable<std::size_t> TokenCache::clear() {
+  co_return co_await erase_if([](const Introspection&) { return true; });
 }
 
 std::size_t TokenCache::size() const {
@@ -343,7 +393,7 @@ void TokenCache::complete_flight(const CacheKey& key, const std::shared_ptr<Flig
                                  const Fetched& fetched) {
   const IntrospectionResult& result = fetched.result;
   if (result.has_value()) {
-    store(key, *result, fetched.ttl_cap);
+    insert(key, *result, fetched.ttl_cap, flight->purges_seen);
   }
   {
     Shard& shard = shard_for(key);
@@ -419,6 +469,7 @@ asio::awaitable<IntrospectionResult> TokenCache::get_or_fetch(const CacheKey& ke
       *how = leads ? metrics::CacheLookup::miss : metrics::CacheLookup::coalesced;
       flight =
           leads ? shard.flights.emplace(key, std::make_shared<Flight>()).first->second : it->second;
+      if (leads) flight->purges_seen = self->purges_.load();
       std::lock_guard flight_lock(flight->mutex);
       waiter_id = flight->next_waiter_id++;
       waiter.id = waiter_id;

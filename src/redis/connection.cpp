@@ -52,6 +52,15 @@ Reply to_reply(const redisReply& raw) {
   return reply;
 }
 
+// A message published to a channel this connection subscribed to (RESP2: an array whose first
+// element is "message" or "pmessage"); anything else in subscribed mode answers a command
+// (SUBSCRIBE, PING), in order.
+bool is_published_message(const Reply& reply) {
+  return reply.type == Reply::Type::array && !reply.elements.empty() &&
+         reply.elements[0].type == Reply::Type::string &&
+         (reply.elements[0].text == "message" || reply.elements[0].text == "pmessage");
+}
+
 Failure failure_of(const error_code& ec) {
   return ec == beast::error::timeout ? Failure::timeout : Failure::io;
 }
@@ -304,11 +313,11 @@ bool Connection::deliver_replies() {
     if (raw == nullptr) break;
     Reply reply = to_reply(*static_cast<const redisReply*>(raw));
     freeReplyObject(raw);
-    if (pending_.empty()) {
-      if (!on_push_) return false;  // a reply nobody asked for: the stream cannot be trusted
+    if (on_push_ && is_published_message(reply)) {
       on_push_(reply);
       continue;
     }
+    if (pending_.empty()) return false;  // a reply nobody asked for: the stream cannot be trusted
     const std::shared_ptr<Pending> pending = std::move(pending_.front());
     pending_.pop_front();
     if (pending->handshake) {

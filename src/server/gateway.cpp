@@ -116,6 +116,25 @@ metrics::View view_of(Worker& worker) {
   return view;
 }
 
+// POST /cache/purge on the admin listener, which runs on `worker`'s thread: each instance of the
+// configuration that worker runs purges its own cache, and Redis through that worker's client.
+awaitable<std::vector<admin::InstancePurge>> purge_instances(Worker& worker,
+                                                             filters::CachePurge what,
+                                                             std::string plugin) {
+  // Held across the awaits: a reload meanwhile does not take the instances away.
+  const std::shared_ptr<Generation> generation = worker.generation();
+  std::vector<admin::InstancePurge> purged;
+  if (!generation) co_return purged;
+  const FilterSet& set = *generation->filters;
+  for (std::size_t i = 0; i < set.instances.size(); ++i) {
+    if (!plugin.empty() && set.names[i] != plugin) continue;
+    std::optional<filters::CachePurgeOutcome> outcome =
+        co_await set.instances[i]->purge_cache(what, worker.index());
+    if (outcome) purged.push_back({set.names[i], std::move(*outcome)});
+  }
+  co_return purged;
+}
+
 }  // namespace
 
 struct Gateway::Impl {
@@ -344,6 +363,19 @@ int Gateway::run() {
       return generation ? generation->filters->not_ready() : std::vector<std::string>{};
     };
     s.admin_state.view = [admin_worker] { return view_of(*admin_worker); };
+    s.admin_state.purge = [admin_worker](filters::CachePurge what, std::string plugin) {
+      return purge_instances(*admin_worker, std::move(what), std::move(plugin));
+    };
+    s.admin_state.api_token = [admin_worker] {
+      const auto& generation = admin_worker->generation();
+      return generation ? generation->config->admin.api_token : std::string();
+    };
+    s.admin_state.loopback = s.admin_acceptor->local_endpoint().address().is_loopback();
+    if (!s.admin_state.loopback && s.config->admin.api_token.empty()) {
+      spdlog::info(
+          "admin listener not on loopback and no admin.api_token: POST /cache/purge is refused "
+          "(403)");
+    }
     s.admin_state.config_path = s.config_path;
     asio::co_spawn(admin_worker->io(),
                    accept_connections(*s.admin_acceptor, "admin",

@@ -107,6 +107,15 @@ Response http_get(std::uint16_t port, const std::string& target,
   return c.get(target, headers);
 }
 
+Response http_post(std::uint16_t port, const std::string& target, const std::string& body,
+                   const std::map<std::string, std::string>& headers) {
+  HttpConnection c(port);
+  Request request{boost::beast::http::verb::post, target, 11};
+  for (const auto& [name, value] : headers) request.set(name, value);
+  request.body() = body;
+  return c.send(std::move(request));
+}
+
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds timeout) {
   asio::io_context io;

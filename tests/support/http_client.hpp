@@ -52,6 +52,10 @@ class HttpConnection {
 Response http_get(std::uint16_t port, const std::string& target,
                   const std::map<std::string, std::string>& headers = {});
 
+// A POST with `body` on a fresh connection.
+Response http_post(std::uint16_t port, const std::string& target, const std::string& body,
+                   const std::map<std::string, std::string>& headers = {});
+
 // Sends raw bytes on a fresh connection and returns everything read until the peer closes or the
 // timeout passes (for framing tests that must see the connection closed).
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,

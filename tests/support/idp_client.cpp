@@ -11,12 +11,9 @@ namespace http = boost::beast::http;
 namespace {
 Response post(std::uint16_t port, const std::string& target, const std::string& body,
               const std::string& content_type, const std::string& authorization = "") {
-  HttpConnection c(port);
-  Request req{http::verb::post, target, 11};
-  req.set(http::field::content_type, content_type);
-  if (!authorization.empty()) req.set(http::field::authorization, authorization);
-  req.body() = body;
-  return c.send(std::move(req));
+  std::map<std::string, std::string> headers = {{"Content-Type", content_type}};
+  if (!authorization.empty()) headers.emplace("Authorization", authorization);
+  return http_post(port, target, body, headers);
 }
 
 void expect_2xx(const Response& r, const std::string& what) {

@@ -1,28 +1,34 @@
 // Real WebSocket peers (npm ws) for tollgate's tunnel tests (tests/integration/websocket_test.cpp).
 // Every line it prints starts with "ws-peer ", for the test to wait on.
 //
-//   node ws-peer.mjs server
-//       An echo server on 127.0.0.1 (port chosen by the kernel). A text message "close-me:CODE"
-//       makes it close with CODE instead. Plain HTTP requests get 200 with the Upgrade header they
-//       carried, as JSON.
+//   node ws-peer.mjs server [CERT KEY]
+//       An echo server on 127.0.0.1 (port chosen by the kernel), over TLS with the PEM files CERT
+//       and KEY when given. A text message "close-me:CODE" makes it close with CODE instead. Plain
+//       HTTP requests get 200 with the Upgrade header they carried, as JSON.
 //   node ws-peer.mjs client URL SCENARIO [TOKEN] [COUNT]
+//       A wss:// URL is verified against the CA file in WS_PEER_CA.
 //       refused       expects the handshake refused; prints its status
 //       echo          sends COUNT messages (text and binary, up to 64 KiB) and checks each echo
 //       close-client  closes with 4001; prints the close code it gets back
 //       close-server  asks the server to close with 4002; prints the code it sees
 //       wait          opens and stays silent; prints the close it sees and when
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { WebSocket, WebSocketServer } from 'ws';
 
 const say = (line) => console.log(`ws-peer ${line}`);
 
-function server() {
+function server(cert, key) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
-  const plain = http.createServer((req, res) => {
+  const answer = (req, res) => {
     say(`http ${req.method} ${req.url} upgrade=${req.headers.upgrade ?? '-'}`);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ upgrade: req.headers.upgrade ?? null }));
-  });
+  };
+  const plain = cert
+    ? https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, answer)
+    : http.createServer(answer);
   plain.on('upgrade', (req, socket, head) => {
     say(`upgrade ${req.url} user=${req.headers['x-authenticated-user'] ?? '-'}`);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
@@ -56,7 +62,8 @@ function message(i) {
 
 function client(url, scenario, token, count) {
   const headers = token ? { authorization: `Bearer ${token}` } : {};
-  const ws = new WebSocket(url, { headers, maxPayload: 1 << 20 });
+  const ca = process.env.WS_PEER_CA ? fs.readFileSync(process.env.WS_PEER_CA) : undefined;
+  const ws = new WebSocket(url, { headers, maxPayload: 1 << 20, ca });
   const opened = Date.now();
   ws.on('unexpected-response', (req, res) => {
     let body = '';
@@ -106,6 +113,11 @@ function echo(ws, count) {
   sendMore();
 }
 
-const [mode, url, scenario, token, count] = process.argv.slice(2);
-if (mode === 'server') server();
-else client(url, scenario, token, Number(count ?? 0));
+const [mode, ...args] = process.argv.slice(2);
+if (mode === 'server') {
+  const [cert, key] = args;
+  server(cert, key);
+} else {
+  const [url, scenario, token, count] = args;
+  client(url, scenario, token, Number(count ?? 0));
+}

@@ -12,11 +12,15 @@ using Sha256 = std::array<unsigned char, 32>;
 
 Sha256 sha256(std::string_view data);
 std::string to_hex(const Sha256& digest);
+// The digest `to_hex` wrote (64 lower-case hex characters); nullopt for anything else.
+std::optional<Sha256> sha256_from_hex(std::string_view hex);
 // The first 12 hex characters of sha256(secret): what logs show instead of a token.
 std::string short_hash(std::string_view secret);
 // SHA-1, for the one protocol that still asks for it: a WebSocket handshake's Sec-WebSocket-Accept
 // (RFC 6455 §4.2.2). Never for secrets.
 std::array<unsigned char, 20> sha1(std::string_view data);
+// HMAC-SHA-256 (RFC 2104) of `data` under `key`.
+Sha256 hmac_sha256(std::string_view key, std::string_view data);
 
 std::string base64_encode(std::string_view data);
 std::string base64url_encode(std::string_view data);  // no padding (JWT)

@@ -42,6 +42,9 @@ struct Admin {
   bool enabled = true;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8001;
+  // Bearer token state-changing endpoints (POST /cache/purge) require; empty: none. Without one,
+  // they are refused unless the listener is on loopback.
+  std::string api_token;
 };
 
 enum class LogFormat { text, json };

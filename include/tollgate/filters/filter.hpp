@@ -90,6 +90,21 @@ struct RequestContext {
   const http_io::TraceContext* trace = nullptr;
 };
 
+// What admin POST /cache/purge names (README, "Purging cached answers").
+struct CachePurge {
+  metrics::PurgeScope scope = metrics::PurgeScope::all;
+  std::string value;  // key: the cache key's 64 lower-case hex; sub, client_id: the claim's value
+};
+
+// What one plugin instance's purge did.
+struct CachePurgeOutcome {
+  std::size_t local = 0;      // entries removed from this process's cache
+  bool clustered = false;     // the instance shares its cache through Redis
+  std::size_t redis = 0;      // answers deleted in Redis
+  long long subscribers = 0;  // subscribers (replicas) the purge message reached, this one included
+  std::string redis_error;    // not empty when Redis was not (wholly) purged, or not told
+};
+
 // What a filter needs when the gateway starts: the number of workers, so filters can keep lock-free
 // per-worker state (connection pools) indexed by RequestContext::worker, and an executor per
 // worker.
@@ -125,6 +140,12 @@ class Filter {
   // The state of its shared second-level cache's breaker ("closed", "half_open", "open"), when it
   // has one (/readyz detail, metrics).
   virtual std::optional<std::string_view> cluster_cache_state() const { return std::nullopt; }
+  // Purges the instance's cache (admin POST /cache/purge), on worker `worker`'s thread: the admin
+  // listener's. nullopt: it keeps no cache.
+  virtual boost::asio::awaitable<std::optional<CachePurgeOutcome>> purge_cache(
+      const CachePurge& what, unsigned worker) const {
+    co_return std::nullopt;
+  }
   virtual boost::asio::awaitable<Verdict> on_request(RequestContext& context) const = 0;
 };
 

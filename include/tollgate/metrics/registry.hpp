@@ -71,11 +71,21 @@ enum class CacheLookup : std::uint8_t { hit, miss, coalesced, resurrected };
 inline constexpr std::size_t kCacheLookups = 4;
 std::string_view name_of(CacheLookup lookup) noexcept;
 
-// How a lookup in the cluster cache (Redis, the second level) ended; error: Redis failed, or the
-// value there did not open.
-enum class ClusterCacheLookup : std::uint8_t { hit, miss, error };
-inline constexpr std::size_t kClusterCacheLookups = 3;
+// How a lookup in the cluster cache (Redis, the second level) ended; unreadable: a value was there
+// but did not open or parse (tampered, foreign, sealed with a key no longer listed); error: Redis
+// failed.
+enum class ClusterCacheLookup : std::uint8_t { hit, miss, unreadable, error };
+inline constexpr std::size_t kClusterCacheLookups = 4;
 std::string_view name_of(ClusterCacheLookup lookup) noexcept;
+
+// What a cache purge (admin POST /cache/purge) names, and where it came from: this process's admin
+// listener, or another replica's through Redis.
+enum class PurgeScope : std::uint8_t { key, sub, client_id, all };
+inline constexpr std::size_t kPurgeScopes = 4;
+std::string_view name_of(PurgeScope scope) noexcept;
+enum class PurgeOrigin : std::uint8_t { admin, replica };
+inline constexpr std::size_t kPurgeOrigins = 2;
+std::string_view name_of(PurgeOrigin origin) noexcept;
 
 // How one IdP call ended: an answer, or one kind of failure.
 enum class IdpOutcome : std::uint8_t {
@@ -99,6 +109,14 @@ struct PluginCell {
   std::array<Count, kIdpOutcomes> idp_outcomes;
   std::array<Count, kClusterCacheLookups> cluster_lookups;
   Histogram idp_duration{kIdpBounds};
+  // Purges applied to the first level, at purge_slot(), and the entries they removed. Written by
+  // the thread purges run on (the admin listener's worker).
+  std::array<Count, kPurgeScopes * kPurgeOrigins> purges;
+  Count purged_entries;
+
+  static constexpr std::size_t purge_slot(PurgeScope scope, PurgeOrigin origin) noexcept {
+    return static_cast<std::size_t>(origin) * kPurgeScopes + static_cast<std::size_t>(scope);
+  }
 };
 
 // The last IdP failure of one plugin instance, for the status page. Written on failures only.

@@ -14,8 +14,10 @@
 // away; every waiter is resumed on its own executor with the same result.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -95,6 +97,17 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
   void store(const CacheKey& key, IntrospectionPtr answer,
              std::optional<std::chrono::milliseconds> ttl_cap = std::nullopt);
 
+  // Purges (admin POST /cache/purge, or another replica's through Redis). Each removes entries,
+  // those kept for cache_ttl_resurrect included, and makes every IdP call already in flight skip
+  // storing its answer (its waiters still get it): an answer fetched before a purge never lands in
+  // the cache after it. Each returns the number of entries it removed.
+  std::size_t erase(const CacheKey& key);
+  using Match = std::function<bool(const Introspection& answer)>;
+  // Visits every entry, one shard at a time, resuming through the caller's executor between shards
+  // so a large cache does not hold that thread, nor any shard, for long.
+  boost::asio::awaitable<std::size_t> erase_if(Match match);
+  boost::asio::awaitable<std::size_t> clear();
+
   std::size_t size() const;             // entries currently held (expired ones included until seen)
   std::size_t calls_in_flight() const;  // keys with an IdP call under way
   std::size_t capacity() const noexcept { return policy_.max_entries; }
@@ -119,11 +132,18 @@ class TokenCache : public std::enable_shared_from_this<TokenCache> {
                                                  BoundedFetch fetch);
   void complete_flight(const CacheKey& key, const std::shared_ptr<Flight>& flight,
                        const Fetched& fetched);
+  // store(), unless `purges_seen` is given and a purge happened since it was read.
+  void insert(const CacheKey& key, IntrospectionPtr answer,
+              std::optional<std::chrono::milliseconds> ttl_cap,
+              std::optional<std::uint64_t> purges_seen);
 
   CachePolicy policy_;
   std::shared_ptr<const Clock> clock_;
   std::size_t shard_count_;
   std::unique_ptr<Shard[]> shards_;
+  // Purges so far. Read when a flight starts and, under the shard's lock, when it stores; never on
+  // a hit.
+  std::atomic<std::uint64_t> purges_{0};
 };
 
 }  // namespace tollgate::oidc

@@ -91,8 +91,9 @@ struct Options {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // A message that arrives when no command waits for one (pub/sub): without a handler it ends the
-  // connection as a protocol failure.
+  // A message published to a channel the connection subscribed to (an array starting "message"
+  // or "pmessage"), whenever it arrives: commands in flight (PING) keep their own replies. Without
+  // a handler, a reply nobody asked for ends the connection as a protocol failure.
   using PushHandler = std::function<void(const Reply&)>;
 
   // Starts connecting at once; commands may be sent before the connection is up. `tls_context`

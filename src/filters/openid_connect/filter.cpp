@@ -68,9 +68,11 @@ http_io::TraceContext trace_of(const RequestContext& context) {
 // One IdP call, counted and logged once at info. Owns everything it uses: with single-flight it
 // runs detached and may outlive the request (and the filter) that started it. It runs on worker
 // `worker`'s thread, so it writes that worker's counts.
+// `key`, when the answer is cached, is logged too: it is what a purge by key names.
 boost::asio::awaitable<IntrospectionResult> call_idp(
     std::shared_ptr<oidc::IntrospectionClient> client, std::string token, unsigned worker,
-    std::string route, std::shared_ptr<metrics::PluginStats> stats, http_io::TraceContext trace) {
+    std::string route, std::shared_ptr<metrics::PluginStats> stats, http_io::TraceContext trace,
+    std::optional<oidc::CacheKey> key = std::nullopt) {
   const auto started = std::chrono::steady_clock::now();
   IntrospectionResult result = IdpFailure(IdpFailureKind::internal);
   try {
@@ -90,8 +92,14 @@ boost::asio::awaitable<IntrospectionResult> call_idp(
   }
   if (spdlog::should_log(spdlog::level::info)) {  // its arguments cost a hash and a string
     const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(took);
-    spdlog::info("openid-connect: introspection route={} token={} outcome={} latency_ms={}", route,
-                 short_hash(token), outcome_of(result), latency.count());
+    if (key) {
+      spdlog::info(
+          "openid-connect: introspection route={} token={} key={} outcome={} latency_ms={}", route,
+          short_hash(token), to_hex(*key), outcome_of(result), latency.count());
+    } else {
+      spdlog::info("openid-connect: introspection route={} token={} outcome={} latency_ms={}",
+                   route, short_hash(token), outcome_of(result), latency.count());
+    }
   }
   co_return result;
 }
@@ -99,33 +107,87 @@ boost::asio::awaitable<IntrospectionResult> call_idp(
 // The answer after a first-level miss with the cluster cache on: Redis first; on a Redis miss, the
 // cross-replica lock decides who calls the IdP, and the others wait (bounded) for its answer before
 // calling the IdP themselves. Every Redis failure is a miss. Runs inside the first level's single
-// flight, so this process asks Redis once per token at a time.
+// flight, so this process asks Redis once per token at a time. The lock this replica took is
+// released when it is done: with its answer stored, or at once when the IdP call failed, so the
+// others waiting on it ask the IdP themselves instead of waiting out their bound.
 boost::asio::awaitable<oidc::TokenCache::Fetched> fetch_through_cluster(
     std::shared_ptr<const oidc::ClusterCache> cluster, oidc::CacheKey key,
     std::shared_ptr<oidc::IntrospectionClient> client, std::string token, unsigned worker,
     std::string route, std::shared_ptr<metrics::PluginStats> stats, http_io::TraceContext trace,
     oidc::CachePolicy policy, std::chrono::milliseconds idp_timeout,
     std::shared_ptr<const oidc::Clock> clock) {
-  oidc::ClusterLookup how = oidc::ClusterLookup::error;
-  std::optional<oidc::ClusterCache::Found> found = co_await cluster->find(key, worker, &how);
+  oidc::ClusterCache::Lookup lookup = co_await cluster->find(key, worker);
   const metrics::ClusterCacheLookup counted =
-      how == oidc::ClusterLookup::hit    ? metrics::ClusterCacheLookup::hit
-      : how == oidc::ClusterLookup::miss ? metrics::ClusterCacheLookup::miss
-                                         : metrics::ClusterCacheLookup::error;
+      lookup.how == oidc::ClusterLookup::hit          ? metrics::ClusterCacheLookup::hit
+      : lookup.how == oidc::ClusterLookup::miss       ? metrics::ClusterCacheLookup::miss
+      : lookup.how == oidc::ClusterLookup::unreadable ? metrics::ClusterCacheLookup::unreadable
+                                                      : metrics::ClusterCacheLookup::error;
   stats->cells[worker].cluster_lookups[static_cast<std::size_t>(counted)].add();
-  if (!found && how == oidc::ClusterLookup::miss &&
-      !co_await cluster->lock(key, worker, idp_timeout)) {
-    found = co_await cluster->wait_for(key, worker, idp_timeout / 4);
+  std::optional<oidc::ClusterCache::Found> found = std::move(lookup.found);
+  oidc::ClusterCache::Lock lock;
+  if (!found && lookup.how == oidc::ClusterLookup::miss) {
+    lock = co_await cluster->lock(key, worker, idp_timeout);
+    if (!lock.call_idp) found = co_await cluster->wait_for(key, worker, idp_timeout / 4);
   }
   if (found) co_return oidc::TokenCache::Fetched{std::move(found->answer), found->ttl};
 
   IntrospectionResult result =
-      co_await call_idp(client, std::move(token), worker, route, stats, trace);
+      co_await call_idp(client, std::move(token), worker, route, stats, trace, key);
   if (result) {
     cluster->store(key, *result, oidc::cache_ttl_for(**result, clock->wall_now(), policy), worker,
-                   /*replace=*/how == oidc::ClusterLookup::unreadable);
+                   /*replace=*/lookup.how == oidc::ClusterLookup::unreadable,
+                   std::move(lookup.generation), std::move(lock.owner));
+  } else {
+    cluster->unlock(key, worker, std::move(lock.owner));
   }
   co_return oidc::TokenCache::Fetched{std::move(result), std::nullopt};
+}
+
+// Removes from `cache` what a purge names: one key, the entries whose `sub` or `client_id` the
+// purge's value `matches`, or all.
+boost::asio::awaitable<std::size_t> purge_first_level(
+    std::shared_ptr<oidc::TokenCache> cache, metrics::PurgeScope scope, oidc::CacheKey key,
+    std::function<bool(std::string_view)> matches) {
+  switch (scope) {
+    case metrics::PurgeScope::key:
+      co_return cache->erase(key);
+    case metrics::PurgeScope::all:
+      co_return co_await cache->clear();
+    case metrics::PurgeScope::sub:
+    case metrics::PurgeScope::client_id:
+      break;
+  }
+  const char* claim = scope == metrics::PurgeScope::sub ? "sub" : "client_id";
+  co_return co_await cache->erase_if([claim, &matches](const oidc::Introspection& answer) {
+    const oidc::ClaimValue value = answer.claims.find(claim);
+    return value.is_string() && matches(value.string());
+  });
+}
+
+// Counts a purge on the thread it ran on (worker `worker`'s).
+void count_purge(metrics::PluginStats& stats, unsigned worker, metrics::PurgeScope scope,
+                 metrics::PurgeOrigin origin, std::size_t removed) {
+  metrics::PluginCell& cell = stats.cells[worker];
+  cell.purges[metrics::PluginCell::purge_slot(scope, origin)].add();
+  cell.purged_entries.add(removed);
+}
+
+// Another replica's purge, received through Redis.
+boost::asio::awaitable<void> apply_purge_notice(std::weak_ptr<oidc::TokenCache> weak,
+                                                std::shared_ptr<metrics::PluginStats> stats,
+                                                std::string label, oidc::PurgeNotice notice) {
+  const std::shared_ptr<oidc::TokenCache> cache = weak.lock();
+  if (!cache) co_return;
+  try {
+    const std::size_t removed =
+        co_await purge_first_level(cache, notice.scope, notice.key, std::move(notice.matches));
+    count_purge(*stats, notice.worker, notice.scope, metrics::PurgeOrigin::replica, removed);
+    spdlog::info("openid-connect[{}]: cache purge scope={} from another replica: {} removed here",
+                 label, metrics::name_of(notice.scope), removed);
+  } catch (const std::exception& e) {
+    spdlog::error("openid-connect[{}]: cache purge from another replica failed: {}", label,
+                  e.what());
+  }
 }
 
 void count(metrics::PluginCell& counts, metrics::Decision decision) {
@@ -197,8 +259,7 @@ OpenIdConnectFilter::OpenIdConnectFilter(std::string instance, Settings settings
       jwt_(settings_.jwt) {
   if (settings_.cache_introspection) cache_ = oidc::TokenCache::create(settings_.cache, clock_);
   if (cache_ && settings_.cluster_cache) {
-    cluster_ = std::make_shared<oidc::ClusterCache>(
-        *settings_.cluster_cache, instance_.empty() ? "openid-connect" : instance_);
+    cluster_ = std::make_shared<oidc::ClusterCache>(*settings_.cluster_cache, label());
   }
   cache_key_endpoint_ = settings_.idp.endpoint.empty() ? "discovered-from:" + settings_.idp.issuer
                                                        : settings_.idp.endpoint;
@@ -212,12 +273,58 @@ void OpenIdConnectFilter::start(const StartContext& context) {
   if (client_) client_->start(context);
   if (jwks_) jwks_->start(context);
   if (settings_.bearer) verified_ = std::make_unique<oidc::VerifiedJwtCache>(workers);
-  if (cluster_) cluster_->start(context.worker_executors);
+  if (cluster_) {
+    cluster_->start(context.worker_executors,
+                    [cache = std::weak_ptr<oidc::TokenCache>(cache_), stats = stats_,
+                     label = label()](oidc::PurgeNotice notice) {
+                      return apply_purge_notice(cache, stats, label, std::move(notice));
+                    });
+  }
 }
 
 void OpenIdConnectFilter::stop() {
   if (client_) client_->stop();
   if (jwks_) jwks_->stop();
+  if (cluster_) cluster_->stop();
+}
+
+std::string OpenIdConnectFilter::label() const {
+  return instance_.empty() ? "openid-connect" : instance_;
+}
+
+boost::asio::awaitable<std::optional<CachePurgeOutcome>> OpenIdConnectFilter::purge_cache(
+    const CachePurge& what, unsigned worker) const {
+  if (!cache_) co_return std::nullopt;
+  CachePurgeOutcome outcome;
+  // Redis first: once its answers are gone, a miss here cannot bring one back from there (and a
+  // call in flight that did is not stored: the first level's purge comes after).
+  if (cluster_) {
+    outcome.clustered = true;
+    oidc::RedisPurge redis = co_await cluster_->purge(what.scope, what.value, worker);
+    outcome.redis = redis.removed;
+    outcome.subscribers = redis.subscribers;
+    outcome.redis_error = std::move(redis.error);
+  }
+  oidc::CacheKey key{};
+  if (what.scope == metrics::PurgeScope::key) {
+    if (const auto parsed = sha256_from_hex(what.value)) key = *parsed;
+  }
+  outcome.local = co_await purge_first_level(
+      cache_, what.scope, key, [&what](std::string_view value) { return value == what.value; });
+  count_purge(*stats_, worker, what.scope, metrics::PurgeOrigin::admin, outcome.local);
+  if (outcome.redis_error.empty()) {
+    spdlog::info(
+        "openid-connect[{}]: cache purge scope={} by the admin API: {} removed here, {} in "
+        "Redis{}",
+        label(), metrics::name_of(what.scope), outcome.local, outcome.redis,
+        cluster_ ? ", " + std::to_string(outcome.subscribers) + " subscriber(s) told" : "");
+  } else {
+    spdlog::warn(
+        "openid-connect[{}]: cache purge scope={} by the admin API: {} removed here, {} in "
+        "Redis; not done in Redis and other replicas not told: {}",
+        label(), metrics::name_of(what.scope), outcome.local, outcome.redis, outcome.redis_error);
+  }
+  co_return outcome;
 }
 
 bool OpenIdConnectFilter::ready() const {
@@ -384,8 +491,8 @@ oidc::IntrospectionPtr OpenIdConnectFilter::cache_hit(const oidc::CacheKey& key,
                                                       const RequestContext& context) const {
   oidc::IntrospectionPtr hit = cache_->find(key);
   if (hit && spdlog::should_log(spdlog::level::debug)) {
-    spdlog::debug("openid-connect: cache hit route={} token={}", context.route.name,
-                  short_hash(token));
+    spdlog::debug("openid-connect: cache hit route={} token={} key={}", context.route.name,
+                  short_hash(token), to_hex(key));
   }
   return hit;
 }
@@ -402,8 +509,8 @@ oidc::IntrospectionPtr OpenIdConnectFilter::resurrect(const oidc::CacheKey& key,
   if (stale) {
     spdlog::warn(
         "openid-connect: IdP unavailable ({}), serving an expired cached answer "
-        "(cache_ttl_resurrect) route={} token={}",
-        oidc::to_string(failure.kind), context.route.name, short_hash(token));
+        "(cache_ttl_resurrect) route={} token={} key={}",
+        oidc::to_string(failure.kind), context.route.name, short_hash(token), to_hex(key));
   }
   return stale;
 }
@@ -413,8 +520,8 @@ boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_after_mi
     const oidc::CacheKey& key, const std::string& token, const RequestContext& context,
     metrics::CacheLookup& how) const {
   if (spdlog::should_log(spdlog::level::debug)) {
-    spdlog::debug("openid-connect: cache miss route={} token={}", context.route.name,
-                  short_hash(token));
+    spdlog::debug("openid-connect: cache miss route={} token={} key={}", context.route.name,
+                  short_hash(token), to_hex(key));
   }
   // A named local, not a temporary inside the co_await expression: g++ 12 destroys such
   // temporaries twice. The call carries the trace of the request that starts it; requests that
@@ -429,9 +536,11 @@ boost::asio::awaitable<IntrospectionResult> OpenIdConnectFilter::answer_after_mi
         };
     co_return co_await cache_->get_or_fetch(key, std::move(fetch), &how);
   }
-  oidc::TokenCache::Fetch fetch =
-      [client = client_, token, worker = context.worker, route = context.route.name, stats = stats_,
-       trace = trace_of(context)] { return call_idp(client, token, worker, route, stats, trace); };
+  oidc::TokenCache::Fetch fetch = [client = client_, token, worker = context.worker,
+                                   route = context.route.name, stats = stats_,
+                                   trace = trace_of(context), key] {
+    return call_idp(client, token, worker, route, stats, trace, key);
+  };
   co_return co_await cache_->get_or_fetch(key, std::move(fetch), &how);
 }
 

@@ -22,6 +22,31 @@ TEST(HashTest, Sha256MatchesTheStandardVectors) {
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
+// RFC 4231 test cases 2 and 6 (a key longer than the block).
+TEST(HashTest, HmacSha256MatchesTheStandardVectors) {
+  EXPECT_EQ(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(to_hex(hmac_sha256(std::string(131, '\xaa'),
+                               "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  // The reused context starts afresh with each key.
+  EXPECT_EQ(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(HashTest, HexDigestsReadBack) {
+  const Sha256 digest = sha256("abc");
+  EXPECT_EQ(sha256_from_hex(to_hex(digest)), digest);
+  EXPECT_FALSE(sha256_from_hex(std::string(kAbcDigest).substr(1)));  // too short
+  EXPECT_FALSE(sha256_from_hex(std::string(kAbcDigest) + "0"));      // too long
+  std::string upper = kAbcDigest;
+  upper[0] = 'B';
+  EXPECT_FALSE(sha256_from_hex(upper));  // only what to_hex writes
+  std::string other = kAbcDigest;
+  other[5] = 'g';
+  EXPECT_FALSE(sha256_from_hex(other));
+}
+
 TEST(HashTest, ReusingTheDigestContextGivesIndependentResults) {
   const Sha256 first = sha256("abc");
   sha256(std::string(100'000, 'x'));

@@ -43,6 +43,7 @@ std::string materialise(const tollgate::test::TempDir& dir, std::string text) {
   dir.write("okta_client_secret", "s3cret");
   dir.write("cluster_cache_key", kClusterKey);  // the Secret holds a placeholder to replace
   dir.write("redis_password", "pw");
+  dir.write("admin_api_token", "0123456789abcdef0123456789abcdef");
   return dir.write("tollgate.yaml", text);
 }
 
@@ -79,7 +80,8 @@ TEST(KubernetesManifests, TheConfigMapsConfigLoadsWithTheSecretsAndEnvironment) 
   }
   // The Secret provides every file the config names.
   const YAML::Node secret = all["Secret/tollgate-secrets"]["stringData"];
-  for (const char* file : {"okta_client_secret", "cluster_cache_key", "redis_password"}) {
+  for (const char* file :
+       {"okta_client_secret", "cluster_cache_key", "redis_password", "admin_api_token"}) {
     EXPECT_TRUE(secret[file].IsDefined()) << file;
   }
   const tollgate::test::TempDir dir;
@@ -88,6 +90,7 @@ TEST(KubernetesManifests, TheConfigMapsConfigLoadsWithTheSecretsAndEnvironment) 
   auto loaded = load_config(path);
   ASSERT_TRUE(loaded) << loaded.error().to_string();
   EXPECT_EQ((*loaded)->admin.port, 8001);
+  EXPECT_EQ((*loaded)->admin.api_token, "0123456789abcdef0123456789abcdef");
   EXPECT_EQ((*loaded)->listens.at(0).port, 8000);
 }
 
@@ -98,8 +101,10 @@ TEST(ComposeReplicas, TwoReplicasRunTheSharedConfigWhichLoads) {
   }
   const ScopedEnv key("CLUSTER_CACHE_KEY", kClusterKey);
   const ScopedEnv password("REDIS_PASSWORD", "pw");
+  const ScopedEnv token("ADMIN_API_TOKEN", "0123456789abcdef0123456789abcdef");
   auto loaded = load_config(kSource + "/docker/replicas.yaml");
   ASSERT_TRUE(loaded) << loaded.error().to_string();
+  EXPECT_EQ((*loaded)->admin.api_token, "0123456789abcdef0123456789abcdef");
 }
 
 }  // namespace

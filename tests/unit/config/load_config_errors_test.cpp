@@ -163,6 +163,24 @@ TEST(ConfigErrors, AdminTakesAMapOrOff) {
             "e.g. 0.0.0.0:8000 or [::]:8000)");
 }
 
+TEST(ConfigErrors, AdminApiTokenMustBeLongAndSendableAsABearerToken) {
+  EXPECT_EQ(error_line(head + one_route + "admin:\n  api_token: short\n"),
+            "gw.yaml:10:14: admin.api_token: must be at least 16 characters (e.g. the output of "
+            "`openssl rand -hex 32`)");
+  EXPECT_EQ(error_line(head + one_route + "admin:\n  api_token: \"0123456789abcdef ghi\"\n"),
+            "gw.yaml:10:14: admin.api_token: may hold only letters, digits and - . _ ~ + / (then "
+            "= at the end), as a Bearer token does; character 17 is not one");
+  EXPECT_EQ(error_line(head + one_route + "admin:\n  api_token: \"0123456789=abcdef\"\n"),
+            "gw.yaml:10:14: admin.api_token: may hold only letters, digits and - . _ ~ + / (then "
+            "= at the end), as a Bearer token does; character 11 is not one");
+  EXPECT_EQ(error_line(head + one_route + "admin:\n  api_tokn: 0123456789abcdef\n"),
+            "gw.yaml:10:3: admin.api_tokn: unknown key (did you mean \"api_token\"?)");
+  EXPECT_EQ(error_line(head + one_route +
+                       "admin:\n  api_token: { secret_file: /nonexistent/tollgate/admin }\n"),
+            "gw.yaml:10:29: admin.api_token.secret_file: cannot read secret file "
+            "\"/nonexistent/tollgate/admin\": No such file or directory");
+}
+
 TEST(ConfigErrors, AdminAddressClashingWithAListener) {
   EXPECT_EQ(error_line("listen: [ { address: 127.0.0.1:9000 } ]\n"
                        "upstreams: { u: { targets: [ http://h ] } }\n"

@@ -278,6 +278,27 @@ TEST(LoadConfig, AdminAddressCanBeIpv6) {
   EXPECT_EQ(config->admin.port, 9000);
 }
 
+TEST(LoadConfig, AdminApiTokenIsASecretLikeAnyOther) {
+  EXPECT_EQ(load_ok(minimal_config)->admin.api_token, "");
+  auto plain = load_ok(std::string(minimal_config) +
+                       "admin: { address: 0.0.0.0:8001, api_token: abcdefghijklmnop_-.~+/== }\n");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->admin.api_token, "abcdefghijklmnop_-.~+/==");
+
+  ScopedEnv token("TOLLGATE_TEST_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef");
+  auto from_env =
+      load_ok(std::string(minimal_config) + "admin:\n  api_token: ${TOLLGATE_TEST_ADMIN_TOKEN}\n");
+  ASSERT_TRUE(from_env);
+  EXPECT_EQ(from_env->admin.api_token, "0123456789abcdef0123456789abcdef");
+
+  tollgate::test::TempDir dir;
+  const std::string path = dir.write("admin_api_token", "fedcba9876543210fedcba9876543210\n");
+  auto from_file =
+      load_ok(std::string(minimal_config) + "admin:\n  api_token: { secret_file: " + path + " }\n");
+  ASSERT_TRUE(from_file);
+  EXPECT_EQ(from_file->admin.api_token, "fedcba9876543210fedcba9876543210");  // newline dropped
+}
+
 TEST(LoadConfig, AdminOnTheSameAddressAsAListenerIsAnError) {
   EXPECT_EQ(load_error("listen:\n  - address: 127.0.0.1:8001\n"
                        "upstreams: { u: { targets: [ http://127.0.0.1:1 ] } }\n"

@@ -458,5 +458,83 @@ TEST_F(SingleFlightTest, CachedAnswerIsServedWithoutAnotherCall) {
   EXPECT_EQ(**outcome.result, answer);
 }
 
+// Runs `purge` (one of the cache's awaitable purges) to completion and returns what it removed.
+std::size_t run_purge(std::function<asio::awaitable<std::size_t>()> purge) {
+  asio::io_context context;
+  std::size_t removed = 0;
+  asio::co_spawn(context, purge(), [&](std::exception_ptr e, std::size_t n) {
+    if (e) std::rethrow_exception(e);
+    removed = n;
+  });
+  context.run();
+  return removed;
+}
+
+std::string answer_for(const std::string& sub, const std::string& client_id) {
+  return R"({"active":true,"sub":")" + sub + R"(","client_id":")" + client_id + R"("})";
+}
+
+TEST_F(TokenCacheTest, PurgesRemoveByKeyByClaimOrEverything) {
+  policy.max_entries = 4096;  // several shards, so a purge visits each of them
+  policy.resurrect = seconds(600);
+  auto cache = make_cache();
+  for (int i = 0; i < 300; ++i) {
+    cache->store(key_of(i), answer_from(answer_for(i % 3 == 0 ? "alice" : "bob",
+                                                   i % 2 == 0 ? "app-even" : "app-odd")));
+  }
+  EXPECT_EQ(cache->erase(key_of(1)), 1u);
+  EXPECT_EQ(cache->erase(key_of(1)), 0u);
+  EXPECT_EQ(cache->find(key_of(1)), nullptr);
+
+  // alice: every third entry (100).
+  EXPECT_EQ(run_purge([&] {
+              return cache->erase_if([](const Introspection& answer) {
+                return answer.claims.find("sub").string() == "alice";
+              });
+            }),
+            100u);
+  EXPECT_EQ(cache->find(key_of(3)), nullptr);
+  EXPECT_NE(cache->find(key_of(2)), nullptr);
+  EXPECT_EQ(cache->size(), 199u);
+
+  // An entry kept only for resurrection goes too: a purged answer is never served again.
+  clock->advance(seconds(400));
+  EXPECT_EQ(cache->find(key_of(2)), nullptr);
+  EXPECT_NE(cache->find_resurrectable(key_of(2)), nullptr);
+  EXPECT_EQ(run_purge([&] { return cache->clear(); }), 199u);
+  EXPECT_EQ(cache->find_resurrectable(key_of(2)), nullptr);
+  EXPECT_EQ(cache->size(), 0u);
+  EXPECT_EQ(cache->gauges().bytes, 0u);
+}
+
+// An IdP call in flight when a purge comes answers its waiters, but its answer is not kept: it may
+// say what the purge was made to forget (an application deactivated since the call began).
+TEST_F(SingleFlightTest, AnAnswerFetchedAcrossAPurgeIsNotKept) {
+  auto cache = make_cache();
+  const auto answer = answer_from(answer_for("alice", "app"));
+  spawn_waiters(cache, key_of(1), answer);
+  poll_concurrently(contexts);             // the call is under way
+  EXPECT_EQ(cache->erase(key_of(2)), 0u);  // any purge, even of another key
+  gate.open();
+  run_concurrently(contexts);
+  for (const WaiterOutcome& outcome : outcomes) {
+    ASSERT_TRUE(outcome.result && outcome.result->has_value());
+    EXPECT_EQ(**outcome.result, answer);
+  }
+  EXPECT_EQ(cache->find(key_of(1)), nullptr);
+
+  // A call that begins after the purge is kept as always.
+  asio::io_context context;
+  WaiterOutcome next;
+  asio::co_spawn(
+      context,
+      wait_for_answer(
+          cache, key_of(1), [&]() -> asio::awaitable<IntrospectionResult> { co_return answer; },
+          next, context),
+      asio::detached);
+  context.run();
+  EXPECT_EQ(cache->find(key_of(1)), answer);
+}
+
 }  // namespace
 }  // namespace tollgate::oidc

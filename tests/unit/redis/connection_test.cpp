@@ -174,6 +174,40 @@ TEST(RedisConnection, ASilentPeerTimesOutWithinReadTimeout) {
   EXPECT_FALSE(connection->usable());
 }
 
+// A subscribed connection: messages published to its channel go to the push handler whenever they
+// arrive, even between a PING and its answer, which still reaches the PING.
+TEST(RedisConnection, PublishedMessagesReachThePushHandlerAndCommandsKeepTheirReplies) {
+  const std::string message = "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n";
+  test::ScriptedRedisPeer peer([&](const std::vector<std::string>& command) {
+    RedisPeerReply reply;
+    if (command[0] == "SUBSCRIBE") {
+      reply.pieces = {"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"};
+    } else if (command[0] == "PING") {
+      reply.pieces = {message, "*2\r\n$4\r\npong\r\n$0\r\n\r\n"};
+    } else {
+      reply.pieces = {"-ERR unexpected\r\n"};
+    }
+    return reply;
+  });
+  asio::io_context io;
+  std::vector<std::string> pushed;
+  auto connection =
+      Connection::open(io.get_executor(), options_for(peer.port()), nullptr,
+                       [&](const Reply& push) { pushed.push_back(push.elements.at(2).text); });
+  run(io, [&]() -> awaitable<void> {
+    const auto subscribe = arguments("SUBSCRIBE", "ch");
+    ReplyResult subscribed = co_await connection->command(subscribe);
+    EXPECT_TRUE(subscribed && subscribed->type == Reply::Type::array &&
+                subscribed->elements.at(0).text == "subscribe");
+    const auto ping = arguments("PING");
+    ReplyResult pong = co_await connection->command(ping);
+    EXPECT_TRUE(pong && pong->type == Reply::Type::array && pong->elements.at(0).text == "pong");
+  });
+  EXPECT_EQ(pushed, std::vector<std::string>{"hello"});
+  EXPECT_TRUE(connection->usable());
+  connection->close(Failure::closed);
+}
+
 // What the adversarial peer does with one GET, chosen from its seeded generator.
 enum class Move { answer, split, wrong_type, garbage, extra_reply, close, reset, silent, count };
 

@@ -33,6 +33,8 @@ class OpenIdConnectFilter final : public Filter {
   bool reads_form_body() const override { return settings_.token_locations.body; }
   std::optional<metrics::CacheGauges> cache_gauges() const override;
   std::optional<std::string_view> cluster_cache_state() const override;
+  boost::asio::awaitable<std::optional<CachePurgeOutcome>> purge_cache(
+      const CachePurge& what, unsigned worker) const override;
   boost::asio::awaitable<Verdict> on_request(RequestContext& context) const override;
 
   const Settings& settings() const noexcept { return settings_; }
@@ -42,6 +44,8 @@ class OpenIdConnectFilter final : public Filter {
   const oidc::ClusterCache* cluster_cache() const noexcept { return cluster_.get(); }
 
  private:
+  // What logs name the instance by.
+  std::string label() const;
   oidc::IntrospectionPtr cache_hit(const oidc::CacheKey& key, const std::string& token,
                                    const RequestContext& context) const;
   oidc::IntrospectionPtr resurrect(const oidc::CacheKey& key, const std::string& token,
