@@ -40,6 +40,8 @@ fi
 (cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 # The WebSocket tests run a real echo server and client (npm ws) through the gateway.
 (cd tests/websocket && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+# The gRPC tests run a real gRPC server and client (npm @grpc/grpc-js) through the gateway.
+(cd tests/grpc && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 # The status page's test drives a real headless Chromium, Debian's: playwright-core (npm) only
 # steers it and never downloads a browser of its own. Without either, that test fails.
 scripts/install-deps.sh chromium

@@ -13,6 +13,7 @@ namespace {
 constexpr std::int64_t max_keepalive = 10'000;
 constexpr std::int64_t max_connections = 100'000;
 constexpr std::int64_t max_queued = 100'000;
+constexpr std::int64_t max_h2_connections = 1'000;
 
 // A target is an origin only: the request path is forwarded as routed, so a path, query or
 // credentials in a target would be silently dropped or leaked. Refuse them instead.
@@ -69,7 +70,7 @@ Target read_target(const Reader& reader) {
 
 Upstream read_upstream(const std::string& name, const Reader& reader) {
   reader.expect_keys({"targets", "balance", "keepalive", "max_connections", "max_queued",
-                      "fail_timeout", "ssl_verify", "ca_file"});
+                      "fail_timeout", "ssl_verify", "ca_file", "protocol", "h2_max_connections"});
   Upstream upstream;
   upstream.name = name;
   const Reader targets = reader["targets"];
@@ -90,6 +91,12 @@ Upstream read_upstream(const std::string& name, const Reader& reader) {
   upstream.fail_timeout = reader["fail_timeout"].duration_or(upstream.fail_timeout);
   upstream.ssl_verify = reader["ssl_verify"].boolean_or(true);
   if (reader["ca_file"].present()) upstream.ca_file = readable_file(reader["ca_file"]);
+  const std::string protocol = reader["protocol"].one_of_or("http1", {"http1", "h2", "grpc"});
+  upstream.protocol = protocol == "h2"     ? Protocol::h2
+                      : protocol == "grpc" ? Protocol::grpc
+                                           : Protocol::http1;
+  upstream.h2_max_connections = static_cast<std::size_t>(reader["h2_max_connections"].integer_or(
+      static_cast<std::int64_t>(upstream.h2_max_connections), 1, max_h2_connections));
   return upstream;
 }
 

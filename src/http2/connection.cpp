@@ -13,6 +13,8 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 
 #include "../server/request_flow.hpp"
+#include "tollgate/common/signal.hpp"
+#include "tollgate/http/grpc.hpp"
 #include "tollgate/http/headers.hpp"
 
 namespace tollgate::http2 {
@@ -20,6 +22,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using server::Headers;
+using upstream::Fields;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kWriteBatch = 64 * 1024;  // what one write to the client carries at most
@@ -31,35 +34,10 @@ constexpr std::size_t kStreamBacklog = 64 * 1024;
 constexpr std::size_t kMaxContinuations = 8;
 constexpr std::int32_t kLastStreamId = 0x7fffffff;
 
-// A wake-up for a coroutine that waits on another: a notify() before the wait is not lost.
-class Signal {
- public:
-  explicit Signal(const asio::any_io_executor& executor) : timer_(executor) {}
-  void notify() {
-    pending_ = true;
-    timer_.cancel();
-  }
-  // True when notified, false when `deadline` passed first.
-  awaitable<bool> wait(Clock::time_point deadline) {
-    if (!pending_) {
-      timer_.expires_at(deadline);
-      error_code ec;
-      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    const bool notified = pending_;
-    pending_ = false;
-    co_return notified;
-  }
-
- private:
-  asio::steady_timer timer_;
-  bool pending_ = false;
-};
-
 // One stream: the request as it arrives, and the response bytes nghttp2 has not taken yet.
 struct Stream {
   Stream(std::int32_t stream_id, const asio::any_io_executor& executor)
-      : id(stream_id), signal(executor) {}
+      : id(stream_id), signal(executor), body_signal(executor) {}
 
   const std::int32_t id;
   // The request.
@@ -71,6 +49,12 @@ struct Stream {
   std::string body;
   bool body_done = false;
   bool body_too_large = false;
+  // The body goes up as it comes (an HTTP/2 upstream): its window opens as the upstream takes it,
+  // and max_body_bytes does not bound it (the window does what it holds).
+  bool streaming = false;
+  std::size_t counted = 0;     // bytes of `body` counted in the connection's body_bytes_
+  std::size_t unconsumed = 0;  // bytes of `body` whose stream window is not given back yet
+  Signal body_signal;          // more of the body arrived, or the stream ended
   // The response.
   std::string out;
   std::size_t out_taken = 0;
@@ -78,7 +62,8 @@ struct Stream {
   bool eof_given = false;  // nghttp2 took the last byte
   bool submitted = false;  // the response head went to nghttp2
   bool closed = false;     // reset by either side, or the connection is gone
-  Signal signal;           // the stream's coroutine waits on it
+  Fields trailers;         // sent after the last byte of the response, when there are any
+  Signal signal;           // the stream's coroutine waits on it for room in the response
 
   std::size_t backlog() const { return out.size() - out_taken; }
 };
@@ -111,6 +96,8 @@ class Connection final : public server::SessionHandle,
     // Closed streams are not kept for priorities: a client opening and closing many would
     // otherwise grow the list.
     nghttp2_option_set_no_closed_streams(option, 1);
+    // Window updates are ours to send: a streamed body's window opens as its upstream takes it.
+    nghttp2_option_set_no_auto_window_update(option, 1);
     nghttp2_option_set_max_continuations(option, kMaxContinuations);
     nghttp2_option_set_max_settings(option, 32);         // entries in one SETTINGS frame
     nghttp2_option_set_max_outbound_ack(option, 1'000);  // queued SETTINGS and PING ACKs
@@ -256,6 +243,7 @@ class Connection final : public server::SessionHandle,
     for (auto& [id, stream] : streams_) {
       stream->closed = true;
       stream->signal.notify();
+      stream->body_signal.notify();
     }
     streams_.clear();
     ready_.clear();
@@ -364,7 +352,7 @@ class Connection final : public server::SessionHandle,
         if (!s) break;
         if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
           s->body_done = true;
-          s->signal.notify();
+          s->body_signal.notify();
         }
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) c.ready_.push_back(c.streams_[id]);
         break;
@@ -372,7 +360,7 @@ class Connection final : public server::SessionHandle,
       case NGHTTP2_DATA:
         if (Stream* s = c.find(id); s && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
           s->body_done = true;
-          s->signal.notify();
+          s->body_signal.notify();
         }
         break;
       case NGHTTP2_RST_STREAM:
@@ -387,23 +375,35 @@ class Connection final : public server::SessionHandle,
     return 0;
   }
 
-  static int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id,
+  static int on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_t id,
                            const std::uint8_t* data, std::size_t length, void* user_data) {
     Connection& c = self(user_data);
+    // The connection's window opens at once (what streams hold is bounded by their own windows).
+    nghttp2_session_consume_connection(session, length);
     Stream* s = c.find(id);
-    if (!s || s->body_too_large) return 0;
+    if (!s) return 0;
+    if (s->streaming) {
+      s->body.append(reinterpret_cast<const char*>(data), length);
+      s->unconsumed += length;
+      s->body_signal.notify();
+      return 0;
+    }
+    nghttp2_session_consume_stream(session, id, length);
+    if (s->body_too_large) return 0;
     // The bodies of one connection's streams are held whole until they go up: together they stay
     // within max_body_bytes (0: no bound), so concurrent streams cannot multiply it.
     const std::uint64_t max = c.limits_.max_body_bytes;
     if (max > 0 && c.body_bytes_ + length > max) {
       s->body_too_large = true;
-      c.body_bytes_ -= s->body.size();
+      c.body_bytes_ -= s->counted;
+      s->counted = 0;
       s->body.clear();
       s->body.shrink_to_fit();
-      s->signal.notify();
+      s->body_signal.notify();
       return 0;
     }
     s->body.append(reinterpret_cast<const char*>(data), length);
+    s->counted += length;
     c.body_bytes_ += length;
     return 0;
   }
@@ -414,9 +414,11 @@ class Connection final : public server::SessionHandle,
     if (it == c.streams_.end()) return 0;
     Stream& s = *it->second;
     s.closed = true;
-    c.body_bytes_ -= s.body.size();
+    c.body_bytes_ -= s.counted;
+    s.counted = 0;
     s.body.clear();
     s.signal.notify();
+    s.body_signal.notify();
     c.streams_.erase(it);
     // The last stream id a client may use (RFC 9113 §5.1.1): once it is over the connection can
     // carry nothing more, and ends.
@@ -469,6 +471,18 @@ ssize_t Connection::read_response(nghttp2_session*, std::int32_t, std::uint8_t* 
   }
   if (s.out_last && s.backlog() == 0) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!s.trailers.empty()) {
+      std::vector<nghttp2_nv> fields;
+      for (const auto& [name, value] : s.trailers) {
+        fields.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                          name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
+      }
+      // The trailers' HEADERS frame ends the stream instead of this DATA frame.
+      if (nghttp2_submit_trailer(c.session_, s.id, fields.data(), fields.size()) == 0) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      }
+    }
     s.eof_given = true;
     c.resets_left_ = std::min(c.resets_left_ + 1, c.limits_.http2_max_resets);
   } else if (n == 0) {
@@ -498,6 +512,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
     request.record.bytes_in = s_.header_bytes;
     request.record.method = s_.method.empty() ? "-" : std::string_view(s_.method);
     const errc error = build_head();
+    grpc = http_io::is_grpc(s_.head[http::field::content_type]);
     if (error != errc::ok) {
       co_await answer(http_status_for(error), public_message_for(error), "", request_id, false, {});
       request.finish(http_status_for(error));
@@ -524,6 +539,23 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
 
   awaitable<void> answer(http::status status, std::string_view message, std::string_view error,
                          std::string_view request_id, bool, const Headers& headers) override {
+    if (grpc) {
+      // Trailers only (one HEADERS frame that ends the stream), as a gRPC server answers a call
+      // it fails before any message.
+      http::response_header<> head;
+      head.result(http::status::ok);
+      head.set(http::field::server, "tollgate");
+      head.set(http_io::kXRequestId, request_id);
+      for (const auto& [name, value] : headers) head.insert(name, value);
+      for (const auto& [name, value] : server::grpc_answer_fields(status, message)) {
+        head.set(name, value);
+      }
+      if (!submit(head, /*end_stream=*/true)) co_return;
+      s_.out_last = true;
+      s_.eof_given = true;
+      c_.wake();
+      co_return;
+    }
     http::response_header<> head;
     head.result(status);
     head.set(http::field::server, "tollgate");
@@ -561,6 +593,9 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
 
   awaitable<upstream::ForwardResult> forward(filters::RequestHead& head,
                                              server::ForwardCall call) override {
+    if (call.balancer.config().protocol != config::Protocol::http1) {
+      co_return co_await forward_streamed(head, call);
+    }
     upstream::ForwardResult result;
     if (const errc e = co_await wait_for_body(); e != errc::ok) {
       result.error = e;
@@ -591,7 +626,22 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
   }
 
   // ResponseSink.
-  awaitable<bool> head(http::response_header<>& head) override { co_return submit(head); }
+  awaitable<bool> head(http::response_header<>& head, bool last) override {
+    if (!submit(head, last)) co_return false;
+    if (last) {
+      s_.out_last = true;
+      s_.eof_given = true;
+    }
+    co_return true;
+  }
+
+  void trailers(const Fields& fields) override {
+    for (const auto& [name, value] : fields) {
+      // RFC 9113 §8.1: no pseudo-header and no connection-specific field in trailers.
+      if (name.starts_with(':') || name == "connection" || name == "transfer-encoding") continue;
+      s_.trailers.emplace_back(name, value);
+    }
+  }
 
   awaitable<bool> body(std::string_view piece, bool last) override {
     if (s_.closed || c_.ended()) co_return false;
@@ -633,10 +683,28 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
     return errc::ok;
   }
 
+  // To an HTTP/2 upstream: the body goes up as it comes, the answer down as it comes, then its
+  // trailers.
+  awaitable<upstream::ForwardResult> forward_streamed(filters::RequestHead& head,
+                                                      server::ForwardCall call) {
+    s_.streaming = true;
+    body_start_ = call.body_start;
+    const bool has_body = body_start_ || !s_.body.empty() || !s_.body_done;
+    co_return co_await upstream::forward_h2(
+        upstream::StreamRequest{.head = head,
+                                .body = has_body ? &body_source_ : nullptr,
+                                .balancer = call.balancer,
+                                .config = call.config,
+                                .preserve_host = call.preserve_host,
+                                .request_id = call.request_id,
+                                .grpc = grpc,
+                                .sink = *this});
+  }
+
   awaitable<errc> wait_for_body() {
     const auto deadline = Clock::now() + timeouts_.client_body;
     while (!s_.body_done && !s_.body_too_large && !s_.closed) {
-      if (!co_await s_.signal.wait(deadline) && Clock::now() >= deadline) {
+      if (!co_await s_.body_signal.wait(deadline) && Clock::now() >= deadline) {
         co_return errc::client_header_timeout;
       }
     }
@@ -663,7 +731,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
   }
 
   // Submits the response head; its body follows through read_response().
-  bool submit(const http::response_header<>& head) {
+  bool submit(const http::response_header<>& head, bool end_stream = false) {
     if (s_.closed || c_.ended() || s_.submitted) return false;
     s_.submitted = true;
     std::vector<std::string> names;
@@ -686,7 +754,8 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
     nghttp2_data_provider provider;
     provider.source.ptr = &s_;
     provider.read_callback = Connection::read_response;
-    nghttp2_submit_response(c_.session(), s_.id, fields.data(), fields.size(), &provider);
+    nghttp2_submit_response(c_.session(), s_.id, fields.data(), fields.size(),
+                            end_stream ? nullptr : &provider);
     c_.wake();
     return true;
   }
@@ -696,6 +765,51 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
   std::shared_ptr<server::Generation> generation_;
   const config::Timeouts& timeouts_;
   bool head_request_ = false;
+  // The body as forward_h2 reads it.
+  struct Source final : upstream::BodySource {
+    explicit Source(StreamFraming& f) : framing(f) {}
+    // The request body as it arrives, each piece's window given back as it goes up.
+    awaitable<errc> read(std::string& out, bool& last, Clock::time_point deadline) override {
+      Stream& s = framing.s_;
+      Connection& c = framing.c_;
+      last = false;
+      if (framing.body_start_) {
+        out.append(framing.body_start_->buffer().data(), framing.body_start_->size);
+        framing.body_start_ = nullptr;
+        last = true;
+        co_return errc::ok;
+      }
+      while (s.body.empty() && !s.body_done && !s.closed && !stopped) {
+        const bool notified = co_await s.body_signal.wait(deadline);
+        if (!notified && Clock::now() >= deadline) {
+          co_return errc::client_header_timeout;
+        }
+      }
+      if (stopped) {
+        last = true;
+        co_return errc::ok;
+      }
+      if (s.body.empty() && s.closed && !s.body_done) co_return errc::bad_request;
+      out.append(s.body);
+      s.body.clear();
+      c.body_bytes_ -= s.counted;
+      s.counted = 0;
+      if (s.unconsumed > 0 && !s.closed && !c.ended()) {
+        nghttp2_session_consume_stream(c.session(), s.id, s.unconsumed);
+        c.wake();
+      }
+      s.unconsumed = 0;
+      last = s.body_done;
+      co_return errc::ok;
+    }
+    void stop() override {
+      stopped = true;
+      framing.s_.body_signal.notify();
+    }
+    StreamFraming& framing;
+    bool stopped = false;  // the answer is over: the body is not read on
+  } body_source_{*this};
+  upstream::BodyStart* body_start_ = nullptr;  // a body the filters read whole, to go up first
 };
 
 awaitable<void> Connection::serve_stream(std::shared_ptr<Connection> connection,

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tollgate/http/grpc.hpp"
 #include "tollgate/http/headers.hpp"
 #include "tollgate/http/trace_context.hpp"
 #include "tollgate/http/websocket.hpp"
@@ -82,6 +83,13 @@ std::string json_body(std::string_view message, std::string_view request_id,
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+Headers grpc_answer_fields(http::status status, std::string_view message) {
+  const auto code = http_io::grpc_status_for(static_cast<unsigned>(status));
+  return {{"content-type", "application/grpc"},
+          {"grpc-status", std::to_string(static_cast<unsigned>(code))},
+          {"grpc-message", http_io::grpc_percent_encode(message)}};
+}
+
 void RequestRecord::start(const Generation& generation, std::string_view peer) {
   record = AccessRecord{};
   record.peer = peer;
@@ -106,6 +114,7 @@ awaitable<bool> serve_request(Framing& framing, Generation& generation, filters:
   const config::GatewayConfig& config = *generation.config;
   record.request_id = request_id;
   request.head_request = head.method() == http::verb::head;
+  framing.grpc = http_io::is_grpc(head[http::field::content_type]);
   if (auto sent = head[http_io::kXRequestId]; valid_request_id(sent)) {
     request_id.assign(sent.data(), sent.size());
     record.request_id = request_id;

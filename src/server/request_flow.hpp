@@ -80,6 +80,10 @@ class Framing {
   virtual awaitable<void> run_tunnel(upstream::Lease& lease, config::Duration idle,
                                      RequestRecord& request) = 0;
 
+  // The request is a gRPC call (http_io::is_grpc): the gateway's own answers are gRPC answers,
+  // HTTP 200 with headers only (grpc_answer_fields).
+  bool grpc = false;
+
  protected:
   ~Framing() = default;
 };
@@ -88,6 +92,10 @@ class Framing {
 // answer.
 std::string json_body(std::string_view message, std::string_view request_id,
                       std::string_view error);
+
+// The fields of a gRPC answer standing for the gateway's answer `status` with `message`:
+// content-type application/grpc, grpc-status and grpc-message (the HTTP status itself is 200).
+Headers grpc_answer_fields(http::status status, std::string_view message);
 
 // Who sent the request.
 struct Client {

@@ -51,6 +51,116 @@ auto readable(tcp::socket& socket) {
       asio::as_tuple(asio::deferred), &socket);
 }
 
+// An HTTP/1.1 request to an HTTP/2 upstream: the body read from the parser piece by piece as it
+// goes up, the answer written as it comes down (chunked when its length is unknown), its trailers
+// as the chunked coding's trailer fields.
+class H1ToH2 final : public upstream::BodySource, public upstream::ResponseSink {
+ public:
+  H1ToH2(http_io::Stream& stream, beast::flat_buffer& buffer, RequestParser& parser,
+         upstream::BodyStart* body_start, const config::Timeouts& timeouts, bool keep_alive,
+         unsigned version, bool head_request)
+      : stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        body_start_(body_start),
+        timeouts_(timeouts),
+        keep_alive_(keep_alive),
+        version_(version),
+        head_request_(head_request) {}
+
+  bool keep_alive() const { return keep_alive_; }
+
+  awaitable<errc> read(std::string& out, bool& last, Clock::time_point deadline) override {
+    last = false;
+    if (body_start_) {
+      out.append(body_start_->buffer().data(), body_start_->size);
+      body_start_ = nullptr;
+      last = parser_.is_done();
+      co_return errc::ok;
+    }
+    if (stopped_ || parser_.is_done()) {
+      last = true;
+      co_return errc::ok;
+    }
+    std::array<char, 16 * 1024> piece;
+    auto& body = parser_.get().body();
+    body.data = piece.data();
+    body.size = piece.size();
+    stream_.expires_at(deadline);
+    error_code ec;
+    co_await http::async_read_some(stream_, buffer_, parser_,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec == http::error::body_limit ? errc::body_too_large : errc::bad_request;
+    out.append(piece.data(), piece.size() - body.size);
+    last = parser_.is_done();
+    co_return errc::ok;
+  }
+
+  void stop() override {
+    stopped_ = true;
+    if (!parser_.is_done()) keep_alive_ = false;  // the rest of the body is never read
+  }
+
+  awaitable<bool> head(http::response_header<>& head, bool last) override {
+    head.version(11);
+    chunked_ = !last && !head_request_ && head.find(http::field::content_length) == head.end();
+    if (last && !head_request_) head.set(http::field::content_length, "0");
+    if (chunked_ && version_ < 11) {
+      chunked_ = false;  // an HTTP/1.0 client learns the end from the close
+      keep_alive_ = false;
+    }
+    if (chunked_) head.set(http::field::transfer_encoding, "chunked");
+    if (!keep_alive_) {
+      head.set(http::field::connection, "close");
+    } else if (version_ < 11) {
+      head.set(http::field::connection, "keep-alive");  // HTTP/1.0 closes unless told
+    }
+    std::string wire;
+    http_io::append_head(head, wire);
+    co_return co_await write(wire);
+  }
+
+  void trailers(const upstream::Fields& fields) override { trailers_ = fields; }
+
+  awaitable<bool> body(std::string_view piece, bool last) override {
+    if (head_request_) co_return true;
+    std::string wire;
+    if (!chunked_) co_return piece.empty() || co_await write(piece);
+    if (!piece.empty()) {
+      wire.append(fmt::format("{:x}\r\n", piece.size())).append(piece).append("\r\n");
+    }
+    if (last) {
+      wire.append("0\r\n");
+      for (const auto& [name, value] : trailers_)
+        wire.append(name).append(": ").append(value).append("\r\n");
+      wire.append("\r\n");
+    }
+    co_return wire.empty() || co_await write(wire);
+  }
+
+ private:
+  awaitable<bool> write(std::string_view bytes) {
+    error_code ec;
+    stream_.expires_after(timeouts_.client_send);
+    co_await asio::async_write(stream_, asio::buffer(bytes),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
+  http_io::Stream& stream_;
+  beast::flat_buffer& buffer_;
+  RequestParser& parser_;
+  upstream::BodyStart* body_start_;
+  const config::Timeouts& timeouts_;
+  bool keep_alive_;
+  unsigned version_;
+  bool head_request_;
+  bool chunked_ = false;
+  bool stopped_ = false;
+  upstream::Fields trailers_;
+};
+
 class Session final : public SessionHandle, private Framing {
  public:
   // `received`: bytes already read from the connection (the start of its first request).
@@ -218,6 +328,7 @@ class Session final : public SessionHandle, private Framing {
   awaitable<bool> handle_request(Generation& generation) {
     const config::GatewayConfig& config = *generation.config;
     request_.start(generation, peer_);
+    grpc = false;  // until this request's head says otherwise
     std::size_t head_size = 0;
     bool closed = false;
     errc e = co_await read_head(config, head_size, closed);
@@ -269,8 +380,27 @@ class Session final : public SessionHandle, private Framing {
     co_return parser_->is_done() ? errc::ok : errc::body_too_large;
   }
 
-  awaitable<upstream::ForwardResult> forward(filters::RequestHead&, ForwardCall call) override {
+  awaitable<upstream::ForwardResult> forward(filters::RequestHead& head,
+                                             ForwardCall call) override {
     RequestParser& parser = *parser_;
+    if (call.balancer.config().protocol != config::Protocol::http1) {
+      bound_buffer(kBodyPhaseBufferLimit);
+      H1ToH2 exchange(stream_, buffer_, parser, call.body_start, call.config.timeouts,
+                      call.keep_alive && !worker_.draining(), call.client_version,
+                      call.head_request);
+      const bool has_body = call.body_start || !parser.is_done();
+      upstream::ForwardResult result = co_await upstream::forward_h2(
+          upstream::StreamRequest{.head = head,
+                                  .body = has_body ? &exchange : nullptr,
+                                  .balancer = call.balancer,
+                                  .config = call.config,
+                                  .preserve_host = call.preserve_host,
+                                  .request_id = call.request_id,
+                                  .grpc = grpc,
+                                  .sink = exchange});
+      result.keep_alive = exchange.keep_alive() && parser.is_done();
+      co_return result;
+    }
     if (parser.chunked()) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
     bound_buffer(kBodyPhaseBufferLimit);
     co_return co_await upstream::forward(
@@ -336,6 +466,14 @@ class Session final : public SessionHandle, private Framing {
     response.set(http_io::kXRequestId, request_id);
     for (const auto& [name, value] : headers) response.insert(name, value);
     response.body() = json_body(message, request_id, error);
+    if (grpc) {
+      // The same gRPC answer as over HTTP/2: 200, the status in grpc-status, no body.
+      response.result(http::status::ok);
+      for (const auto& [name, value] : grpc_answer_fields(status, message)) {
+        response.set(name, value);
+      }
+      response.body().clear();
+    }
     response.keep_alive(keep_alive);
     if (!keep_alive) response.set(http::field::connection, "close");
     response.prepare_payload();

@@ -6,8 +6,12 @@ Balancer::Balancer(asio::any_io_executor executor, const config::Upstream& upstr
                    const config::Timeouts& timeouts, metrics::Registry& registry, unsigned worker)
     : upstream_(upstream) {
   std::shared_ptr<ssl::context> tls;
+  const bool h2 = upstream.protocol != config::Protocol::http1;
   for (const auto& t : upstream.targets) {
-    if (t.tls && !tls) tls = make_client_tls_context(upstream.ca_file, upstream.ssl_verify);
+    if (t.tls && !tls) {
+      tls = make_client_tls_context(upstream.ca_file, upstream.ssl_verify);
+      if (h2) offer_h2(*tls);
+    }
   }
   targets_.reserve(upstream.targets.size());
   for (const auto& t : upstream.targets) {
@@ -20,6 +24,13 @@ Balancer::Balancer(asio::any_io_executor executor, const config::Upstream& upstr
     targets_.push_back(TargetState{
         &t, std::make_unique<HttpClientPool>(executor, Origin{t.tls, t.host, t.port}, options)});
     targets_.back().stats = &registry.target(upstream.name, t.url).cells[worker];
+    if (h2) {
+      targets_.back().h2 =
+          std::make_unique<H2Pool>(executor, *targets_.back().pool, t.tls,
+                                   H2PoolOptions{.max_connections = upstream.h2_max_connections,
+                                                 .idle_timeout = options.idle_timeout,
+                                                 .send_timeout = timeouts.upstream_send});
+    }
   }
 }
 

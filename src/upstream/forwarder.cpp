@@ -9,12 +9,15 @@
 #include <string_view>
 #include <vector>
 
+#include <nghttp2/nghttp2.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "tollgate/http/client_exchange.hpp"
+#include "tollgate/http/grpc.hpp"
 #include "tollgate/http/headers.hpp"
 #include "tollgate/http/websocket.hpp"
 
@@ -485,7 +488,7 @@ class WholeExchange {
     // The client sees the id its request was logged under, whatever the upstream said.
     response.set(http_io::kXRequestId, r_.request_id);
     result_.response_started = true;
-    if (!co_await r_.sink.head(response)) co_return Attempt{errc::bad_request, false};
+    if (!co_await r_.sink.head(response, false)) co_return Attempt{errc::bad_request, false};
 
     if (const auto whole = response_.whole_body_buffered()) {
       if (!co_await r_.sink.body(*whole, true)) co_return Attempt{errc::bad_request, false};
@@ -556,6 +559,243 @@ awaitable<ForwardResult> forward_whole(WholeRequest request) {
         WholeExchange exchange(request, lease, result, relay.buffer(), picked);
         co_return co_await exchange.run();
       });
+  co_return result;
+}
+
+}  // namespace tollgate::upstream
+
+namespace tollgate::upstream {
+namespace {
+
+// Request body bytes kept while no answer came, so that a stream the upstream refused (GOAWAY,
+// REFUSED_STREAM: never processed) can go again on another connection; a longer body is not.
+constexpr std::size_t kReplayLimit = 64 * 1024;
+
+// RFC 9113 §8.2.2: fields an HTTP/2 message must not carry (TE but for "trailers").
+bool connection_specific(std::string_view name) {
+  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+         name == "transfer-encoding" || name == "upgrade" || name == "te" || name == "host";
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return out;
+}
+
+// The request head as HTTP/2 fields: pseudo-headers first, names in lower case.
+Fields h2_fields(const StreamRequest& r, const config::Target& target, bool grpc) {
+  Fields fields;
+  fields.emplace_back(":method", std::string(r.head.method_string()));
+  fields.emplace_back(":scheme", target.tls ? "https" : "http");
+  fields.emplace_back(":authority",
+                      r.preserve_host ? std::string(r.head[http::field::host]) : target.authority);
+  fields.emplace_back(":path", std::string(r.head.target()));
+  for (const auto& field : r.head) {
+    std::string name = lower(field.name_string());
+    if (connection_specific(name)) continue;
+    fields.emplace_back(std::move(name), std::string(field.value()));
+  }
+  if (grpc) fields.emplace_back("te", "trailers");  // gRPC servers ask for it
+  return fields;
+}
+
+// One exchange over one upstream stream, the body going up while the answer comes down.
+class StreamExchange {
+ public:
+  StreamExchange(StreamRequest& r, H2Call& call, ForwardResult& result, Clock::time_point picked,
+                 std::optional<Clock::time_point> deadline, std::string& replay, bool& replayable,
+                 bool& body_done)
+      : r_(r),
+        call_(call),
+        result_(result),
+        picked_(picked),
+        deadline_(deadline),
+        timeouts_(r.config.timeouts),
+        replay_(replay),
+        replayable_(replayable),
+        body_done_(body_done) {}
+
+  awaitable<errc> run() {
+    // The body goes up in a coroutine of its own while this one relays the answer.
+    const auto executor = co_await asio::this_coro::executor;
+    Signal sent_done(executor);
+    errc sent = errc::ok;
+    bool sending = true;
+    asio::co_spawn(executor, send_body(), [&](std::exception_ptr, errc e) {
+      sent = e;
+      sending = false;
+      sent_done.notify();
+    });
+    const errc answered = co_await relay();
+    // The answer is whole or failed: what is left of the body is not wanted (RFC 9113 §8.1).
+    if (sending && !body_done_) call_.cancel(NGHTTP2_CANCEL);
+    while (sending) co_await sent_done.wait(Clock::time_point::max());
+    if (answered == errc::ok) co_return errc::ok;
+    // The answer's failure first; a client that went away shows as such.
+    co_return answered == errc::upstream_bad_response&& sent != errc::ok&& sent !=
+            errc::upstream_bad_response
+        ? sent
+        : answered;
+  }
+
+ private:
+  Clock::time_point bound(Clock::duration d) const {
+    const auto t = Clock::now() + d;
+    return deadline_ ? std::min(t, *deadline_) : t;
+  }
+
+  awaitable<errc> send_body() {
+    if (!r_.body) co_return errc::ok;
+    // What a refused attempt took from the client goes first.
+    if (!replay_.empty() || body_done_) {
+      const errc e = co_await call_.send(replay_, body_done_, bound(timeouts_.upstream_send));
+      if (e != errc::ok || body_done_) co_return e;
+    }
+    for (;;) {
+      std::string piece;
+      bool last = false;
+      const errc read = co_await r_.body->read(piece, last, Clock::now() + timeouts_.client_body);
+      if (read != errc::ok) {
+        call_.cancel(NGHTTP2_CANCEL);
+        co_return read;
+      }
+      result_.request_body_bytes += piece.size();
+      if (replayable_) {
+        replay_.append(piece);
+        if (replay_.size() > kReplayLimit) {
+          replayable_ = false;
+          replay_.clear();
+          replay_.shrink_to_fit();
+        }
+      }
+      body_done_ = last;
+      const errc e = co_await call_.send(piece, last, bound(timeouts_.upstream_send));
+      if (e != errc::ok || last) co_return e;
+    }
+  }
+
+  awaitable<errc> relay() {
+    const errc e = co_await relay_answer();
+    if (r_.body) r_.body->stop();
+    co_return e;
+  }
+
+  awaitable<errc> relay_answer() {
+    if (const errc e = co_await call_.wait_head(bound(timeouts_.upstream_read)); e != errc::ok) {
+      co_return e;
+    }
+    result_.status = call_.status;
+    result_.upstream_duration = Clock::now() - picked_;
+    http::response_header<> head;
+    head.result(call_.status);
+    for (const auto& [name, value] : call_.head_fields) head.insert(name, value);
+    http_io::strip_hop_by_hop(head);
+    head.insert(http::field::via, "2 tollgate");
+    head.set(http_io::kXRequestId, r_.request_id);
+    result_.response_started = true;
+    const bool head_sent = co_await r_.sink.head(head, call_.head_ends_stream);
+    if (!head_sent) co_return client_gone();
+    if (call_.head_ends_stream) co_return errc::ok;
+    for (;;) {
+      std::string piece;
+      bool done = false;
+      const errc e = co_await call_.read(piece, done, bound(timeouts_.upstream_read));
+      if (e != errc::ok) co_return e;
+      result_.body_bytes += piece.size();
+      if (done) r_.sink.trailers(call_.trailers);
+      const bool relayed = co_await r_.sink.body(piece, done);
+      if (!relayed) co_return client_gone();
+      if (done) co_return errc::ok;
+    }
+  }
+
+  errc client_gone() {
+    call_.cancel(NGHTTP2_CANCEL);
+    return errc::bad_request;
+  }
+
+  StreamRequest& r_;
+  H2Call& call_;
+  ForwardResult& result_;
+  const Clock::time_point picked_;
+  const std::optional<Clock::time_point> deadline_;
+  const config::Timeouts& timeouts_;
+  std::string& replay_;
+  bool& replayable_;
+  bool& body_done_;
+};
+
+}  // namespace
+
+awaitable<ForwardResult> forward_h2(StreamRequest r) {
+  ForwardResult result;
+  const bool grpc = r.grpc || r.balancer.config().protocol == config::Protocol::grpc;
+  std::optional<Clock::time_point> deadline;
+  if (r.grpc) {
+    if (const auto timeout = http_io::parse_grpc_timeout(r.head["grpc-timeout"])) {
+      deadline = Clock::now() + *timeout;
+    }
+  }
+  std::string replay;
+  bool replayable = true;
+  bool body_done = false;
+  TargetState* target = nullptr;
+  TargetState* failed = nullptr;
+  // At most two targets for a connect failure, and a few goes for streams the upstream refused.
+  for (int attempt = 0, targets_tried = 0; attempt < 4; ++attempt) {
+    if (!target) {
+      if (targets_tried == 2 || !(target = r.balancer.pick(failed))) break;
+      ++targets_tried;
+    }
+    result.target = target->target;
+    InFlight in_flight(*target);
+    const auto picked = Clock::now();
+    result.upstream_duration = {};
+    auto open_until = picked + r.config.timeouts.upstream_connect;
+    if (deadline) open_until = std::min(open_until, *deadline);
+    auto call = co_await target->h2->open(h2_fields(r, *target->target, grpc), r.body != nullptr,
+                                          open_until);
+    if (!call) {
+      result.error = static_cast<errc>(call.error().value());
+      count_attempt(*target, result.error, {});
+      if (deadline && Clock::now() >= *deadline) {
+        result.error = errc::upstream_timeout;
+        break;
+      }
+      if (result.error == errc::upstream_busy) break;
+      r.balancer.mark_failed(*target);
+      if (result.error != errc::upstream_timeout) result.error = errc::upstream_connect_failed;
+      failed = target;
+      target = nullptr;
+      continue;
+    }
+    StreamExchange exchange(r, **call, result, picked, deadline, replay, replayable, body_done);
+    result.error = co_await exchange.run();
+    if (result.error == errc::ok) {
+      count_attempt(*target, errc::ok, result.upstream_duration);
+      r.balancer.mark_ok(*target);
+      break;
+    }
+    if (deadline && Clock::now() >= *deadline) result.error = errc::upstream_timeout;
+    // Never processed by the upstream: goes again, on another connection of the same target.
+    if ((*call)->refused() && !result.response_started && replayable &&
+        result.error == errc::upstream_bad_response) {
+      continue;
+    }
+    count_attempt(*target, result.error, result.upstream_duration);
+    break;
+  }
+  if (result.error == errc::ok || !grpc || !result.response_started) co_return result;
+  // A gRPC answer broken off after its head still ends as gRPC answers do: with a status.
+  const auto code = result.error == errc::upstream_timeout ? http_io::GrpcStatus::deadline_exceeded
+                                                           : http_io::GrpcStatus::unavailable;
+  const std::string_view message =
+      result.error == errc::upstream_timeout ? "Deadline exceeded" : "Upstream stream failed";
+  r.sink.trailers({{"grpc-status", std::to_string(static_cast<unsigned>(code))},
+                   {"grpc-message", http_io::grpc_percent_encode(message)}});
+  co_await r.sink.body({}, true);
   co_return result;
 }
 

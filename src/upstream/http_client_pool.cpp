@@ -90,6 +90,12 @@ void Lease::discard() {
   pool_ = nullptr;
 }
 
+std::unique_ptr<Connection> Lease::take() {
+  if (connection_ && pool_) pool_->slot_freed();
+  pool_ = nullptr;
+  return std::move(connection_);
+}
+
 HttpClientPool::HttpClientPool(asio::any_io_executor executor, Origin origin, PoolOptions options)
     : executor_(std::move(executor)),
       origin_(std::move(origin)),

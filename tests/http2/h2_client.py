@@ -15,6 +15,8 @@ what it saw; the GoogleTest side decides what that must be.
   schedules PORT SEED COUNT TOKEN      the seeded property test (see run_schedules)
   idle PORT                            a connection with no stream: prints "connected", then
                                        waits for the server to end it
+  grpc PORT PATH HEX [NAME=VALUE ...]  a gRPC call: POST with content-type application/grpc and
+                                       te: trailers, the body HEX (a framed message); trailers too
 """
 
 import json
@@ -101,7 +103,8 @@ def request_headers(port, path, extra=None, method="GET"):
 
 def exchange(s, conn, wanted, deadline):
     """Reads until every stream in `wanted` ended or was reset; returns {id: result}."""
-    results = {i: {"status": None, "headers": {}, "body": b"", "reset": None} for i in wanted}
+    results = {i: {"status": None, "headers": {}, "body": b"", "reset": None, "trailers": {}}
+               for i in wanted}
     done = set()
     goaway = None
     s.settimeout(0.5)
@@ -121,6 +124,8 @@ def exchange(s, conn, wanted, deadline):
                         results[sid]["status"] = int(v)
                     else:
                         results[sid]["headers"][n] = v
+            elif isinstance(event, h2.events.TrailersReceived) and sid in results:
+                results[sid]["trailers"] = dict(event.headers)
             elif isinstance(event, h2.events.DataReceived) and sid in results:
                 results[sid]["body"] += event.data
                 conn.acknowledge_received_data(event.flow_controlled_length, sid)
@@ -149,6 +154,22 @@ def cmd_request(port, path, *pairs):
     s.sendall(conn.data_to_send())
     results, goaway = exchange(s, conn, [1], time.monotonic() + LIMIT_S)
     return dict(results[1], goaway=goaway)
+
+
+def cmd_grpc(port, path, body_hex, *pairs):
+    extra = [("content-type", "application/grpc"), ("te", "trailers")]
+    extra += [tuple(p.split("=", 1)) for p in pairs]
+    s = connect(port)
+    conn = client()
+    conn.send_headers(1, request_headers(port, path, extra, method="POST"))
+    conn.send_data(1, bytes.fromhex(body_hex), end_stream=True)
+    s.sendall(conn.data_to_send())
+    started = time.monotonic()
+    results, goaway = exchange(s, conn, [1], time.monotonic() + LIMIT_S)
+    result = dict(results[1], goaway=goaway, ms=int((time.monotonic() - started) * 1000))
+    if isinstance(result["body"], str):
+        result["body"] = result["body"].encode("latin-1").hex()
+    return result
 
 
 def cmd_rapid_reset(port, path, count):
@@ -437,6 +458,8 @@ def main(argv):
     port = int(args[0])
     if command == "request":
         result = cmd_request(port, *args[1:])
+    elif command == "grpc":
+        result = cmd_grpc(port, *args[1:])
     elif command == "rapid-reset":
         result = cmd_rapid_reset(port, args[1], args[2])
     elif command == "continuation-flood":

@@ -87,6 +87,10 @@ struct Target {
 
 enum class Balance { round_robin, least_conn };
 
+// How requests go to an upstream: HTTP/1.1, or HTTP/2 (h2 by ALPN on https targets, h2c by prior
+// knowledge on http targets); grpc is HTTP/2 with te: trailers on every request.
+enum class Protocol { http1, h2, grpc };
+
 struct Upstream {
   std::string name;
   std::vector<Target> targets;
@@ -97,6 +101,10 @@ struct Upstream {
   Duration fail_timeout{10'000};    // a target that failed to connect is skipped this long
   bool ssl_verify = true;
   std::string ca_file;  // empty = system trust store
+  Protocol protocol = Protocol::http1;
+  // HTTP/2 connections per target, per worker; a new one opens only when the others carry the
+  // streams the upstream allows (its SETTINGS_MAX_CONCURRENT_STREAMS).
+  std::size_t h2_max_connections = 2;
 };
 
 struct PathMatch {

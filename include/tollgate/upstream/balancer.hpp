@@ -10,6 +10,7 @@
 
 #include "tollgate/config/config.hpp"
 #include "tollgate/metrics/registry.hpp"
+#include "tollgate/upstream/h2_client.hpp"
 #include "tollgate/upstream/http_client_pool.hpp"
 
 namespace tollgate::upstream {
@@ -17,6 +18,8 @@ namespace tollgate::upstream {
 struct TargetState {
   const config::Target* target;
   std::unique_ptr<HttpClientPool> pool;
+  // Protocol h2 or grpc: the target's HTTP/2 connections (made through `pool`).
+  std::unique_ptr<H2Pool> h2;
   std::chrono::steady_clock::time_point down_until{};
   // This worker's counts for the target; its in_flight is also what least_conn compares.
   metrics::TargetCell* stats = nullptr;

@@ -17,6 +17,7 @@
 #include "tollgate/config/config.hpp"
 #include "tollgate/http/stream.hpp"
 #include "tollgate/upstream/balancer.hpp"
+#include "tollgate/upstream/h2_client.hpp"
 #include "tollgate/upstream/http_client_pool.hpp"
 
 namespace tollgate::upstream {
@@ -96,8 +97,12 @@ awaitable<ForwardResult> forward(ForwardRequest request);
 // returns false when the client is gone; the exchange then ends.
 class ResponseSink {
  public:
-  virtual awaitable<bool> head(http::response_header<>& head) = 0;
+  // `last`: the head is the whole answer (an HTTP/2 HEADERS frame that ended the stream, as a gRPC
+  // trailers-only answer is); no body() follows.
+  virtual awaitable<bool> head(http::response_header<>& head, bool last) = 0;
   virtual awaitable<bool> body(std::string_view piece, bool last) = 0;
+  // The answer's trailers (HTTP/2 upstreams: grpc-status, grpc-message...), before the last body().
+  virtual void trailers(const Fields&) {}
 
  protected:
   ~ResponseSink() = default;
@@ -118,5 +123,36 @@ struct WholeRequest {
 
 // Same targets, pools, retries and counts as forward(), and the same head rewrite of the answer.
 awaitable<ForwardResult> forward_whole(WholeRequest request);
+
+// Where a streamed request's body comes from, piece by piece, as the client sends it.
+class BodySource {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Appends what arrived of the body to `out`, waiting for some until `deadline`; `last` once the
+  // body is all there (or the exchange stopped).
+  virtual awaitable<errc> read(std::string& out, bool& last, Clock::time_point deadline) = 0;
+  // The answer is over: a read waiting for the client returns.
+  virtual void stop() = 0;
+
+ protected:
+  ~BodySource() = default;
+};
+
+// A request to an HTTP/2 upstream (protocol h2 or grpc): the body goes up as it comes while the
+// answer comes down (a bidirectional gRPC stream), then the answer's trailers.
+struct StreamRequest {
+  http::request_header<>& head;  // already rewritten for the upstream
+  BodySource* body;              // nullptr: the request has no body
+  Balancer& balancer;
+  const config::GatewayConfig& config;
+  bool preserve_host;
+  std::string_view request_id;
+  bool grpc;  // the request is a gRPC call (http_io::is_grpc)
+  ResponseSink& sink;
+};
+
+// On an upstream stream of one of the target's HTTP/2 connections. grpc-timeout bounds the
+// exchange; a gRPC call whose answer broke off after its head ends with grpc-status trailers.
+awaitable<ForwardResult> forward_h2(StreamRequest request);
 
 }  // namespace tollgate::upstream

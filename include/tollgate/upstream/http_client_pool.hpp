@@ -66,6 +66,9 @@ class Lease {
 
   void release();  // back to the pool (or to a request waiting for one)
   void discard();  // close now
+  // The connection leaves the pool for good (an HTTP/2 connection, which the upstream's HTTP/2
+  // pool counts): its slot is freed, and closing it is the caller's.
+  std::unique_ptr<Connection> take();
 
  private:
   HttpClientPool* pool_ = nullptr;

@@ -334,6 +334,11 @@ TEST(ConfigErrors, UpstreamOptions) {
   EXPECT_EQ(upstream_error(targets + "    ca_file: /nonexistent/ca.pem\n"),
             "gw.yaml:5:14: upstreams.u.ca_file: cannot read file \"/nonexistent/ca.pem\": No such "
             "file or directory");
+  EXPECT_EQ(upstream_error(targets + "    protocol: http2\n"),
+            "gw.yaml:5:15: upstreams.u.protocol: \"http2\" is not one of: http1, h2, grpc (did you "
+            "mean \"http1\"?)");
+  EXPECT_EQ(upstream_error(targets + "    h2_max_connections: 0\n"),
+            "gw.yaml:5:25: upstreams.u.h2_max_connections: must be between 1 and 1000, not 0");
   EXPECT_EQ(upstream_error(targets + "    tagets: []\n"),
             "gw.yaml:5:5: upstreams.u.tagets: unknown key (did you mean \"targets\"?)");
 }

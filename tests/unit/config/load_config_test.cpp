@@ -67,6 +67,8 @@ upstreams:
     fail_timeout: 30s
     ssl_verify: false
     ca_file: ${TOLLGATE_TEST_TLS_DIR}/ca.pem
+    protocol: grpc
+    h2_max_connections: 3
   billing:
     targets: [ "http://${TOLLGATE_TEST_BILLING_HOST:-127.0.0.1}:${TOLLGATE_TEST_BILLING_PORT}/" ]
 routes:
@@ -151,6 +153,8 @@ TEST_F(FullConfig, UpstreamsAndTheirTargets) {
   EXPECT_EQ(orders.fail_timeout, 30s);
   EXPECT_FALSE(orders.ssl_verify);
   EXPECT_EQ(orders.ca_file, dir_.path() + "/ca.pem");
+  EXPECT_EQ(orders.protocol, Protocol::grpc);
+  EXPECT_EQ(orders.h2_max_connections, 3u);
   ASSERT_EQ(orders.targets.size(), 5u);
 
   auto expect_target = [](const Target& t, bool tls, const std::string& host, int port,
@@ -250,6 +254,8 @@ TEST(LoadConfig, EverythingNotGivenGetsItsDefault) {
   EXPECT_EQ(upstream.fail_timeout, 10s);
   EXPECT_TRUE(upstream.ssl_verify);  // TLS verification is on unless switched off
   EXPECT_EQ(upstream.ca_file, "");
+  EXPECT_EQ(upstream.protocol, Protocol::http1);
+  EXPECT_EQ(upstream.h2_max_connections, 2u);
   ASSERT_EQ(config->routes.size(), 1u);
   EXPECT_TRUE(config->routes[0].paths.empty());
   EXPECT_TRUE(config->routes[0].hosts.empty());
