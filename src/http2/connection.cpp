@@ -91,6 +91,7 @@ class Connection final : public server::SessionHandle,
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
     nghttp2_option* option = nullptr;
     nghttp2_option_new(&option);
     // Closed streams are not kept for priorities: a client opening and closing many would
@@ -408,6 +409,19 @@ class Connection final : public server::SessionHandle,
     return 0;
   }
 
+  // A HEADERS frame that ends a response (a gRPC trailers-only answer, or trailers) is out: the
+  // stream's answer is whole. Until then a reset of the stream would take its place.
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    Connection& c = self(user_data);
+    if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+    if (Stream* s = c.find(frame->hd.stream_id)) {
+      s->eof_given = true;
+      c.resets_left_ = std::min(c.resets_left_ + 1, c.limits_.http2_max_resets);
+      s->signal.notify();
+    }
+    return 0;
+  }
+
   static int on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t, void* user_data) {
     Connection& c = self(user_data);
     const auto it = c.streams_.find(id);
@@ -478,9 +492,12 @@ ssize_t Connection::read_response(nghttp2_session*, std::int32_t, std::uint8_t* 
                           reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
                           name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
       }
-      // The trailers' HEADERS frame ends the stream instead of this DATA frame.
+      // The trailers' HEADERS frame ends the stream instead of this DATA frame (eof_given once it
+      // is sent: on_frame_send).
       if (nghttp2_submit_trailer(c.session_, s.id, fields.data(), fields.size()) == 0) {
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        s.signal.notify();
+        return static_cast<ssize_t>(n);
       }
     }
     s.eof_given = true;
@@ -551,8 +568,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
         head.set(name, value);
       }
       if (!submit(head, /*end_stream=*/true)) co_return;
-      s_.out_last = true;
-      s_.eof_given = true;
+      s_.out_last = true;  // eof_given once the frame is sent (on_frame_send)
       c_.wake();
       co_return;
     }
@@ -628,10 +644,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
   // ResponseSink.
   awaitable<bool> head(http::response_header<>& head, bool last) override {
     if (!submit(head, last)) co_return false;
-    if (last) {
-      s_.out_last = true;
-      s_.eof_given = true;
-    }
+    if (last) s_.out_last = true;  // eof_given once the frame is sent (on_frame_send)
     co_return true;
   }
 
@@ -785,10 +798,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
           co_return errc::client_header_timeout;
         }
       }
-      if (stopped) {
-        last = true;
-        co_return errc::ok;
-      }
+      if (stopped) co_return errc::ok;
       if (s.body.empty() && s.closed && !s.body_done) co_return errc::bad_request;
       out.append(s.body);
       s.body.clear();
@@ -802,8 +812,8 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
       last = s.body_done;
       co_return errc::ok;
     }
-    void stop() override {
-      stopped = true;
+    void stop(bool stop) override {
+      stopped = stop;
       framing.s_.body_signal.notify();
     }
     StreamFraming& framing;

@@ -78,7 +78,8 @@ class H1ToH2 final : public upstream::BodySource, public upstream::ResponseSink 
       last = parser_.is_done();
       co_return errc::ok;
     }
-    if (stopped_ || parser_.is_done()) {
+    if (stopped_) co_return errc::ok;
+    if (parser_.is_done()) {
       last = true;
       co_return errc::ok;
     }
@@ -97,9 +98,9 @@ class H1ToH2 final : public upstream::BodySource, public upstream::ResponseSink 
     co_return errc::ok;
   }
 
-  void stop() override {
-    stopped_ = true;
-    if (!parser_.is_done()) keep_alive_ = false;  // the rest of the body is never read
+  void stop(bool stopped) override {
+    stopped_ = stopped;
+    if (stopped && !parser_.is_done()) keep_alive_ = false;  // the rest is never read
   }
 
   awaitable<bool> head(http::response_header<>& head, bool last) override {

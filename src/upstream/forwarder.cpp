@@ -628,10 +628,12 @@ class StreamExchange {
       sending = false;
       sent_done.notify();
     });
-    const errc answered = co_await relay();
+    const errc answered = co_await relay_answer();
     // The answer is whole or failed: what is left of the body is not wanted (RFC 9113 §8.1).
     if (sending && !body_done_) call_.cancel(NGHTTP2_CANCEL);
+    if (r_.body) r_.body->stop(true);
     while (sending) co_await sent_done.wait(Clock::time_point::max());
+    if (r_.body) r_.body->stop(false);  // a refused stream's next attempt reads on
     if (answered == errc::ok) co_return errc::ok;
     // The answer's failure first; a client that went away shows as such.
     co_return answered == errc::upstream_bad_response&& sent != errc::ok&& sent !=
@@ -661,6 +663,7 @@ class StreamExchange {
         call_.cancel(NGHTTP2_CANCEL);
         co_return read;
       }
+      if (piece.empty() && !last) co_return errc::ok;  // stopped: the answer is over
       result_.request_body_bytes += piece.size();
       if (replayable_) {
         replay_.append(piece);
@@ -674,12 +677,6 @@ class StreamExchange {
       const errc e = co_await call_.send(piece, last, bound(timeouts_.upstream_send));
       if (e != errc::ok || last) co_return e;
     }
-  }
-
-  awaitable<errc> relay() {
-    const errc e = co_await relay_answer();
-    if (r_.body) r_.body->stop();
-    co_return e;
   }
 
   awaitable<errc> relay_answer() {
@@ -744,7 +741,7 @@ awaitable<ForwardResult> forward_h2(StreamRequest r) {
   TargetState* target = nullptr;
   TargetState* failed = nullptr;
   // At most two targets for a connect failure, and a few goes for streams the upstream refused.
-  for (int attempt = 0, targets_tried = 0; attempt < 4; ++attempt) {
+  for (int attempt = 0, targets_tried = 0; attempt < 6; ++attempt) {
     if (!target) {
       if (targets_tried == 2 || !(target = r.balancer.pick(failed))) break;
       ++targets_tried;

@@ -47,7 +47,7 @@ json run_script(std::vector<std::string> args, std::chrono::seconds limit) {
 TEST(GrpcPropertyTest, EveryStreamGetsItsOwnAnswerOrUnavailable) {
   const std::uint64_t seed = env_number("TOLLGATE_SEED", 20261207);
   const std::uint64_t schedules = env_number("TOLLGATE_SCHEDULES", 1000);
-  const int budget_s = 90;
+  const int budget_s = 80;
   const std::string reproduce =
       "TOLLGATE_SEED=" + std::to_string(seed) + " TOLLGATE_SCHEDULES=" + std::to_string(schedules);
 

@@ -129,10 +129,11 @@ class BodySource {
  public:
   using Clock = std::chrono::steady_clock;
   // Appends what arrived of the body to `out`, waiting for some until `deadline`; `last` once the
-  // body is all there (or the exchange stopped).
+  // body is all there. Stopped, it returns at once with nothing.
   virtual awaitable<errc> read(std::string& out, bool& last, Clock::time_point deadline) = 0;
-  // The answer is over: a read waiting for the client returns.
-  virtual void stop() = 0;
+  // An exchange's answer is over: a read waiting for the client returns (`stopped`), or the next
+  // exchange reads on (not `stopped`).
+  virtual void stop(bool stopped) = 0;
 
  protected:
   ~BodySource() = default;
