@@ -61,7 +61,7 @@ TEST(GrpcPropertyTest, EveryStreamGetsItsOwnAnswerOrUnavailable) {
       "workers: " +
       std::to_string(kWorkers) +
       "\n"
-      "log: { level: warn, format: text, access_log: off }\n"
+      "log: { level: info, format: text, access_log: off }\n"
       "upstreams:\n"
       "  prop: { targets: [ http://127.0.0.1:" +
       upstream_port + " ], protocol: grpc, h2_max_connections: " + std::to_string(kMaxConnections) +

@@ -179,6 +179,17 @@ TEST_F(GrpcTest, UpstreamDownIsUnavailable) {
   EXPECT_EQ(result["code"], 14) << result;
 }
 
+TEST_F(GrpcTest, HttpOneClientCallsTheHttpTwoUpstream) {
+  // EchoRequest{id: "h1", text: "x"}, framed; the answer comes chunked, grpc-status in its trailer.
+  const std::string request("\0\0\0\0\x07\x0a\x02h1\x12\x01x", 12);
+  const Response h1 =
+      http_post(env().gateway.port(), "/tollgate.test.Echo/Unary", request,
+                {{"Content-Type", "application/grpc"}, {"Authorization", "Bearer " + env().token}});
+  EXPECT_EQ(h1.result_int(), 200) << h1;
+  EXPECT_NE(h1.body().find("h1"), std::string::npos) << h1;
+  EXPECT_EQ(h1["grpc-status"], "0") << h1;  // Beast puts the trailer's fields with the head's
+}
+
 TEST_F(GrpcTest, NoRouteIsUnimplementedOverBothFramings) {
   const json raw = raw_call("/other.Service/Call", "0000000000");
   EXPECT_EQ(raw["status"], 200) << raw;
