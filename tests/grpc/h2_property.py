@@ -209,6 +209,12 @@ class UpstreamConn:
         if self.closed:
             return
         # Streams from this one on were never processed: the gateway sends them again elsewhere.
+        if self.goaway:
+            # One GOAWAY per connection: streams it let through are answered, this one too.
+            if sid in self.streams:
+                st = self.streams[sid]
+                self.send_head(sid, st["headers"].get("x-id", ""), "ok", 0, 1)
+            return
         # The last stream processed is the highest whose answer began (a server must not disown
         # those); this one is answered too when it is below that.
         self.goaway = True
@@ -233,8 +239,14 @@ class UpstreamConn:
         self.maybe_close()
 
     def maybe_close(self):
-        if self.goaway and not self.streams:
-            self.close()
+        # After GOAWAY, once its streams are answered: the write side closes, and the socket when
+        # the gateway closes its own. Closing at once would reset the connection, and a reset can
+        # destroy the GOAWAY before the gateway reads it.
+        if self.goaway and not self.streams and not self.closed:
+            try:
+                self.s.shutdown(socket.SHUT_WR)
+            except OSError:
+                self.close()
 
     def answer_whole(self, sid, body):
         self.h2.send_headers(sid, [(":status", "200"), ("content-length", str(len(body)))])
@@ -252,6 +264,8 @@ class UpstreamConn:
             self.streams.pop(sid, None)
             return
         self.flush()
+        if not self.alive(sid):
+            return
         body = self.streams[sid]["body"]
         size = max(1, (len(body) + pieces - 1) // pieces) if body else 1
         chunks = [body[i:i + size] for i in range(0, len(body), size)] or [b""]

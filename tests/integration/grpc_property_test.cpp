@@ -75,7 +75,9 @@ TEST(GrpcPropertyTest, EveryStreamGetsItsOwnAnswerOrUnavailable) {
   std::cout << "played " << result["schedules"] << " schedules, " << result["streams"]
             << " streams (" << result["ok"] << " ok, " << result["failed"] << " unavailable) in "
             << result["seconds"] << " s\n";
-  EXPECT_EQ(result["violation_count"], 0) << reproduce << "\n" << result["violations"].dump(1);
+  EXPECT_EQ(result["violation_count"], 0) << reproduce << "\n"
+                                          << result["violations"].dump(1) << "\nupstream:\n"
+                                          << upstream.output();
   // A slow machine (a sanitizer build) may play fewer within the budget; a few hundred still
   // cover every kind of plan many times.
   EXPECT_GE(result["schedules"].get<std::uint64_t>(), std::min<std::uint64_t>(schedules, 200))
