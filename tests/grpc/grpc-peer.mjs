@@ -1,5 +1,6 @@
 // A gRPC echo server and client for tollgate's tests (echo.proto).
-//   node grpc-peer.mjs server                      prints "grpc-peer listening on 127.0.0.1:PORT"
+//   node grpc-peer.mjs server [CERT KEY]           prints "grpc-peer listening on 127.0.0.1:PORT"
+//                                                  (over TLS with CERT and KEY)
 //   node grpc-peer.mjs client ADDRESS CALL [TOKEN] [--count N] [--timeout-ms N] [--sleep-ms N]
 //                                                  [--code N] [--text S] [--authority HOST]
 // The client prints one line, "grpc-peer result {json}", with the call's status code, details,
@@ -9,6 +10,7 @@ import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import fs from "node:fs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const definition = protoLoader.loadSync(path.join(here, "echo.proto"), {
@@ -23,7 +25,7 @@ function seen(call) {
   return String(md["x-authenticated-user"] ?? md["x-authenticated-client"] ?? "");
 }
 
-function server() {
+function server(cert, key) {
   const s = new grpc.Server();
   s.addService(Echo.service, {
     Unary(call, callback) {
@@ -51,7 +53,13 @@ function server() {
       callback({ code: call.request.code, details: call.request.text });
     },
   });
-  s.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) => {
+  // Over TLS (h2 by ALPN) when given a certificate and key.
+  const credentials = cert
+    ? grpc.ServerCredentials.createSsl(null, [
+        { cert_chain: fs.readFileSync(cert), private_key: fs.readFileSync(key) },
+      ])
+    : grpc.ServerCredentials.createInsecure();
+  s.bindAsync("127.0.0.1:0", credentials, (error, port) => {
     if (error) throw error;
     console.log(`grpc-peer listening on 127.0.0.1:${port}`);
   });
@@ -135,7 +143,7 @@ function client(address, method, token, args) {
 }
 
 const [mode, ...rest] = process.argv.slice(2);
-if (mode === "server") server();
+if (mode === "server") server(rest[0], rest[1]);
 else if (mode === "client") client(rest[0], rest[1], rest[2], rest.slice(3));
 else {
   console.error("usage: grpc-peer.mjs server | client ADDRESS CALL [TOKEN] [options]");

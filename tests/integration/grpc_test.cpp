@@ -10,6 +10,7 @@
 
 #include "http_client.hpp"
 #include "idp_client.hpp"
+#include "pki.hpp"
 #include "services.hpp"
 
 namespace tollgate::test {
@@ -204,6 +205,51 @@ TEST_F(GrpcTest, NoRouteIsUnimplementedOverBothFramings) {
   EXPECT_TRUE(h1.body().empty());
   // Not a gRPC call: the usual JSON answer.
   EXPECT_EQ(http_get(env().gateway.port(), "/other.Service/Call").result_int(), 404);
+}
+
+// An https target is spoken to in h2 by ALPN, and verified as any https target.
+TEST(GrpcTlsTest, H2ByAlpnToAVerifiedUpstream) {
+  ASSERT_TRUE(std::filesystem::exists(kPeerDir + "/node_modules/@grpc/grpc-js"))
+      << "run `npm ci` in tests/grpc";
+  TempDir dir;
+  TestPki pki(dir);
+  Process server(std::vector<std::string>{"/usr/bin/env", "node", kPeerDir + "/grpc-peer.mjs",
+                                          "server", pki.cert, pki.key});
+  const std::string port = server.wait_for_line(R"(^grpc-peer listening on 127\.0\.0\.1:(\d+))");
+  Tollgate gateway = start_tollgate(
+      "listen:\n"
+      "  - { address: 127.0.0.1:0, http2: true }\n"
+      "admin:\n"
+      "  address: 127.0.0.1:0\n"
+      "workers: 1\n"
+      "log: { level: info, format: text, access_log: stdout }\n"
+      "upstreams:\n"
+      "  verified: { targets: [ https://127.0.0.1:" +
+      port + " ], protocol: grpc, ca_file: " + pki.ca +
+      " }\n"
+      "  unverified: { targets: [ https://127.0.0.1:" +
+      port +
+      " ], protocol: grpc }\n"
+      "routes:\n"
+      "  - { name: unverified, match: { hosts: [ other.test ] }, upstream: unverified }\n"
+      "  - { name: verified, match: { paths: [ / ] }, upstream: verified }\n");
+  const std::string address = "127.0.0.1:" + std::to_string(gateway.port());
+  auto call = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{
+        "/usr/bin/env", "node", kPeerDir + "/grpc-peer.mjs", "client", address, "BidiStream", "",
+        "--count",      "50"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Process client(argv);
+    const json result = json::parse(client.wait_for_line(R"(^grpc-peer result (.*)$)", 30s));
+    EXPECT_EQ(client.wait_exit(), 0) << client.output();
+    return result;
+  };
+  const json ok = call({});
+  EXPECT_EQ(ok["code"], 0) << ok;
+  EXPECT_EQ(ok["messages"], 50) << ok;
+  // The test CA is not in the system store: the target fails verification, and the call is 14.
+  const json refused = call({"--authority", "other.test"});
+  EXPECT_EQ(refused["code"], 14) << refused;
 }
 
 }  // namespace
