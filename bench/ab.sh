@@ -23,6 +23,11 @@ for tool in wrk taskset valgrind python3 curl; do
   command -v "$tool" >/dev/null || { echo "ab: needs $tool" >&2; exit 2; }
 done
 
+for build in "$build_a" "$build_b"; do
+  [ -x "$build/tollgate" ] || { echo "ab: $build has no tollgate" >&2; exit 2; }
+done
+[ -x "$build_a/tools/echo-server" ] || { echo "ab: $build_a has no tools/echo-server (the upstream)" >&2; exit 2; }
+[ "$request" = plain ] || [ -x "$build_a/tools/dev-idp" ] || { echo "ab: $build_a has no tools/dev-idp" >&2; exit 2; }
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -78,6 +83,8 @@ pinned_run() {
   out=$(taskset -c 0 wrk -t1 -c50 -d"${seconds}s" "${auth[@]}" "http://127.0.0.1:$proxy_port$path")
   after=$(cpu_ticks "$pid")
   kill -TERM "$pid"; wait "$pid" || true
+  # A run of errors is not a figure: a proxy answering 502 quickly must not look fast.
+  if grep -q -e 'Non-2xx' -e 'Socket errors' <<<"$out"; then echo "ab: failed requests: $out" >&2; exit 1; fi
   local requests rps
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

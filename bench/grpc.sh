@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario k: gRPC unary calls through tollgate against the same calls made directly, with h2load
+# gRPC unary calls through tollgate against the same calls made directly, with h2load
 # (Debian's nghttp2-client). The upstream is tests/grpc's @grpc/grpc-js echo server; tollgate's
 # route to it has no plugin, so the figures are the proxy's own cost (h2c both sides).
 #   bench/grpc.sh

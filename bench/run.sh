@@ -7,7 +7,7 @@
 # bench/results/. Everything runs on 127.0.0.1, every step is bounded in time, and every process
 # started here is stopped by PID when the script exits, however it exits.
 #
-# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g h j r (default: all); see bench/README.md
+# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g h j k r (default: all); see bench/README.md
 #   BENCH_DURATION      seconds per wrk run                        (default 10, 1..60)
 #   BENCH_RUNS          runs per scenario and contender            (default 3, 1..10)
 #   BENCH_CONNECTIONS   wrk connections in scenarios a-d           (default 64, 1..1000)
@@ -37,6 +37,8 @@ readonly large_connections=8       # scenario e: 1 MiB bodies
 readonly many_connections=1000     # scenario f
 readonly burst_connections=64      # scenarios g and j_cold
 readonly paced_delay_ms=10         # scenario h: each connection's pause between requests
+readonly h2_connections=16         # scenario k: h2load's connections over TLS,
+readonly h2_streams=4              # each with this many streams at once (64 in flight, as in a)
 replicas=false                     # scenario r: Redis and two replicas sharing a cache in it
 
 work_dir=""
@@ -95,6 +97,7 @@ declare -A scenario_contenders=(
   [h]="nginx haproxy tollgate"
   [j]="nginx tollgate"
   [j_cold]="tollgate"
+  [k]="nginx haproxy tollgate"
   [r]="tollgate replica_a"
   [r_levels]="replicas"
 )
@@ -111,19 +114,19 @@ declare -A scenario_contenders=(
 select_scenarios() {
   local arg name
   local -A chosen=()
-  [ $# -gt 0 ] || set -- a b c d e f g h j r
+  [ $# -gt 0 ] || set -- a b c d e f g h j k r
   for arg in "$@"; do
     case $arg in
-      a | b | c | d | f | g | e_download | e_upload | j_cold) chosen[$arg]=1 ;;
+      a | b | c | d | f | g | k | e_download | e_upload | j_cold) chosen[$arg]=1 ;;
       e) chosen[e_download]=1 chosen[e_upload]=1 ;;
       h) chosen[h]=1 chosen[a]=1 ;;
       j) chosen[j]=1 chosen[j_cold]=1 ;;
       r) chosen[r]=1 chosen[r_levels]=1 ;;
-      *) fail "unknown scenario '$arg' (a b c d e f g h j r; -h for help)" ;;
+      *) fail "unknown scenario '$arg' (a b c d e f g h j k r; -h for help)" ;;
     esac
   done
   scenarios=()
-  for name in a b c d e_download e_upload f g h j j_cold r r_levels; do
+  for name in a b c d e_download e_upload f g h j j_cold k r r_levels; do
     [ -n "${chosen[$name]:-}" ] && scenarios+=("$name")
   done
   [ -z "${chosen[r]:-}" ] || replicas=true
@@ -236,6 +239,10 @@ case_spec() {
       ;;
     # tollgate validates the JWT locally; nginx, which cannot, introspects it with its cache on.
     j) [ "$contender" = nginx ] && path=/cached/ok || path=/jwt/ok ;;
+    k)
+      base=https://127.0.0.1:${port[${contender}_tls]}
+      case_connections=$((h2_connections * h2_streams))
+      ;;
   esac
   case $scenario in
     b | c | r) case_header="Authorization: Bearer $one_token" ;;
@@ -263,6 +270,7 @@ check_case() {
     */introspect.lua) args+=(-u "$idp_client_id:$idp_client_secret" -d "token=$one_token") ;;
     */tokens.lua) args+=(-H "Authorization: Bearer $(head -n 1 "$tokens_file")") ;;
   esac
+  [ "$scenario" = k ] && args+=(--http2 --cacert "$work_dir/tls/cert.pem")
   read -r status size < <(curl -sS -o "$body" -w '%{http_code} %{size_download}\n' --max-time 10 \
     "${args[@]}" "$case_url") || fail "$scenario/$contender: $case_url does not answer"
   [ "$status" = 200 ] || fail "$scenario/$contender: $case_url answered $status: $(head -c 300 "$body")"
@@ -342,6 +350,34 @@ run_wrk() {
   echo "$report"
 }
 
+# Scenario k: one h2load run over TLS (ALPN h2) of the case set by case_spec, h2_connections
+# connections with h2_streams streams each; prints the report run_wrk would, the latencies taken from
+# h2load's per-request log. Any request not answered 2xx is an error, not a number.
+run_h2load() {
+  local output status=0 threads=$wrk_threads log=$work_dir/h2load.tsv
+  ((threads <= h2_connections)) || threads=$h2_connections
+  rm -f "$log"
+  output=$(timeout --kill-after=5s $((duration_s + 60))s h2load -t"$threads" -c"$h2_connections" \
+    -m"$h2_streams" -D "$duration_s" --log-file="$log" "$case_url" 2>&1) || status=$?
+  [ "$status" -eq 0 ] || fail "h2load against $case_url ended with status $status: $output"
+  grep -q '^Application protocol: h2$' <<<"$output" ||
+    fail "h2load did not speak HTTP/2 with $case_url: $output"
+  sort -t$'\t' -k3,3n "$log" | awk -F'\t' -v duration_us=$((duration_s * 1000000)) \
+    -v bytes="$(sed -n 's/^traffic: \([0-9]*\) bytes total.*/\1/p' <<<"$output")" '
+    { latency[NR] = $3; sum += $3; if ($2 < 200 || $2 >= 300) bad++ }
+    END {
+      n = NR
+      printf "{\"requests\":%d,\"duration_us\":%d,\"bytes\":%d,\"rps\":%.2f,", n, duration_us, bytes, n / (duration_us / 1e6)
+      printf "\"latency_us\":{\"mean\":%.1f,\"p50\":%d,\"p90\":%d,\"p99\":%d,\"max\":%d},", sum / n, latency[int(n * 0.5) + 1], latency[int(n * 0.9) + 1], latency[int(n * 0.99) + 1], latency[n]
+      printf "\"errors\":{\"connect\":0,\"read\":0,\"write\":0,\"timeout\":0,\"status\":%d}}\n", bad
+    }' >"$work_dir/h2load.json"
+  jq -e '.requests > 0 and .errors.status == 0' "$work_dir/h2load.json" >/dev/null ||
+    fail "failed requests against $case_url: $(cat "$work_dir/h2load.json") $output"
+  grep -Eq '^requests: .* 0 failed, 0 errored, 0 timeout$' <<<"$output" ||
+    fail "h2load saw failed requests against $case_url: $output"
+  cat "$work_dir/h2load.json"
+}
+
 # Measures one contender in one scenario once; appends the run to runs.jsonl.
 measure_case() {
   local scenario=$1 contender=$2 run=$3 server_processes report peak
@@ -351,7 +387,7 @@ measure_case() {
   calls_before=$(introspect_calls)
   reset_peak_rss "${server_processes[@]}"
   ticks_before=$(cpu_ticks "${server_processes[@]}")
-  report=$(run_wrk)
+  if [ "$scenario" = k ]; then report=$(run_h2load); else report=$(run_wrk); fi
   ticks_after=$(cpu_ticks "${server_processes[@]}")
   peak=$(memory_kib VmHWM "${server_processes[@]}")
   calls_after=$(introspect_calls)
@@ -566,11 +602,12 @@ write_results() {
       --arg log_level "$tollgate_log_level" --argjson paced_delay_ms "$paced_delay_ms" \
       --argjson large "$large_connections" --argjson many "$many_connections" \
       --argjson burst "$burst_connections" --argjson replica_tokens "$replica_tokens_count" \
+      --arg h2 "$h2_connections connections × $h2_streams streams" \
       '{duration_s: $duration, runs: $runs, tokens: $tokens, tollgate_log_level: $log_level,
         paced_delay_ms: $paced_delay_ms,
         connections: {a: $connections, b: $connections, c: $connections, d: $connections,
                       e_download: $large, e_upload: $large, f: $many, g: $burst,
-                      j: $connections, j_cold: $burst, r: $connections,
+                      j: $connections, j_cold: $burst, k: $h2, r: $connections,
                       r_levels: $replica_tokens}}')" \
     --argjson machine "$(jq -n --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
       --arg model "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \

@@ -27,13 +27,26 @@ readonly nginx_js_module=/usr/lib/nginx/modules/ngx_http_js_module.so   # libngi
 # moment; the servers bind them a moment later.
 declare -A port=()
 allocate_ports() {
-  local names=(upstream nginx nginx_same haproxy haproxy_same tollgate replica_a replica_b redis)
+  local names=(upstream nginx nginx_same haproxy haproxy_same tollgate replica_a replica_b redis
+    nginx_tls haproxy_tls tollgate_tls)
   local free i
   mapfile -t free < <("$python" "$client_py" free-ports ${#names[@]})
   [ ${#free[@]} -eq ${#names[@]} ] || fail "could not find ${#names[@]} free ports"
   for i in "${!names[@]}"; do
     port[${names[i]}]=${free[i]}
   done
+}
+
+# Scenario k's certificate: self-signed for 127.0.0.1, an ECDSA P-256 key (what a site would
+# deploy today), one file each for nginx and tollgate and both in one for HAProxy.
+write_tls_files() {
+  local dir=$work_dir/tls
+  mkdir -p "$dir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null ||
+    fail "openssl could not make the benchmark's certificate"
+  cat "$dir/cert.pem" "$dir/key.pem" >"$dir/combined.pem"
+  chmod -R a+rX "$dir"
 }
 
 # nginx's paths, so that nothing is read or written outside the work directory.
@@ -177,6 +190,18 @@ EOF
 # keep-alive pool to the upstream), streaming the 1 MiB bodies; and for the protected routes NGINX's
 # introspection recipe, auth_request + njs (lib/nginx-introspection.js), with and without
 # proxy_cache. NAME is nginx or nginx_same; SAME (on|off) adds tollgate's headers on the plain routes.
+# Scenario k: nginx (not nginx_same) also listens with TLS and HTTP/2 (nginx 1.22's spelling of
+# `http2 on`), the same server block behind it.
+nginx_tls_directives() {
+  local name=$1
+  [ "$name" = nginx ] || return 0
+  cat <<EOF
+    listen 127.0.0.1:${port[nginx_tls]} ssl http2 backlog=4096;
+    ssl_certificate $work_dir/tls/cert.pem;
+    ssl_certificate_key $work_dir/tls/key.pem;
+EOF
+}
+
 write_nginx_config() {
   local name=$1 same=$2 dir=$work_dir/$1
   mkdir -p "$dir/tmp" "$dir/cache"
@@ -216,6 +241,7 @@ $(nginx_temp_paths "$dir")
 
   server {
     listen 127.0.0.1:${port[$name]} backlog=4096;
+$(nginx_tls_directives "$name")
     client_max_body_size 2m;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -273,6 +299,12 @@ EOF
 # HAProxy as the peer: HTTP mode, keep-alive both ways, idle server connections reused by any
 # request (http-reuse always, as the other proxies' pools do), no logging. NAME is haproxy or
 # haproxy_same; SAME (on|off) adds tollgate's headers. Without nbthread, one thread per core.
+# Scenario k: HAProxy (not haproxy_same) also binds with TLS, ALPN h2 first.
+haproxy_tls_bind() {
+  [ "$1" = haproxy ] || return 0
+  echo "  bind 127.0.0.1:${port[haproxy_tls]} ssl crt $work_dir/tls/combined.pem alpn h2,http/1.1"
+}
+
 write_haproxy_config() {
   local name=$1 same=$2 dir=$work_dir/$1 threads=""
   mkdir -p "$dir"
@@ -293,6 +325,7 @@ defaults
 
 frontend bench
   bind 127.0.0.1:${port[$name]}
+$(haproxy_tls_bind "$name")
 $(haproxy_peer_header_directives "$same")
   default_backend app
 
@@ -351,10 +384,15 @@ EOF
 # locally (/jwt). Access log off, like the peers'. A third argument `redis` makes it a replica
 # sharing /cached's answers in Redis.
 write_tollgate_config() {
-  local file=$1 listen_port=$2 cluster=${3:-}
+  local file=$1 listen_port=$2 cluster=${3:-} tls_listener=""
+  # Scenario k: the measured tollgate also listens with TLS and HTTP/2.
+  [ "$file" = "$work_dir/tollgate.yaml" ] && tls_listener="  - address: 127.0.0.1:${port[tollgate_tls]}
+    tls: { certificate: $work_dir/tls/cert.pem, key: $work_dir/tls/key.pem }
+    http2: true"
   cat >"$file" <<EOF
 listen:
   - address: 127.0.0.1:$listen_port
+$tls_listener
 admin: off
 workers: $workers
 log: { level: $tollgate_log_level, access_log: off }
@@ -435,6 +473,7 @@ start_redis() {
 start_backends() {
   chmod 0755 "$work_dir"   # nginx's workers run as another user when started as root
   allocate_ports
+  write_tls_files
   write_upstream_config
   start_nginx upstream
   start_idp

@@ -21,6 +21,7 @@ def titles: {
   h: "plain proxy at half of nginx's peak rate",
   j: "JWT, one token: tollgate validates it locally, nginx introspects it (cache on)",
   j_cold: "cold start with a JWT: \($settings.connections.j_cold) connections on a fresh tollgate",
+  k: "plain proxy over TLS and HTTP/2 (h2load, \($settings.connections.k))",
   r: "protected, one token, first-level hits: one process, and a replica sharing its cache in Redis",
   r_levels: "two replicas and Redis: \($settings.connections.r_levels) new tokens asked on a, then on b twice"
 };
@@ -135,6 +136,8 @@ def titles: {
                       (. * 100 | round) == 100)),
             ($summaries.f.contenders.tollgate.x_nginx
              | target("f"; "1,000 keep-alive connections: tollgate / nginx"; .; ">= 1.0"; . >= 1.0)),
+            ($summaries.k.contenders.tollgate.x_nginx
+             | target("k"; "HTTP/2 over TLS: tollgate / nginx"; .; ">= 1.0"; . >= 1.0)),
             ($summaries.h.contenders.tollgate.p99_x_nginx
              | target("h"; "p99 at half of nginx's peak rate: tollgate / nginx"; .; "<= 1.2"; . <= 1.2)),
             (same_run_ratio(runs_of("r"; "replica_a"); runs_of("r"; "tollgate"))

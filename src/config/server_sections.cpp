@@ -224,7 +224,7 @@ Log read_log(const Reader& section) {
 Limits read_limits(const Reader& section) {
   section.expect_keys({"max_header_bytes", "max_body_bytes", "max_response_header_bytes",
                        "http2_max_concurrent_streams", "http2_initial_window_size",
-                       "http2_max_resets"});
+                       "http2_connection_window_size", "http2_max_resets"});
   Limits limits;
   limits.max_header_bytes = header_limit(section["max_header_bytes"], limits.max_header_bytes);
   limits.max_body_bytes = section["max_body_bytes"].size_bytes_or(limits.max_body_bytes);
@@ -240,13 +240,20 @@ Limits read_limits(const Reader& section) {
     section["http2_initial_window_size"].fail("must be from 1KiB to 2147483647 bytes");
   }
   limits.http2_initial_window_size = static_cast<std::uint32_t>(window);
+  // The connection's window starts at 65,535 (RFC 9113 §6.9.2) and can only grow.
+  const std::uint64_t connection_window =
+      section["http2_connection_window_size"].size_bytes_or(limits.http2_connection_window_size);
+  if (connection_window < 65'535 || connection_window > 0x7fffffff) {
+    section["http2_connection_window_size"].fail("must be from 65535 to 2147483647 bytes");
+  }
+  limits.http2_connection_window_size = static_cast<std::uint32_t>(connection_window);
   limits.http2_max_resets = static_cast<std::uint32_t>(
       section["http2_max_resets"].integer_or(limits.http2_max_resets, 1, 1'000'000));
   return limits;
 }
 
 Timeouts read_timeouts(const Reader& section) {
-  section.expect_keys({"client_header", "client_idle", "client_body", "client_send",
+  section.expect_keys({"client_header", "client_idle", "client_body", "client_send", "client_ping",
                        "upstream_connect", "upstream_read", "upstream_send", "shutdown_grace",
                        "websocket_idle"});
   Timeouts t;
@@ -254,6 +261,7 @@ Timeouts read_timeouts(const Reader& section) {
   t.client_idle = positive_duration(section["client_idle"], t.client_idle);
   t.client_body = positive_duration(section["client_body"], t.client_body);
   t.client_send = positive_duration(section["client_send"], t.client_send);
+  t.client_ping = section["client_ping"].duration_or(t.client_ping);  // 0: no PING
   t.upstream_connect = positive_duration(section["upstream_connect"], t.upstream_connect);
   t.upstream_read = positive_duration(section["upstream_read"], t.upstream_read);
   t.upstream_send = positive_duration(section["upstream_send"], t.upstream_send);

@@ -121,6 +121,11 @@ class Connection final : public server::SessionHandle,
          static_cast<std::uint32_t>(limits_.max_header_bytes)},
     }};
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+    // WINDOW_UPDATE on stream 0: the streams' bodies together may arrive this far ahead.
+    nghttp2_session_set_local_window_size(
+        session_, NGHTTP2_FLAG_NONE, 0,
+        static_cast<std::int32_t>(limits_.http2_connection_window_size));
+    heard_ = Clock::now();
     bool open = receive(received);
     std::vector<std::uint8_t> input;
     while (open) {
@@ -145,6 +150,17 @@ class Connection final : public server::SessionHandle,
           continue;
         }
         if (wait == Wait::failed) break;
+        if (wait == Wait::silent) {
+          // A client that answers no PING is gone (a dropped route leaves no FIN): its streams
+          // end now, not when their upstreams answer.
+          if (ping_sent_) {
+            spdlog::info("http2 {}: no answer to PING: closing the connection", peer_);
+            break;
+          }
+          nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+          ping_sent_ = true;
+          continue;
+        }
       }
       input.resize(kReadChunk);
       error_code ec;
@@ -166,11 +182,13 @@ class Connection final : public server::SessionHandle,
   }
 
  private:
-  enum class Wait { readable, woken, idle, failed };
+  enum class Wait { readable, woken, idle, silent, failed };
 
   // Feeds bytes to nghttp2; false when the connection must end.
   bool receive(std::string_view bytes) {
     if (bytes.empty()) return true;
+    heard_ = Clock::now();
+    ping_sent_ = false;
     const auto consumed = nghttp2_session_mem_recv(
         session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
     if (consumed < 0) {
@@ -201,25 +219,36 @@ class Connection final : public server::SessionHandle,
   }
 
   // Waits until the socket is readable or a stream has something to send. A connection with no
-  // open stream may idle for timeouts.client_idle.
+  // open stream may idle for timeouts.client_idle; one with streams open may be silent for
+  // timeouts.client_ping (when set) before a PING, and as long again after it.
   awaitable<Wait> wait_readable() {
     if (woken_) {
       woken_ = false;
       co_return Wait::woken;
     }
     const bool idle = streams_.empty();
-    wake_.expires_at(idle ? Clock::now() + timeouts_.client_idle : Clock::time_point::max());
+    auto deadline = Clock::time_point::max();
+    if (idle) {
+      deadline = Clock::now() + timeouts_.client_idle;
+    } else if (timeouts_.client_ping.count() > 0) {
+      deadline = heard_ + timeouts_.client_ping * (ping_sent_ ? 2 : 1);
+    }
+    wake_.expires_at(deadline);
+    // A connection with no stream open counts as idle, as a keep-alive one between requests does.
+    if (idle) worker_.connections().idle.add();
     auto [order, socket_ec, timer_ec] =
         co_await asio::experimental::make_parallel_group(
             stream_.socket().async_wait(tcp::socket::wait_read, asio::deferred),
             wake_.async_wait(asio::deferred))
             .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    if (idle) worker_.connections().idle.subtract();
     if (woken_) {
       woken_ = false;
       co_return Wait::woken;
     }
     if (order[0] == 0) co_return socket_ec ? Wait::failed : Wait::readable;
-    co_return timer_ec ? Wait::woken : Wait::idle;
+    if (timer_ec) co_return Wait::woken;
+    co_return idle ? Wait::idle : Wait::silent;
   }
 
   void start_ready_streams() {
@@ -468,6 +497,8 @@ class Connection final : public server::SessionHandle,
   std::uint32_t resets_left_;
   std::size_t header_block_bytes_ = 0;
   std::uint64_t body_bytes_ = 0;  // request bodies held, over all streams
+  Clock::time_point heard_;       // the client's last bytes
+  bool ping_sent_ = false;        // a PING went out since
   friend class StreamFraming;
 };
 

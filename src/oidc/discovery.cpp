@@ -1,9 +1,15 @@
 #include "discovery.hpp"
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
+
+#include "tollgate/oidc/http_exchange.hpp"
+#include "tollgate/upstream/http_client_pool.hpp"
 
 namespace tollgate::oidc {
 namespace {
+
+constexpr std::size_t kMaxMetadataBytes = 512 * 1024;  // discovery documents are a few KiB
 
 std::string_view without_trailing_slash(std::string_view url) {
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
@@ -57,6 +63,40 @@ boost::system::result<Endpoint, std::string> endpoint_from_metadata(std::string_
     return "the " + name + " would downgrade https to http";
   }
   return *endpoint;
+}
+
+awaitable<std::optional<Discovered>> discover_endpoint(asio::any_io_executor executor,
+                                                       const std::string& issuer,
+                                                       std::string_view member,
+                                                       std::chrono::milliseconds timeout,
+                                                       std::shared_ptr<ssl::context> tls_context,
+                                                       std::string_view label) {
+  upstream::PoolOptions options;
+  options.max_idle = 1;
+  options.connect_timeout = timeout;
+  options.tls_context = std::move(tls_context);
+  upstream::HttpClientPool pool(executor, parse_endpoint(issuer)->origin, options);
+  for (const std::string& url : discovery_urls(issuer)) {
+    const std::optional<Endpoint> where = parse_endpoint(url);
+    if (!where) continue;
+    const HttpRequest request = get_request(*where, "application/json");
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    HttpReplyResult reply =
+        co_await exchange(pool, request, deadline, kMaxMetadataBytes, /*repeatable=*/true);
+    if (!reply || reply->status != 200) {
+      spdlog::warn("openid-connect[{}]: discovery of {} from {} failed: {}", label, member, url,
+                   reply ? "status " + std::to_string(reply->status) : reply.error().describe());
+      continue;
+    }
+    auto endpoint = endpoint_from_metadata(reply->body, issuer, member);
+    if (!endpoint) {
+      spdlog::error("openid-connect[{}]: discovery from {} refused: {}", label, url,
+                    endpoint.error());
+      continue;
+    }
+    co_return Discovered{std::move(*endpoint), url};
+  }
+  co_return std::nullopt;
 }
 
 }  // namespace tollgate::oidc

@@ -2,11 +2,15 @@
 // RFC 8414): what to fetch and what to accept from it; GET requests to the IdP.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <boost/system/result.hpp>
+
+#include "tollgate/common/asio.hpp"
 
 #include "tollgate/oidc/introspection_client.hpp"
 
@@ -29,5 +33,20 @@ std::vector<std::string> discovery_urls(std::string_view issuer);
 boost::system::result<Endpoint, std::string> endpoint_from_metadata(
     std::string_view body, std::string_view issuer,
     std::string_view member = "introspection_endpoint");
+
+struct Discovered {
+  Endpoint endpoint;
+  std::string document_url;  // where it was found, for the log
+};
+
+// One pass over discovery_urls(issuer) on `executor`: the endpoint the first usable document names
+// under `member`, each failure logged for the plugin `label`; nullopt when none was usable. Every
+// fetch is bounded by `timeout`, every document by 512 KiB.
+awaitable<std::optional<Discovered>> discover_endpoint(asio::any_io_executor executor,
+                                                       const std::string& issuer,
+                                                       std::string_view member,
+                                                       std::chrono::milliseconds timeout,
+                                                       std::shared_ptr<ssl::context> tls_context,
+                                                       std::string_view label);
 
 }  // namespace tollgate::oidc

@@ -19,8 +19,7 @@
 namespace tollgate::oidc {
 namespace {
 
-constexpr std::size_t kMaxAnswerBytes = 64 * 1024;     // Okta's answers are around 1 KiB
-constexpr std::size_t kMaxMetadataBytes = 512 * 1024;  // discovery documents are a few KiB
+constexpr std::size_t kMaxAnswerBytes = 64 * 1024;  // Okta's answers are around 1 KiB
 // Idle connections kept per worker: as many as the calls a worker has in flight at once under
 // load, or every wave of calls beyond it pays a new TCP (and TLS) handshake with the IdP.
 constexpr std::size_t kIdlePerWorker = 256;
@@ -277,43 +276,16 @@ awaitable<IntrospectionResult> HttpIntrospectionClient::verify_signed_answer(
 
 awaitable<void> HttpIntrospectionClient::discover() {
   const std::shared_ptr<HttpIntrospectionClient> self = shared_from_this();
-  const Endpoint issuer = *parse_endpoint(settings_.issuer);
-  upstream::PoolOptions options;
-  options.max_idle = 1;
-  options.connect_timeout = settings_.timeout;
-  options.tls_context = tls_context_;
-  upstream::HttpClientPool pool(executors_.front(), issuer.origin, options);
-
   std::chrono::seconds backoff = kFirstDiscoveryRetry;
   while (!stopping_) {
-    for (const std::string& url : discovery_urls(settings_.issuer)) {
-      const std::optional<Endpoint> where = parse_endpoint(url);
-      if (!where) continue;
-      const HttpRequest request = get_request(*where, "application/json");
-
-      const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
-      HttpReplyResult reply =
-          co_await exchange(pool, request, deadline, kMaxMetadataBytes, /*repeatable=*/true);
-      if (stopping_) co_return;
-      if (!reply) {
-        spdlog::warn("openid-connect[{}]: discovery from {} failed: {}", label_, url,
-                     reply.error().describe());
-        continue;
-      }
-      if (reply->status != 200) {
-        spdlog::warn("openid-connect[{}]: discovery from {} failed: status {}", label_, url,
-                     reply->status);
-        continue;
-      }
-      auto endpoint = endpoint_from_metadata(reply->body, settings_.issuer);
-      if (!endpoint) {
-        spdlog::error("openid-connect[{}]: discovery from {} refused: {}", label_, url,
-                      endpoint.error());
-        continue;
-      }
-      publish(*endpoint);
+    const std::optional<Discovered> found =
+        co_await discover_endpoint(executors_.front(), settings_.issuer, "introspection_endpoint",
+                                   settings_.timeout, tls_context_, label_);
+    if (stopping_) co_return;
+    if (found) {
+      publish(found->endpoint);
       spdlog::info("openid-connect[{}]: introspection endpoint {} discovered from {}", label_,
-                   endpoint->url, url);
+                   found->endpoint.url, found->document_url);
       co_return;
     }
     spdlog::warn(

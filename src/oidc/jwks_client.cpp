@@ -18,7 +18,6 @@ namespace tollgate::oidc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t kMaxMetadataBytes = 512 * 1024;
 constexpr std::chrono::seconds kFirstRetry{1};
 constexpr std::chrono::seconds kMaxRetry{60};
 
@@ -151,35 +150,13 @@ awaitable<bool> JwksClient::fetch_single_flight(bool forced) {
 }
 
 awaitable<bool> JwksClient::discover_jwks_uri() {
-  const Endpoint issuer = *parse_endpoint(settings_.issuer);
-  upstream::PoolOptions options;
-  options.max_idle = 1;
-  options.connect_timeout = settings_.timeout;
-  options.tls_context = tls_context_;
-  upstream::HttpClientPool pool(executors_.front(), issuer.origin, options);
-  for (const std::string& url : discovery_urls(settings_.issuer)) {
-    const std::optional<Endpoint> where = parse_endpoint(url);
-    if (!where) continue;
-    const auto deadline = Clock::now() + settings_.timeout;
-    const HttpRequest request = get_request(*where, "application/json");
-    HttpReplyResult reply =
-        co_await exchange(pool, request, deadline, kMaxMetadataBytes, /*repeatable=*/true);
-    if (!reply || reply->status != 200) {
-      spdlog::warn("openid-connect[{}]: discovery of jwks_uri from {} failed: {}", label_, url,
-                   reply ? "status " + std::to_string(reply->status) : reply.error().describe());
-      continue;
-    }
-    auto endpoint = endpoint_from_metadata(reply->body, settings_.issuer, "jwks_uri");
-    if (!endpoint) {
-      spdlog::error("openid-connect[{}]: discovery from {} refused: {}", label_, url,
-                    endpoint.error());
-      continue;
-    }
-    jwks_url_ = endpoint->url;
-    spdlog::info("openid-connect[{}]: jwks_uri {} discovered from {}", label_, jwks_url_, url);
-    co_return true;
-  }
-  co_return false;
+  const std::optional<Discovered> found = co_await discover_endpoint(
+      executors_.front(), settings_.issuer, "jwks_uri", settings_.timeout, tls_context_, label_);
+  if (!found) co_return false;
+  jwks_url_ = found->endpoint.url;
+  spdlog::info("openid-connect[{}]: jwks_uri {} discovered from {}", label_, jwks_url_,
+               found->document_url);
+  co_return true;
 }
 
 awaitable<bool> JwksClient::fetch() {

@@ -17,6 +17,8 @@ what it saw; the GoogleTest side decides what that must be.
                                        waits for the server to end it
   grpc PORT PATH HEX [NAME=VALUE ...]  a gRPC call: POST with content-type application/grpc and
                                        te: trailers, the body HEX (a framed message); trailers too
+  silent PORT PATH                     one request, then nothing sent, not even a PING's ACK
+  window PORT                          the connection window the server opens at the start
 """
 
 import json
@@ -453,6 +455,58 @@ def cmd_idle(port):
     return {"closed": closed, "goaway": goaway}
 
 
+def cmd_silent(port, path):
+    s = connect(port)
+    conn = client()
+    conn.send_headers(1, request_headers(port, path), end_stream=True)
+    s.sendall(conn.data_to_send())
+    started = time.monotonic()
+    buffer = b""
+    pings = 0
+    closed = False
+    s.settimeout(0.5)
+    while time.monotonic() < started + LIMIT_S:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            closed = True
+            break
+        if not data:
+            closed = True
+            break
+        buffer += data
+        while len(buffer) >= 9 and len(buffer) >= 9 + int.from_bytes(buffer[:3], "big"):
+            length = int.from_bytes(buffer[:3], "big")
+            if buffer[3] == 6 and not buffer[4] & 1:  # PING, not an ACK
+                pings += 1
+            buffer = buffer[9 + length:]
+    return {"closed": closed, "pings": pings, "seconds": time.monotonic() - started}
+
+
+def cmd_window(port):
+    s = connect(port)
+    conn = client()
+    s.sendall(conn.data_to_send())
+    deadline = time.monotonic() + LIMIT_S
+    s.settimeout(0.5)
+    settings = False
+    increment = 0
+    while not settings and time.monotonic() < deadline:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        for event in conn.receive_data(data):
+            settings = settings or isinstance(event, h2.events.RemoteSettingsChanged)
+            if isinstance(event, h2.events.WindowUpdated) and event.stream_id == 0:
+                increment += event.delta
+    return {"settings": settings, "connection_window": 65535 + increment}
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     port = int(args[0])
@@ -474,6 +528,10 @@ def main(argv):
         result = cmd_zero_window(port, args[1])
     elif command == "idle":
         result = cmd_idle(port)
+    elif command == "silent":
+        result = cmd_silent(port, args[1])
+    elif command == "window":
+        result = cmd_window(port)
     elif command == "schedules":
         result = cmd_schedules(port, args[1], args[2], args[3])
     else:

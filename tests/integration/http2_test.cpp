@@ -288,6 +288,24 @@ TEST_F(Http2Test, TheLastStreamIdIsServedThenTheConnectionEnds) {
   EXPECT_EQ(r["goaway"], 0);
 }
 
+// The connections gauge: an HTTP/2 connection with no stream open is idle, as a keep-alive
+// HTTP/1.1 connection between requests is.
+TEST_F(Http2Test, AConnectionWithNoStreamOpenCountsAsIdle) {
+  Process client({"/usr/bin/python3", kClient, "idle", port_text(h2c_port())});
+  client.wait_for_line("^connected$");
+  std::map<std::string, double> samples;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        samples = scrape(gateway_->admin_port);
+        return samples[R"(tollgate_http_connections{state="idle"})"] == 1 &&
+               samples[R"(tollgate_http_connections{state="active"})"] == 0;
+      },
+      5s))
+      << samples[R"(tollgate_http_connections{state="idle"})"] << " idle, "
+      << samples[R"(tollgate_http_connections{state="active"})"] << " active";
+  EXPECT_EQ(client.wait_exit(30s), 0);  // client_idle (2 s) ends it
+}
+
 TEST_F(Http2Test, ZeroWindowIsBoundedByTheTimeouts) {
   // The answer's body never fits the window: client_send (2 s) cancels the stream, then
   // client_idle (2 s) closes the connection it leaves idle.
@@ -312,6 +330,31 @@ TEST_F(Http2Test, SeededSchedulesKeepEveryAnswerOnItsStream) {
   // (The admin listener's own connections are not client connections.)
   EXPECT_TRUE(poll_until([&] { return client_connections(gateway_->admin_port) == 0; }, 10s))
       << client_connections(gateway_->admin_port);
+}
+
+// client_ping: a client that answers PINGs keeps a stream open past it, one that answers none is
+// closed after twice it, long before its upstream answers; and the connection window is the one
+// configured.
+TEST(Http2PingTest, AClientThatAnswersNoPingIsClosed) {
+  EchoServer echo = start_echo_server();
+  Tollgate gateway = start_tollgate(
+      "listen:\n  - { address: 127.0.0.1:0, http2: true }\nadmin: off\nworkers: 1\n"
+      "timeouts: { client_ping: 300ms }\n"
+      "limits: { http2_connection_window_size: 4MiB }\n"
+      "upstreams:\n  echo: { targets: [ " +
+          echo.url() +
+          " ] }\n"
+          "routes:\n  - { name: all, upstream: echo }\n",
+      1, false);
+  const std::string port = std::to_string(gateway.port());
+  const json live = h2_client({"request", port, "/delay/1500"});
+  EXPECT_EQ(live["status"], 200) << live.dump();
+  const json silent = h2_client({"silent", port, "/delay/15000"});
+  EXPECT_EQ(silent["closed"], true) << silent.dump();
+  EXPECT_GE(silent["pings"].get<int>(), 1) << silent.dump();
+  EXPECT_LT(silent["seconds"].get<double>(), 5.0) << silent.dump();
+  const json window = h2_client({"window", port});
+  EXPECT_EQ(window["connection_window"], 4 * 1024 * 1024) << window.dump();
 }
 
 // SIGTERM: an HTTP/2 connection gets GOAWAY NO_ERROR and closes, and holds the drain no longer

@@ -60,16 +60,19 @@ struct Limits {
   std::uint64_t max_body_bytes = 10 * MiB;             // request body → 413; 0 = unlimited
   std::uint64_t max_response_header_bytes = 64 * KiB;  // upstream response head → 502
   // HTTP/2 (listeners with http2: true). max_header_bytes bounds a stream's decoded header list.
-  std::uint32_t http2_max_concurrent_streams = 128;  // SETTINGS_MAX_CONCURRENT_STREAMS
-  std::uint32_t http2_initial_window_size = 65'535;  // SETTINGS_INITIAL_WINDOW_SIZE per stream
+  std::uint32_t http2_max_concurrent_streams = 128;      // SETTINGS_MAX_CONCURRENT_STREAMS
+  std::uint32_t http2_initial_window_size = 65'535;      // SETTINGS_INITIAL_WINDOW_SIZE per stream
+  std::uint32_t http2_connection_window_size = 1 * MiB;  // what all streams may send unread
   std::uint32_t http2_max_resets = 100;  // client RST_STREAMs not paid back by answers → GOAWAY
 };
 
 struct Timeouts {
-  Duration client_header{10'000};    // first byte to end of headers → 408
-  Duration client_idle{75'000};      // between keep-alive requests → close
-  Duration client_body{60'000};      // between reads of a request body → 408
-  Duration client_send{60'000};      // between writes of a response to a slow client → close
+  Duration client_header{10'000};  // first byte to end of headers → 408
+  Duration client_idle{75'000};    // between keep-alive requests → close
+  Duration client_body{60'000};    // between reads of a request body → 408
+  Duration client_send{60'000};    // between writes of a response to a slow client → close
+  // HTTP/2 with streams open: silent this long → PING; silent as long again → close. 0 = off.
+  Duration client_ping{0};
   Duration upstream_connect{3'000};  // → 502 (next target tried)
   Duration upstream_read{60'000};    // between reads of the upstream response → 504
   Duration upstream_send{60'000};    // between writes to the upstream

@@ -233,6 +233,11 @@ TEST(ConfigErrors, Http2SettingsAreChecked) {
   EXPECT_EQ(error_line(head + one_route + "limits:\n  http2_initial_window_size: 2GiB\n"),
             "gw.yaml:10:30: limits.http2_initial_window_size: must be from 1KiB to 2147483647 "
             "bytes");
+  EXPECT_EQ(error_line(head + one_route + "limits:\n  http2_connection_window_size: 1KiB\n"),
+            "gw.yaml:10:33: limits.http2_connection_window_size: must be from 65535 to 2147483647 "
+            "bytes");
+  EXPECT_EQ(error_line(head + one_route + "timeouts:\n  client_ping: often\n"),
+            "gw.yaml:10:16: timeouts.client_ping: \"often\" is not a duration (e.g. 300s)");
   EXPECT_EQ(error_line(head + one_route + "limits:\n  http2_max_reset: 10\n"),
             "gw.yaml:10:3: limits.http2_max_reset: unknown key (did you mean "
             "\"http2_max_resets\"?)");
