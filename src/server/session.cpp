@@ -269,24 +269,24 @@ class Session final : public SessionHandle, private Framing {
     co_return parser_->is_done() ? errc::ok : errc::body_too_large;
   }
 
+  // Not a coroutine itself: the forwarder's frame is the only one this adds to a request.
   awaitable<upstream::ForwardResult> forward(filters::RequestHead&, ForwardCall call) override {
     RequestParser& parser = *parser_;
     if (parser.chunked()) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
     bound_buffer(kBodyPhaseBufferLimit);
-    co_return co_await upstream::forward(
-        upstream::ForwardRequest{.client = stream_,
-                                 .client_buffer = buffer_,
-                                 .parser = parser,
-                                 .balancer = call.balancer,
-                                 .config = call.config,
-                                 .keep_alive = call.keep_alive,
-                                 .draining = worker_.draining_flag(),
-                                 .preserve_host = call.preserve_host,
-                                 .head_request = call.head_request,
-                                 .client_version = call.client_version,
-                                 .request_id = call.request_id,
-                                 .body_start = call.body_start,
-                                 .websocket = call.websocket});
+    return upstream::forward(upstream::ForwardRequest{.client = stream_,
+                                                      .client_buffer = buffer_,
+                                                      .parser = parser,
+                                                      .balancer = call.balancer,
+                                                      .config = call.config,
+                                                      .keep_alive = call.keep_alive,
+                                                      .draining = worker_.draining_flag(),
+                                                      .preserve_host = call.preserve_host,
+                                                      .head_request = call.head_request,
+                                                      .client_version = call.client_version,
+                                                      .request_id = call.request_id,
+                                                      .body_start = call.body_start,
+                                                      .websocket = call.websocket});
   }
 
   // The connections after a 101: bytes both ways until either side ends the tunnel. Its log line
