@@ -381,43 +381,48 @@ class Session final : public SessionHandle, private Framing {
     co_return parser_->is_done() ? errc::ok : errc::body_too_large;
   }
 
+  // Not a coroutine itself on the HTTP/1.1 path: the forwarder's frame is the only one this adds
+  // to a request.
   awaitable<upstream::ForwardResult> forward(filters::RequestHead& head,
                                              ForwardCall call) override {
+    if (call.balancer.config().protocol != config::Protocol::http1)
+      return forward_to_h2(head, call);
     RequestParser& parser = *parser_;
-    if (call.balancer.config().protocol != config::Protocol::http1) {
-      bound_buffer(kBodyPhaseBufferLimit);
-      H1ToH2 exchange(stream_, buffer_, parser, call.body_start, call.config.timeouts,
-                      call.keep_alive && !worker_.draining(), call.client_version,
-                      call.head_request);
-      const bool has_body = call.body_start || !parser.is_done();
-      upstream::ForwardResult result = co_await upstream::forward_h2(
-          upstream::StreamRequest{.head = head,
-                                  .body = has_body ? &exchange : nullptr,
-                                  .balancer = call.balancer,
-                                  .config = call.config,
-                                  .preserve_host = call.preserve_host,
-                                  .request_id = call.request_id,
-                                  .grpc = grpc,
-                                  .sink = exchange});
-      result.keep_alive = exchange.keep_alive() && parser.is_done();
-      co_return result;
-    }
     if (parser.chunked()) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
     bound_buffer(kBodyPhaseBufferLimit);
-    co_return co_await upstream::forward(
-        upstream::ForwardRequest{.client = stream_,
-                                 .client_buffer = buffer_,
-                                 .parser = parser,
-                                 .balancer = call.balancer,
-                                 .config = call.config,
-                                 .keep_alive = call.keep_alive,
-                                 .draining = worker_.draining_flag(),
-                                 .preserve_host = call.preserve_host,
-                                 .head_request = call.head_request,
-                                 .client_version = call.client_version,
-                                 .request_id = call.request_id,
-                                 .body_start = call.body_start,
-                                 .websocket = call.websocket});
+    return upstream::forward(upstream::ForwardRequest{.client = stream_,
+                                                      .client_buffer = buffer_,
+                                                      .parser = parser,
+                                                      .balancer = call.balancer,
+                                                      .config = call.config,
+                                                      .keep_alive = call.keep_alive,
+                                                      .draining = worker_.draining_flag(),
+                                                      .preserve_host = call.preserve_host,
+                                                      .head_request = call.head_request,
+                                                      .client_version = call.client_version,
+                                                      .request_id = call.request_id,
+                                                      .body_start = call.body_start,
+                                                      .websocket = call.websocket});
+  }
+
+  // To an h2 or grpc upstream: the body streamed from the parser, the answer relayed as it comes.
+  awaitable<upstream::ForwardResult> forward_to_h2(filters::RequestHead& head, ForwardCall call) {
+    RequestParser& parser = *parser_;
+    bound_buffer(kBodyPhaseBufferLimit);
+    H1ToH2 exchange(stream_, buffer_, parser, call.body_start, call.config.timeouts,
+                    call.keep_alive && !worker_.draining(), call.client_version, call.head_request);
+    const bool has_body = call.body_start || !parser.is_done();
+    upstream::ForwardResult result = co_await upstream::forward_h2(
+        upstream::StreamRequest{.head = head,
+                                .body = has_body ? &exchange : nullptr,
+                                .balancer = call.balancer,
+                                .config = call.config,
+                                .preserve_host = call.preserve_host,
+                                .request_id = call.request_id,
+                                .grpc = grpc,
+                                .sink = exchange});
+    result.keep_alive = exchange.keep_alive() && parser.is_done();
+    co_return result;
   }
 
   // The connections after a 101: bytes both ways until either side ends the tunnel. Its log line
