@@ -61,10 +61,10 @@ def frame(kind, flags, stream_id, payload=b""):
         ">I", stream_id & 0x7FFFFFFF) + payload
 
 
-def read_until_closed(s, deadline):
-    """Reads raw frames until the peer closes; returns (closed, goaway error code or None)."""
+def raw_frames(s, deadline):
+    """Yields (kind, flags, stream id, payload) for each frame read until `deadline`; then, or when
+    the peer closes, yields ("closed", bool) once and ends."""
     buffer = b""
-    goaway = None
     s.settimeout(0.5)
     while time.monotonic() < deadline:
         try:
@@ -72,20 +72,48 @@ def read_until_closed(s, deadline):
         except socket.timeout:
             continue
         except OSError:
-            return True, goaway
+            data = b""
         if not data:
-            return True, goaway
+            yield "closed", True
+            return
         buffer += data
-        while len(buffer) >= 9:
+        while len(buffer) >= 9 and len(buffer) >= 9 + int.from_bytes(buffer[:3], "big"):
             length = int.from_bytes(buffer[:3], "big")
-            if len(buffer) < 9 + length:
-                break
-            kind = buffer[3]
-            payload = buffer[9:9 + length]
-            if kind == 7 and len(payload) >= 8:  # GOAWAY
-                goaway = int.from_bytes(payload[4:8], "big")
+            yield buffer[3], buffer[4], int.from_bytes(buffer[5:9], "big") & 0x7FFFFFFF, \
+                buffer[9:9 + length]
             buffer = buffer[9 + length:]
+    yield "closed", False
+
+
+def read_until_closed(s, deadline):
+    """Reads raw frames until the peer closes; returns (closed, goaway error code or None)."""
+    goaway = None
+    for kind, *rest in raw_frames(s, deadline):
+        if kind == "closed":
+            return rest[0], goaway
+        payload = rest[2]
+        if kind == 7 and len(payload) >= 8:  # GOAWAY
+            goaway = int.from_bytes(payload[4:8], "big")
     return False, goaway
+
+
+def server_settings(s, conn, deadline):
+    """Reads until the server's SETTINGS arrive (its HTTP/2 session is up, not just the TCP
+    connection); returns whether they did, and the events read on the way."""
+    s.settimeout(0.5)
+    events = []
+    while time.monotonic() < deadline:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        events += conn.receive_data(data)
+        s.sendall(conn.data_to_send())
+        if any(isinstance(e, h2.events.RemoteSettingsChanged) for e in events):
+            return True, events
+    return False, events
 
 
 def request_headers(port, path, extra=None, method="GET"):
@@ -224,32 +252,21 @@ def cmd_hpack_bomb(port, path):
     block += b"\xbe" * 4000
     s.sendall(frame(1, 0x5, 1, block))
     results = {"status": None, "reset": None}
-    buffer = b""
-    deadline = time.monotonic() + LIMIT_S
-    s.settimeout(0.5)
-    while time.monotonic() < deadline and results["status"] is None and results["reset"] is None:
-        try:
-            data = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not data:
+    for kind, *rest in raw_frames(s, time.monotonic() + LIMIT_S):
+        if kind == "closed":
             break
-        buffer += data
-        while len(buffer) >= 9:
-            length = int.from_bytes(buffer[:3], "big")
-            if len(buffer) < 9 + length:
-                break
-            kind, sid, payload = buffer[3], int.from_bytes(buffer[5:9], "big"), buffer[9:9 + length]
-            buffer = buffer[9 + length:]
-            if kind == 1 and sid == 1:
-                for n, v in conn.decoder.decode(payload):
-                    if n in (b":status", ":status"):
-                        results["status"] = int(v)
-            elif kind == 3 and sid == 1:
-                results["reset"] = int.from_bytes(payload, "big")
-            elif kind == 7:
-                results["goaway"] = int.from_bytes(payload[4:8], "big")
-                results["reset"] = -1
+        _, sid, payload = rest
+        if kind == 1 and sid == 1:
+            for n, v in conn.decoder.decode(payload):
+                if n in (b":status", ":status"):
+                    results["status"] = int(v)
+        elif kind == 3 and sid == 1:
+            results["reset"] = int.from_bytes(payload, "big")
+        elif kind == 7:
+            results["goaway"] = int.from_bytes(payload[4:8], "big")
+            results["reset"] = -1
+        if results["status"] is not None or results["reset"] is not None:
+            break
     return results
 
 
@@ -436,20 +453,7 @@ def cmd_idle(port):
     s = connect(port)
     conn = client()
     s.sendall(conn.data_to_send())
-    # The server's SETTINGS: its HTTP/2 session is up, not just the TCP connection.
-    deadline = time.monotonic() + LIMIT_S
-    s.settimeout(0.5)
-    settings = False
-    while not settings and time.monotonic() < deadline:
-        try:
-            data = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not data:
-            break
-        for event in conn.receive_data(data):
-            settings = settings or isinstance(event, h2.events.RemoteSettingsChanged)
-        s.sendall(conn.data_to_send())
+    settings, _ = server_settings(s, conn, time.monotonic() + LIMIT_S)
     print("connected" if settings else "no settings", flush=True)
     closed, goaway = read_until_closed(s, time.monotonic() + LIMIT_S)
     return {"closed": closed, "goaway": goaway}
@@ -461,27 +465,13 @@ def cmd_silent(port, path):
     conn.send_headers(1, request_headers(port, path), end_stream=True)
     s.sendall(conn.data_to_send())
     started = time.monotonic()
-    buffer = b""
     pings = 0
     closed = False
-    s.settimeout(0.5)
-    while time.monotonic() < started + LIMIT_S:
-        try:
-            data = s.recv(65536)
-        except socket.timeout:
-            continue
-        except OSError:
-            closed = True
-            break
-        if not data:
-            closed = True
-            break
-        buffer += data
-        while len(buffer) >= 9 and len(buffer) >= 9 + int.from_bytes(buffer[:3], "big"):
-            length = int.from_bytes(buffer[:3], "big")
-            if buffer[3] == 6 and not buffer[4] & 1:  # PING, not an ACK
-                pings += 1
-            buffer = buffer[9 + length:]
+    for kind, *rest in raw_frames(s, started + LIMIT_S):
+        if kind == "closed":
+            closed = rest[0]
+        elif kind == 6 and not rest[0] & 1:  # PING, not an ACK
+            pings += 1
     return {"closed": closed, "pings": pings, "seconds": time.monotonic() - started}
 
 
@@ -489,21 +479,9 @@ def cmd_window(port):
     s = connect(port)
     conn = client()
     s.sendall(conn.data_to_send())
-    deadline = time.monotonic() + LIMIT_S
-    s.settimeout(0.5)
-    settings = False
-    increment = 0
-    while not settings and time.monotonic() < deadline:
-        try:
-            data = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not data:
-            break
-        for event in conn.receive_data(data):
-            settings = settings or isinstance(event, h2.events.RemoteSettingsChanged)
-            if isinstance(event, h2.events.WindowUpdated) and event.stream_id == 0:
-                increment += event.delta
+    settings, events = server_settings(s, conn, time.monotonic() + LIMIT_S)
+    increment = sum(e.delta for e in events
+                    if isinstance(e, h2.events.WindowUpdated) and e.stream_id == 0)
     return {"settings": settings, "connection_window": 65535 + increment}
 
 
