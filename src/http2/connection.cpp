@@ -49,9 +49,11 @@ struct Stream {
   std::string body;
   bool body_done = false;
   bool body_too_large = false;
-  // The body goes up as it comes (an HTTP/2 upstream): its window opens as the upstream takes it,
-  // and max_body_bytes does not bound it (the window does what it holds).
+  // The body goes up as it comes (an HTTP/2 upstream): its window opens as the upstream takes it
+  // (the window bounds what it holds), and max_body_bytes bounds its whole length as it does an
+  // HTTP/1.1 body's.
   bool streaming = false;
+  std::uint64_t streamed = 0;  // bytes of the body received while streaming
   std::size_t counted = 0;     // bytes of `body` counted in the connection's body_bytes_
   std::size_t unconsumed = 0;  // bytes of `body` whose stream window is not given back yet
   Signal body_signal;          // more of the body arrived, or the stream ended
@@ -62,8 +64,11 @@ struct Stream {
   bool eof_given = false;  // nghttp2 took the last byte
   bool submitted = false;  // the response head went to nghttp2
   bool closed = false;     // reset by either side, or the connection is gone
-  Fields trailers;         // sent after the last byte of the response, when there are any
-  Signal signal;           // the stream's coroutine waits on it for room in the response
+  // The upstream stream the answer comes from (an HTTP/2 upstream): reset when this one ends
+  // first, so that a client that went away holds nothing upstream.
+  upstream::H2Call* upstream = nullptr;
+  Fields trailers;  // sent after the last byte of the response, when there are any
+  Signal signal;    // the stream's coroutine waits on it for room in the response
 
   std::size_t backlog() const { return out.size() - out_taken; }
 };
@@ -272,6 +277,7 @@ class Connection final : public server::SessionHandle,
     ended_ = true;
     for (auto& [id, stream] : streams_) {
       stream->closed = true;
+      if (stream->upstream) stream->upstream->cancel(NGHTTP2_CANCEL);
       stream->signal.notify();
       stream->body_signal.notify();
     }
@@ -412,7 +418,19 @@ class Connection final : public server::SessionHandle,
     nghttp2_session_consume_connection(session, length);
     Stream* s = c.find(id);
     if (!s) return 0;
+    const std::uint64_t max = c.limits_.max_body_bytes;
     if (s->streaming) {
+      if (s->body_too_large) {
+        nghttp2_session_consume_stream(session, id, length);
+        return 0;
+      }
+      s->streamed += length;
+      if (max > 0 && s->streamed > max) {
+        nghttp2_session_consume_stream(session, id, length);
+        s->body_too_large = true;
+        s->body_signal.notify();
+        return 0;
+      }
       s->body.append(reinterpret_cast<const char*>(data), length);
       s->unconsumed += length;
       s->body_signal.notify();
@@ -422,7 +440,6 @@ class Connection final : public server::SessionHandle,
     if (s->body_too_large) return 0;
     // The bodies of one connection's streams are held whole until they go up: together they stay
     // within max_body_bytes (0: no bound), so concurrent streams cannot multiply it.
-    const std::uint64_t max = c.limits_.max_body_bytes;
     if (max > 0 && c.body_bytes_ + length > max) {
       s->body_too_large = true;
       c.body_bytes_ -= s->counted;
@@ -457,6 +474,7 @@ class Connection final : public server::SessionHandle,
     if (it == c.streams_.end()) return 0;
     Stream& s = *it->second;
     s.closed = true;
+    if (s.upstream) s.upstream->cancel(NGHTTP2_CANCEL);
     c.body_bytes_ -= s.counted;
     s.counted = 0;
     s.body.clear();
@@ -679,6 +697,8 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
     co_return true;
   }
 
+  void follow(upstream::H2Call* call) override { s_.upstream = call; }
+
   void trailers(const Fields& fields) override {
     for (const auto& [name, value] : fields) {
       // RFC 9113 §8.1: no pseudo-header and no connection-specific field in trailers.
@@ -732,6 +752,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
   awaitable<upstream::ForwardResult> forward_streamed(filters::RequestHead& head,
                                                       server::ForwardCall call) {
     s_.streaming = true;
+    s_.streamed = s_.body.size();
     body_start_ = call.body_start;
     const bool has_body = body_start_ || !s_.body.empty() || !s_.body_done;
     co_return co_await upstream::forward_h2(
@@ -817,19 +838,21 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
       Stream& s = framing.s_;
       Connection& c = framing.c_;
       last = false;
+      if (s.body_too_large) co_return errc::body_too_large;
       if (framing.body_start_) {
         out.append(framing.body_start_->buffer().data(), framing.body_start_->size);
         framing.body_start_ = nullptr;
         last = true;
         co_return errc::ok;
       }
-      while (s.body.empty() && !s.body_done && !s.closed && !stopped) {
+      while (s.body.empty() && !s.body_done && !s.closed && !stopped && !s.body_too_large) {
         const bool notified = co_await s.body_signal.wait(deadline);
         if (!notified && Clock::now() >= deadline) {
           co_return errc::client_header_timeout;
         }
       }
       if (stopped) co_return errc::ok;
+      if (s.body_too_large) co_return errc::body_too_large;
       if (s.body.empty() && s.closed && !s.body_done) co_return errc::bad_request;
       out.append(s.body);
       s.body.clear();

@@ -628,7 +628,9 @@ class StreamExchange {
       sending = false;
       sent_done.notify();
     });
+    r_.sink.follow(&call_);
     const errc answered = co_await relay_answer();
+    r_.sink.follow(nullptr);
     // The answer is whole or failed: what is left of the body is not wanted (RFC 9113 §8.1).
     if (sending && !body_done_) call_.cancel(NGHTTP2_CANCEL);
     if (r_.body) r_.body->stop(true);
@@ -753,7 +755,7 @@ awaitable<ForwardResult> forward_h2(StreamRequest r) {
     auto open_until = picked + r.config.timeouts.upstream_connect;
     if (deadline) open_until = std::min(open_until, *deadline);
     auto call = co_await target->h2->open(h2_fields(r, *target->target, grpc), r.body != nullptr,
-                                          open_until);
+                                          r.config.limits.max_response_header_bytes, open_until);
     if (!call) {
       result.error = static_cast<errc>(call.error().value());
       count_attempt(*target, result.error, {});
@@ -786,10 +788,15 @@ awaitable<ForwardResult> forward_h2(StreamRequest r) {
   }
   if (result.error == errc::ok || !grpc || !result.response_started) co_return result;
   // A gRPC answer broken off after its head still ends as gRPC answers do: with a status.
-  const auto code = result.error == errc::upstream_timeout ? http_io::GrpcStatus::deadline_exceeded
-                                                           : http_io::GrpcStatus::unavailable;
-  const std::string_view message =
-      result.error == errc::upstream_timeout ? "Deadline exceeded" : "Upstream stream failed";
+  auto code = http_io::GrpcStatus::unavailable;
+  std::string_view message = "Upstream stream failed";
+  if (result.error == errc::upstream_timeout) {
+    code = http_io::GrpcStatus::deadline_exceeded;
+    message = "Deadline exceeded";
+  } else if (result.error == errc::body_too_large) {
+    code = http_io::GrpcStatus::resource_exhausted;
+    message = "Request body too large";
+  }
   r.sink.trailers({{"grpc-status", std::to_string(static_cast<unsigned>(code))},
                    {"grpc-message", http_io::grpc_percent_encode(message)}});
   co_await r.sink.body({}, true);

@@ -81,8 +81,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
     return calls_.size() < allowed;
   }
 
-  result<std::shared_ptr<H2Call>> open(const Fields& fields, bool has_body) {
+  result<std::shared_ptr<H2Call>> open(const Fields& fields, bool has_body,
+                                       std::size_t max_header_bytes) {
     auto call = std::make_shared<H2Call>(shared_from_this(), wake_.get_executor());
+    call->max_header_bytes_ = max_header_bytes;
     std::vector<nghttp2_nv> nva;
     nva.reserve(fields.size());
     for (const auto& [name, value] : fields) nva.push_back(nv(name, value));
@@ -272,6 +274,14 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
     if (!call) return 0;
     const std::string_view n(reinterpret_cast<const char*>(name), name_length);
     const std::string_view v(reinterpret_cast<const char*>(value), value_length);
+    // As an HTTP/1.1 head is bounded: a header block of many small fields (an HPACK bomb among
+    // them) is refused as one long field is. The stream is reset; the answer fails (502).
+    call->header_bytes_ += name_length + value_length + 4;
+    if (call->header_bytes_ > call->max_header_bytes_) {
+      spdlog::warn("upstream http2: an answer's header block is over {} bytes",
+                   call->max_header_bytes_);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
     if (call->head_done_) {
       if (!n.starts_with(':')) call->trailers.emplace_back(n, v);
     } else if (n == ":status") {
@@ -296,6 +306,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
     if (!call) return 0;
     const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_HEADERS && !call->head_done_) {
+      call->header_bytes_ = 0;  // the trailers have a bound of their own
       if (call->status >= 200) {
         call->head_done_ = true;
         call->head_ends_stream = end_stream;
@@ -438,10 +449,11 @@ void H2Pool::removed(H2Connection* connection) {
 }
 
 awaitable<result<std::shared_ptr<H2Call>>> H2Pool::open(const Fields& fields, bool has_body,
+                                                        std::size_t max_header_bytes,
                                                         Clock::time_point deadline) {
   for (;;) {
     for (auto& connection : connections_) {
-      if (connection->has_room()) co_return connection->open(fields, has_body);
+      if (connection->has_room()) co_return connection->open(fields, has_body, max_header_bytes);
     }
     if (connections_.size() + connecting_ < options_.max_connections) {
       ++connecting_;

@@ -3,6 +3,7 @@
 //                                                  (over TLS with CERT and KEY)
 //   node grpc-peer.mjs client ADDRESS CALL [TOKEN] [--count N] [--timeout-ms N] [--sleep-ms N]
 //                                                  [--code N] [--text S] [--authority HOST]
+//                                                  [--cancel-after N]
 // The client prints one line, "grpc-peer result {json}", with the call's status code, details,
 // the messages it got (count, and whether each came back in order with its own id) and the
 // trailing metadata.
@@ -37,7 +38,15 @@ function server(cert, key) {
       for (let i = 0; i < call.request.count; i++) {
         call.write({ id: `${call.request.id}${i}`, text: call.request.text, index: i });
       }
-      call.end();
+      // With sleep_ms the stream stays open that long after its messages; a call cancelled
+      // meanwhile says so.
+      if (call.request.sleep_ms > 0) {
+        const timer = setTimeout(() => call.end(), call.request.sleep_ms);
+        call.on("cancelled", () => {
+          clearTimeout(timer);
+          console.log(`grpc-peer cancelled ${call.request.text}`);
+        });
+      } else call.end();
     },
     BidiStream(call) {
       let index = 0;
@@ -66,7 +75,7 @@ function server(cert, key) {
 }
 
 function options(args) {
-  const o = { count: 0, timeoutMs: 0, sleepMs: 0, code: 0, text: "hello", authority: "" };
+  const o = { count: 0, timeoutMs: 0, sleepMs: 0, code: 0, text: "hello", authority: "", cancelAfter: 0 };
   for (let i = 0; i < args.length; i += 2) {
     const [k, v] = [args[i], args[i + 1]];
     if (k === "--count") o.count = Number(v);
@@ -75,6 +84,7 @@ function options(args) {
     else if (k === "--code") o.code = Number(v);
     else if (k === "--text") o.text = v;
     else if (k === "--authority") o.authority = v;
+    else if (k === "--cancel-after") o.cancelAfter = Number(v);
   }
   return o;
 }
@@ -116,6 +126,8 @@ function client(address, method, token, args) {
   } else if (method === "ServerStream") {
     const call = stub.ServerStream({ ...request, id: "m" }, metadata, callOptions);
     call.on("data", take);
+    // The client cancels the call (RST_STREAM CANCEL) once it has this many messages.
+    if (o.cancelAfter > 0) call.on("data", () => result.messages === o.cancelAfter && call.cancel());
     call.on("status", onStatus);
     call.on("error", (e) => done(e));
     call.on("end", () => done(null));

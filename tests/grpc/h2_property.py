@@ -14,7 +14,8 @@ grpc-status 0 in trailers; rst-early:DELAY resets the stream before its head; rs
 its head and part of the body; refuse resets it REFUSED_STREAM the first time (never processed: the
 gateway sends it again); goaway:DELAY sends GOAWAY naming the stream before this one as the last
 processed, the first time, and closes once the others are answered; drop:DELAY closes the
-connection abruptly, the first time. Delays are in milliseconds.
+connection abruptly, the first time; big-head:BYTES answers 200 with a head of that many bytes
+in small fields (not drawn by the schedules). Delays are in milliseconds.
 """
 
 import heapq
@@ -184,6 +185,13 @@ class UpstreamConn:
                 self.up.later(delay, lambda: self.send_goaway(sid))
             else:
                 self.up.later(delay, self.close)
+            return
+        if kind == "big-head":
+            fields = [(":status", "200")]
+            fields += [(f"x-filler-{i:05}", "f" * 20) for i in range(delay // 36 + 1)]
+            self.h2.send_headers(sid, fields, end_stream=True)
+            self.streams.pop(sid, None)
+            self.flush()
             return
         if kind == "rst-early":
             self.up.later(delay, lambda: self.reset(sid, h2.errors.ErrorCodes.INTERNAL_ERROR))

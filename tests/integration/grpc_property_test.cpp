@@ -101,5 +101,35 @@ TEST(GrpcPropertyTest, EveryStreamGetsItsOwnAnswerOrUnavailable) {
       << open_connections(gateway.process->pid()) << " connections open";
 }
 
+// An HTTP/2 answer's head is bounded as an HTTP/1.1 one is (max_response_header_bytes), however
+// many fields it comes in: over the bound the upstream stream is reset and the client gets 502.
+TEST(UpstreamHttp2Test, AnAnswerHeadOverTheLimitIsABadGateway) {
+  Process upstream({"/usr/bin/python3", kScript, "upstream"});
+  const std::string upstream_port = upstream.wait_for_line(R"(^listening (\d+)$)");
+  Tollgate gateway = start_tollgate(
+      "listen:\n"
+      "  - { address: 127.0.0.1:0, http2: true }\n"
+      "log: { level: info, format: text, access_log: off }\n"
+      "limits: { max_response_header_bytes: 16KiB }\n"
+      "upstreams:\n"
+      "  plain: { targets: [ http://127.0.0.1:" +
+      upstream_port +
+      " ], protocol: h2 }\n"
+      "routes:\n"
+      "  - { name: plain, match: { paths: [ / ] }, upstream: plain }\n");
+  const auto status = [&](const std::string& plan) {
+    Process curl({"/usr/bin/curl", "-sS", "--max-time", "10", "--http2-prior-knowledge", "-o",
+                  "/dev/null", "-w", "status %{http_code}\n", "-H", "x-plan: " + plan,
+                  "http://127.0.0.1:" + std::to_string(gateway.port()) + "/head"});
+    const std::string line = curl.wait_for_line(R"(^status (\d+)$)");
+    EXPECT_EQ(curl.wait_exit(), 0) << curl.output();
+    return line;
+  };
+  EXPECT_EQ(status("big-head:15000"), "200");
+  EXPECT_EQ(status("big-head:17000"), "502");
+  gateway.process->wait_for_line("header block is over 16384 bytes");
+  EXPECT_EQ(status("big-head:15000"), "200");  // the connection serves on
+}
+
 }  // namespace
 }  // namespace tollgate::test

@@ -54,6 +54,7 @@ struct Environment {
         "  address: 127.0.0.1:0\n"
         "workers: 2\n"
         "log: { level: info, format: text, access_log: stdout }\n"
+        "limits: { max_body_bytes: 64KiB }\n"
         "upstreams:\n"
         "  echo: { targets: [ http://127.0.0.1:" +
         std::to_string(server_port) +
@@ -148,11 +149,32 @@ TEST_F(GrpcTest, ServerStreamingRelaysEveryMessageInOrder) {
   EXPECT_EQ(result["in_order"], true) << result;
 }
 
+// The client cancels a server stream while the upstream holds it open: the upstream learns at once,
+// not when upstream_read (60 s by default) would have given up on it.
+TEST_F(GrpcTest, ACancelledCallIsCancelledUpstreamAtOnce) {
+  const json result = call("ServerStream", env().token,
+                           {"--count", "1", "--cancel-after", "1", "--sleep-ms", "60000", "--text",
+                            "held-by-the-client"});
+  EXPECT_EQ(result["code"], 1) << result;  // CANCELLED, as the client did
+  EXPECT_EQ(result["messages"], 1) << result;
+  EXPECT_NO_THROW(env().server->wait_for_line("^grpc-peer cancelled held-by-the-client$", 10s))
+      << env().server->output();
+}
+
 TEST_F(GrpcTest, BidirectionalStreamingEchoesInOrder) {
   const json result = call("BidiStream", env().token, {"--count", "1000"});
   EXPECT_EQ(result["code"], 0) << result;
   EXPECT_EQ(result["messages"], 1000) << result;
   EXPECT_EQ(result["in_order"], true) << result;
+}
+
+// max_body_bytes bounds a streamed request body as it does one held whole: a client stream that
+// goes over it ends with RESOURCE_EXHAUSTED, whether or not echoes came back first.
+TEST_F(GrpcTest, AStreamOverMaxBodyBytesIsResourceExhausted) {
+  const json result =
+      call("BidiStream", env().token, {"--count", "200", "--text", std::string(1000, 'x')});
+  EXPECT_EQ(result["code"], 8) << result;
+  EXPECT_LT(result["messages"], 200) << result;
 }
 
 TEST_F(GrpcTest, TrailingMetadataReachesTheClient) {

@@ -103,6 +103,9 @@ class ResponseSink {
   virtual awaitable<bool> body(std::string_view piece, bool last) = 0;
   // The answer's trailers (HTTP/2 upstreams: grpc-status, grpc-message...), before the last body().
   virtual void trailers(const Fields&) {}
+  // The upstream stream the answer comes from, while it does (nullptr after): a sink whose client
+  // goes away first resets it, so that a silent stream upstream is not held until upstream_read.
+  virtual void follow(H2Call*) {}
 
  protected:
   ~ResponseSink() = default;

@@ -69,9 +69,11 @@ class H2Call {
   bool head_done_ = false;
   bool in_done_ = false;  // the upstream ended its side of the stream
   std::string in_;
-  std::size_t in_unconsumed_ = 0;  // bytes in in_ whose stream window is not given back yet
-  bool closed_ = false;            // the stream ended, in either way
-  bool failed_ = false;            // it ended without a complete answer
+  std::size_t in_unconsumed_ = 0;     // bytes in in_ whose stream window is not given back yet
+  std::size_t max_header_bytes_ = 0;  // what the head, and then the trailers, may take
+  std::size_t header_bytes_ = 0;
+  bool closed_ = false;  // the stream ended, in either way
+  bool failed_ = false;  // it ended without a complete answer
   bool refused_ = false;
 };
 
@@ -96,8 +98,10 @@ class H2Pool {
 
   // Opens a stream with the request head `fields` (pseudo-headers first) on a connection with room
   // for it, opening one when none has and max_connections allows, else waiting until `deadline`.
-  // Without `has_body` the head ends the stream.
+  // Without `has_body` the head ends the stream. An answer whose head or trailers take more than
+  // `max_header_bytes` (each field counted as `name: value` and its line end) resets the stream.
   awaitable<result<std::shared_ptr<H2Call>>> open(const Fields& fields, bool has_body,
+                                                  std::size_t max_header_bytes,
                                                   Clock::time_point deadline);
 
   std::size_t connection_count() const noexcept { return connections_.size(); }
