@@ -16,6 +16,7 @@
 #include "tollgate/common/signal.hpp"
 #include "tollgate/http/grpc.hpp"
 #include "tollgate/http/headers.hpp"
+#include "tollgate/http2/session_io.hpp"
 
 namespace tollgate::http2 {
 namespace {
@@ -25,7 +26,6 @@ using server::Headers;
 using upstream::Fields;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
-constexpr std::size_t kWriteBatch = 64 * 1024;  // what one write to the client carries at most
 // Response bytes one stream holds that the client has not taken yet (its flow-control window may
 // be shut): past this the stream stops reading from its upstream until they go.
 constexpr std::size_t kStreamBacklog = 64 * 1024;
@@ -203,24 +203,9 @@ class Connection final : public server::SessionHandle,
     return true;
   }
 
-  // Writes what nghttp2 has to send, in batches; false when the client is gone or too slow.
+  // False when the client is gone or too slow.
   awaitable<bool> flush() {
-    for (;;) {
-      output_.clear();
-      while (output_.size() < kWriteBatch) {
-        const std::uint8_t* data = nullptr;
-        const auto n = nghttp2_session_mem_send(session_, &data);
-        if (n < 0) co_return false;
-        if (n == 0) break;
-        output_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-      }
-      if (output_.empty()) co_return true;
-      error_code ec;
-      stream_.expires_after(timeouts_.client_send);
-      co_await asio::async_write(stream_, asio::buffer(output_),
-                                 asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return false;
-    }
+    return http2::flush(session_, stream_, output_, timeouts_.client_send);
   }
 
   // Waits until the socket is readable or a stream has something to send. A connection with no

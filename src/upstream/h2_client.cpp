@@ -11,13 +11,14 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/experimental/parallel_group.hpp>
 
+#include "tollgate/http2/session_io.hpp"
+
 namespace tollgate::upstream {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
-constexpr std::size_t kWriteBatch = 64 * 1024;
 // Request body bytes one stream holds that the upstream's window has not let go yet: past this,
 // send() waits (and the client's own window stays shut).
 constexpr std::size_t kSendBacklog = 64 * 1024;
@@ -177,22 +178,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   }
 
   awaitable<bool> flush() {
-    for (;;) {
-      output_.clear();
-      while (output_.size() < kWriteBatch) {
-        const std::uint8_t* data = nullptr;
-        const auto n = nghttp2_session_mem_send(session_, &data);
-        if (n < 0) co_return false;
-        if (n == 0) break;
-        output_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-      }
-      if (output_.empty()) co_return true;
-      error_code ec;
-      connection_->stream.expires_after(options_.send_timeout);
-      co_await asio::async_write(connection_->stream, asio::buffer(output_),
-                                 asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return false;
-    }
+    return http2::flush(session_, connection_->stream, output_, options_.send_timeout);
   }
 
   awaitable<Wait> wait_readable() {
