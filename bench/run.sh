@@ -7,7 +7,7 @@
 # bench/results/. Everything runs on 127.0.0.1, every step is bounded in time, and every process
 # started here is stopped by PID when the script exits, however it exits.
 #
-# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g h j k r (default: all); see bench/README.md
+# usage: bench/run.sh [SCENARIO...]        scenarios a b c d e f g h j k l r (default: all); see bench/README.md
 #   BENCH_DURATION      seconds per wrk run                        (default 10, 1..60)
 #   BENCH_RUNS          runs per scenario and contender            (default 3, 1..10)
 #   BENCH_CONNECTIONS   wrk connections in scenarios a-d           (default 64, 1..1000)
@@ -37,9 +37,10 @@ readonly large_connections=8       # scenario e: 1 MiB bodies
 readonly many_connections=1000     # scenario f
 readonly burst_connections=64      # scenarios g and j_cold
 readonly paced_delay_ms=10         # scenario h: each connection's pause between requests
-readonly h2_connections=16         # scenario k: h2load's connections over TLS,
+readonly h2_connections=16         # scenarios k and l: h2load's connections,
 readonly h2_streams=4              # each with this many streams at once (64 in flight, as in a)
 replicas=false                     # scenario r: Redis and two replicas sharing a cache in it
+grpc=false                         # scenario l: tests/grpc's echo server, on node
 
 work_dir=""
 scenarios=()
@@ -98,6 +99,7 @@ declare -A scenario_contenders=(
   [j]="nginx tollgate"
   [j_cold]="tollgate"
   [k]="nginx haproxy tollgate"
+  [l]="direct nginx haproxy tollgate"
   [r]="tollgate replica_a"
   [r_levels]="replicas"
 )
@@ -114,22 +116,23 @@ declare -A scenario_contenders=(
 select_scenarios() {
   local arg name
   local -A chosen=()
-  [ $# -gt 0 ] || set -- a b c d e f g h j k r
+  [ $# -gt 0 ] || set -- a b c d e f g h j k l r
   for arg in "$@"; do
     case $arg in
-      a | b | c | d | f | g | k | e_download | e_upload | j_cold) chosen[$arg]=1 ;;
+      a | b | c | d | f | g | k | l | e_download | e_upload | j_cold) chosen[$arg]=1 ;;
       e) chosen[e_download]=1 chosen[e_upload]=1 ;;
       h) chosen[h]=1 chosen[a]=1 ;;
       j) chosen[j]=1 chosen[j_cold]=1 ;;
       r) chosen[r]=1 chosen[r_levels]=1 ;;
-      *) fail "unknown scenario '$arg' (a b c d e f g h j k r; -h for help)" ;;
+      *) fail "unknown scenario '$arg' (a b c d e f g h j k l r; -h for help)" ;;
     esac
   done
   scenarios=()
-  for name in a b c d e_download e_upload f g h j j_cold k r r_levels; do
+  for name in a b c d e_download e_upload f g h j j_cold k l r r_levels; do
     [ -n "${chosen[$name]:-}" ] && scenarios+=("$name")
   done
   [ -z "${chosen[r]:-}" ] || replicas=true
+  [ -z "${chosen[l]:-}" ] || grpc=true
   return 0
 }
 
@@ -163,6 +166,15 @@ install_missing_tools() {
     $sudo rm -f /usr/sbin/policy-rc.d
     created_policy_rc=false
   fi
+  # Scenario l's echo server: node (npm with it, as scripts/test.sh gets them) and tests/grpc's
+  # packages.
+  $grpc || return 0
+  if ! command -v npm >/dev/null; then
+    "$repo_root/scripts/install-deps.sh" nodejs
+    command -v npm >/dev/null || "$repo_root/scripts/install-deps.sh" npm
+  fi
+  (cd "$repo_root/tests/grpc" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }) ||
+    fail "npm ci in tests/grpc failed"
 }
 
 # Benchmarks measure the optimised build of the current sources (a no-op when it is up to date).
@@ -204,19 +216,24 @@ one_token=""      # scenarios b and c
 paced_connections=1   # scenario h, set by set_paced_connections
 one_jwt=""        # scenario j
 tokens_file=""    # scenario d
+grpc_request=""   # scenario l: one EchoRequest, framed as gRPC frames it
 
 # Sets case_* for one contender in one scenario: the URL wrk loads, its connections, Lua script and
-# extra header, the server whose processes are measured, and the least bytes a response can have.
+# extra header, the server whose processes are measured, and the least bytes a response can have;
+# for h2load (k and l), the protocol it must speak and its extra arguments.
 case_spec() {
   local scenario=$1 contender=$2 base path=/ok
   case_connections=$connections
   case_script=$lua_dir/report.lua
   case_header=""
   case_min_bytes=0
-  case $contender in
-    direct) case_server=upstream ;;
-    *) case_server=$contender ;;
-  esac
+  case_protocol=h2
+  case_h2load_args=()
+  case_server=$contender
+  if [ "$contender" = direct ]; then
+    case_server=upstream
+    [ "$scenario" != l ] || case_server=grpc
+  fi
   base=${base_url[$case_server]}
   case $scenario in
     a) ;;
@@ -243,6 +260,14 @@ case_spec() {
       base=https://127.0.0.1:${port[${contender}_tls]}
       case_connections=$((h2_connections * h2_streams))
       ;;
+    # gRPC unary calls over h2c: to the echo server itself, or to a proxy's plain-text HTTP/2 listener.
+    l)
+      [ "$contender" = direct ] || base=http://127.0.0.1:${port[${contender}_h2c]}
+      path=/tollgate.test.Echo/Unary
+      case_connections=$((h2_connections * h2_streams))
+      case_protocol=h2c
+      case_h2load_args=(-d "$grpc_request" -H 'content-type: application/grpc' -H 'te: trailers')
+      ;;
   esac
   case $scenario in
     b | c | r) case_header="Authorization: Bearer $one_token" ;;
@@ -260,7 +285,8 @@ case_spec() {
 # One request of the case with curl, before anything is timed: a contender that answers wrongly
 # stops the benchmark instead of producing a number.
 check_case() {
-  local scenario=$1 contender=$2 status size body=$work_dir/check-body args=()
+  local scenario=$1 contender=$2 status size body=$work_dir/check-body head=$work_dir/check-head
+  local args=() grpc_status reply
   case_spec "$scenario" "$contender"
   [ -n "$case_header" ] && args+=(-H "$case_header")
   case $case_script in
@@ -271,6 +297,8 @@ check_case() {
     */tokens.lua) args+=(-H "Authorization: Bearer $(head -n 1 "$tokens_file")") ;;
   esac
   [ "$scenario" = k ] && args+=(--http2 --cacert "$work_dir/tls/cert.pem")
+  [ "$scenario" = l ] && args+=(--http2-prior-knowledge --data-binary "@$grpc_request" -D "$head"
+    -H 'content-type: application/grpc' -H 'te: trailers')
   read -r status size < <(curl -sS -o "$body" -w '%{http_code} %{size_download}\n' --max-time 10 \
     "${args[@]}" "$case_url") || fail "$scenario/$contender: $case_url does not answer"
   [ "$status" = 200 ] || fail "$scenario/$contender: $case_url answered $status: $(head -c 300 "$body")"
@@ -279,6 +307,18 @@ check_case() {
   if [ "$contender" = idp ] && ! grep -q '"active":true' "$body"; then
     fail "the dev IdP does not find the benchmark's token active: $(cat "$body")"
   fi
+  # h2load sees only the HTTP status, and a failed gRPC call is answered 200 too: the call must end
+  # with one grpc-status, 0 (curl writes the trailers with the headers), and the reply carry the
+  # request's id "b" (field 1, length 1) right after the 5-byte message prefix.
+  if [ "$scenario" = l ]; then
+    grpc_status=$(tr -d '\r' <"$head" | sed -n 's/^grpc-status: *//Ip')
+    [ "$grpc_status" = 0 ] ||
+      fail "$scenario/$contender: the call to $case_url did not end with grpc-status 0: $(cat "$head")"
+    reply=$(od -An -tx1 -v "$body" | tr -d ' \n')
+    [[ $reply =~ ^00[0-9a-f]{8}0a0162 ]] ||
+      fail "$scenario/$contender: the reply from $case_url does not carry the request's id: $reply"
+  fi
+  return 0
 }
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -350,18 +390,20 @@ run_wrk() {
   echo "$report"
 }
 
-# Scenario k: one h2load run over TLS (ALPN h2) of the case set by case_spec, h2_connections
-# connections with h2_streams streams each; prints the report run_wrk would, the latencies taken from
-# h2load's per-request log. Any request not answered 2xx is an error, not a number.
+# Scenarios k and l: one h2load run of the case set by case_spec (k over TLS, ALPN h2; l in plain
+# text, h2c by prior knowledge, with the gRPC call's body and headers), h2_connections connections
+# with h2_streams streams each; prints the report run_wrk would, the latencies taken from h2load's
+# per-request log. Any request not answered 2xx is an error, not a number.
 run_h2load() {
   local output status=0 threads=$wrk_threads log=$work_dir/h2load.tsv
   ((threads <= h2_connections)) || threads=$h2_connections
   rm -f "$log"
   output=$(timeout --kill-after=5s $((duration_s + 60))s h2load -t"$threads" -c"$h2_connections" \
-    -m"$h2_streams" -D "$duration_s" --log-file="$log" "$case_url" 2>&1) || status=$?
+    -m"$h2_streams" -D "$duration_s" --log-file="$log" "${case_h2load_args[@]}" "$case_url" 2>&1) ||
+    status=$?
   [ "$status" -eq 0 ] || fail "h2load against $case_url ended with status $status: $output"
-  grep -q '^Application protocol: h2$' <<<"$output" ||
-    fail "h2load did not speak HTTP/2 with $case_url: $output"
+  grep -q "^Application protocol: $case_protocol\$" <<<"$output" ||
+    fail "h2load did not speak $case_protocol with $case_url: $output"
   sort -t$'\t' -k3,3n "$log" | awk -F'\t' -v duration_us=$((duration_s * 1000000)) \
     -v bytes="$(sed -n 's/^traffic: \([0-9]*\) bytes total.*/\1/p' <<<"$output")" '
     { latency[NR] = $3; sum += $3; if ($2 < 200 || $2 >= 300) bad++ }
@@ -387,7 +429,7 @@ measure_case() {
   calls_before=$(introspect_calls)
   reset_peak_rss "${server_processes[@]}"
   ticks_before=$(cpu_ticks "${server_processes[@]}")
-  if [ "$scenario" = k ]; then report=$(run_h2load); else report=$(run_wrk); fi
+  if [[ $scenario == [kl] ]]; then report=$(run_h2load); else report=$(run_wrk); fi
   ticks_after=$(cpu_ticks "${server_processes[@]}")
   peak=$(memory_kib VmHWM "${server_processes[@]}")
   calls_after=$(introspect_calls)
@@ -607,7 +649,7 @@ write_results() {
         paced_delay_ms: $paced_delay_ms,
         connections: {a: $connections, b: $connections, c: $connections, d: $connections,
                       e_download: $large, e_upload: $large, f: $many, g: $burst,
-                      j: $connections, j_cold: $burst, k: $h2, r: $connections,
+                      j: $connections, j_cold: $burst, k: $h2, l: $h2, r: $connections,
                       r_levels: $replica_tokens}}')" \
     --argjson machine "$(jq -n --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
       --arg model "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
@@ -650,6 +692,11 @@ main() {
     tokens_file=$work_dir/tokens
     log "minting $tokens_count tokens for scenario d"
     mint_tokens "$tokens_count" >"$tokens_file"
+  fi
+  if $grpc; then
+    # EchoRequest{id: "b", text: "hello"} as gRPC frames a message: not compressed, a 4-byte length.
+    grpc_request=$work_dir/grpc-unary.bin
+    printf '\x00\x00\x00\x00\x0a\x0a\x01b\x12\x05hello' >"$grpc_request"
   fi
 
   for workers in "${worker_counts[@]}"; do

@@ -4,9 +4,9 @@
 # and sources scripts/lib/daemons.sh. Every server listens on 127.0.0.1 only.
 #
 # After start_backends and start_proxies: server_pid[NAME] and base_url[NAME] for upstream, idp,
-# nginx, nginx_same, haproxy, haproxy_same and tollgate, and with scenario r (the global
-# `replicas` true) redis, replica_a and replica_b: two tollgates sharing the cached instance's
-# answers in that redis-server. The *_same proxies add the headers tollgate adds, so that they do
+# nginx, nginx_same, haproxy, haproxy_same and tollgate, with scenario r (the global `replicas`
+# true) redis, replica_a and replica_b: two tollgates sharing the cached instance's answers in that
+# redis-server, and with scenario l (the global `grpc` true) grpc: tests/grpc's echo server. The *_same proxies add the headers tollgate adds, so that they do
 # the same work; start_proxies runs once per worker count (the global `workers`), stop_proxies ends
 # them.
 
@@ -28,7 +28,7 @@ readonly nginx_js_module=/usr/lib/nginx/modules/ngx_http_js_module.so   # libngi
 declare -A port=()
 allocate_ports() {
   local names=(upstream nginx nginx_same haproxy haproxy_same tollgate replica_a replica_b redis
-    nginx_tls haproxy_tls tollgate_tls)
+    nginx_tls haproxy_tls tollgate_tls nginx_h2c haproxy_h2c tollgate_h2c)
   local free i
   mapfile -t free < <("$python" "$client_py" free-ports ${#names[@]})
   [ ${#free[@]} -eq ${#names[@]} ] || fail "could not find ${#names[@]} free ports"
@@ -202,6 +202,26 @@ nginx_tls_directives() {
 EOF
 }
 
+# Scenario l: nginx (not nginx_same) also proxies gRPC on a plain-text HTTP/2 listener (h2c by prior
+# knowledge), through a keep-alive pool as on its other routes (without one, grpc_pass opens a
+# connection to the echo server per call).
+nginx_grpc_blocks() {
+  [ "$1" = nginx ] && $grpc || return 0
+  cat <<EOF
+  upstream grpc_echo {
+    server 127.0.0.1:${port[grpc]};
+    keepalive 1024;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port[nginx_h2c]} http2 backlog=4096;
+    location / {
+      grpc_pass grpc://grpc_echo;
+    }
+  }
+EOF
+}
+
 write_nginx_config() {
   local name=$1 same=$2 dir=$work_dir/$1
   mkdir -p "$dir/tmp" "$dir/cache"
@@ -292,6 +312,7 @@ $(nginx_introspection_directives)
 $(nginx_introspection_directives)
     }
   }
+$(nginx_grpc_blocks "$name")
 }
 EOF
 }
@@ -303,6 +324,20 @@ EOF
 haproxy_tls_bind() {
   [ "$1" = haproxy ] || return 0
   echo "  bind 127.0.0.1:${port[haproxy_tls]} ssl crt $work_dir/tls/combined.pem alpn h2,http/1.1"
+}
+
+# Scenario l: HAProxy (not haproxy_same) also proxies gRPC, HTTP/2 in plain text on both sides.
+haproxy_grpc_sections() {
+  [ "$1" = haproxy ] && $grpc || return 0
+  cat <<EOF
+
+frontend grpc
+  bind 127.0.0.1:${port[haproxy_h2c]} proto h2
+  default_backend grpc_echo
+
+backend grpc_echo
+  server echo 127.0.0.1:${port[grpc]} proto h2
+EOF
 }
 
 write_haproxy_config() {
@@ -331,6 +366,7 @@ $(haproxy_peer_header_directives "$same")
 
 backend app
   server app 127.0.0.1:${port[upstream]}
+$(haproxy_grpc_sections "$name")
 EOF
 }
 
@@ -384,15 +420,31 @@ EOF
 # locally (/jwt). Access log off, like the peers'. A third argument `redis` makes it a replica
 # sharing /cached's answers in Redis.
 write_tollgate_config() {
-  local file=$1 listen_port=$2 cluster=${3:-} tls_listener=""
-  # Scenario k: the measured tollgate also listens with TLS and HTTP/2.
-  [ "$file" = "$work_dir/tollgate.yaml" ] && tls_listener="  - address: 127.0.0.1:${port[tollgate_tls]}
+  local file=$1 listen_port=$2 cluster=${3:-} tls_listener="" grpc_listener="" grpc_upstream=""
+  local grpc_route=""
+  if [ "$file" = "$work_dir/tollgate.yaml" ]; then
+    # Scenario k: the measured tollgate also listens with TLS and HTTP/2.
+    tls_listener="  - address: 127.0.0.1:${port[tollgate_tls]}
     tls: { certificate: $work_dir/tls/cert.pem, key: $work_dir/tls/key.pem }
     http2: true"
+    # Scenario l: and with HTTP/2 in plain text (h2c by prior knowledge), the echo service's calls
+    # routed to the gRPC echo server without a plugin.
+    if $grpc; then
+      grpc_listener="  - address: 127.0.0.1:${port[tollgate_h2c]}
+    http2: true"
+      grpc_upstream="  grpc_echo:
+    targets: [ http://127.0.0.1:${port[grpc]} ]
+    protocol: grpc"
+      grpc_route="  - name: grpc
+    match: { paths: [ /tollgate.test.Echo/ ] }
+    upstream: grpc_echo"
+    fi
+  fi
   cat >"$file" <<EOF
 listen:
   - address: 127.0.0.1:$listen_port
 $tls_listener
+$grpc_listener
 admin: off
 workers: $workers
 log: { level: $tollgate_log_level, access_log: off }
@@ -400,6 +452,7 @@ upstreams:
   app:
     targets: [ http://127.0.0.1:${port[upstream]} ]
     keepalive: 1024
+$grpc_upstream
 plugins:
 $(tollgate_plugin cached true "$cluster")
 $(tollgate_plugin uncached false)
@@ -420,6 +473,7 @@ routes:
     match: { paths: [ /jwt ] }
     upstream: app
     plugins: [ jwt ]
+$grpc_route
 EOF
 }
 
@@ -469,7 +523,16 @@ start_redis() {
   fail "redis-server was not ready within ${ready_timeout_s}s: $(cat "$work_dir/redis.log")"
 }
 
-# The upstream and the dev IdP (and Redis for scenario r): started once, for every worker count.
+# tests/grpc's echo server (@grpc/grpc-js on node), over h2c on the port it picks (scenario l).
+start_grpc_peer() {
+  start_daemon grpc-peer node "$repo_root/tests/grpc/grpc-peer.mjs" server
+  server_pid[grpc]=$started_pid
+  port[grpc]=$(wait_for_port grpc-peer "$work_dir/grpc-peer.log" "$started_pid")
+  base_url[grpc]=http://127.0.0.1:${port[grpc]}
+}
+
+# The upstream and the dev IdP (Redis for scenario r, the gRPC echo server for l): started once,
+# for every worker count.
 start_backends() {
   chmod 0755 "$work_dir"   # nginx's workers run as another user when started as root
   allocate_ports
@@ -478,6 +541,7 @@ start_backends() {
   start_nginx upstream
   start_idp
   if $replicas; then start_redis; fi
+  if $grpc; then start_grpc_peer; fi
 }
 
 # The proxies, with `workers` workers each (a number, or auto: each one's own default).

@@ -22,6 +22,7 @@ def titles: {
   j: "JWT, one token: tollgate validates it locally, nginx introspects it (cache on)",
   j_cold: "cold start with a JWT: \($settings.connections.j_cold) connections on a fresh tollgate",
   k: "plain proxy over TLS and HTTP/2 (h2load, \($settings.connections.k))",
+  l: "gRPC unary calls over h2c (h2load, \($settings.connections.l))",
   r: "protected, one token, first-level hits: one process, and a replica sharing its cache in Redis",
   r_levels: "two replicas and Redis: \($settings.connections.r_levels) new tokens asked on a, then on b twice"
 };
@@ -66,6 +67,8 @@ def titles: {
                {connections: ([$runs[].connections] | first),
                 p99_x_nginx: (if $contender == "nginx" then null
                               else same_run_p99_ratio($runs; runs_of("h"; "nginx")) end)}
+             # l: the proxies against the gRPC echo server called directly.
+             elif $scenario == "l" then {x_direct: ratio_to($scenario; $contender; "direct")}
              else {} end);
 
       def burst_summary($scenario; $contender):

@@ -22,7 +22,8 @@ def mib: if . == null then "n/a" else . / 1024 | fixed(1) end;
 def ratio: if . == null then "" else fixed(2) + "×" end;
 
 def contender_name($scenario):
-  if . == "direct" then "upstream, direct"
+  if . == "direct" and $scenario == "l" then "gRPC echo server, direct"
+  elif . == "direct" then "upstream, direct"
   elif . == "idp" then "dev IdP alone"
   elif . == "nginx" and ($scenario | IN("b", "c", "g", "j")) then "nginx auth_request"
   elif . == "nginx" then "nginx"
@@ -78,11 +79,16 @@ def pass_tables($doc):
           (.value.idp_calls_per_request | fixed(2)),
           (.value.cpu_s_per_1k_requests | fixed(3)),
           (.value.peak_rss_kib | mib),
+          (.value.x_direct | ratio),
           (if $s.key == "h" then "" else .value.x_nginx | ratio end),
           (if $s.key == "h" then "" else .value.x_haproxy | ratio end),
           (.value.x_nginx_same | ratio),
           (.value.x_haproxy_same | ratio),
-          (.value.p99_x_nginx | ratio) ] ] as $rows
+          (.value.p99_x_nginx | ratio) ] ] as $all_rows
+  # The "× direct" column (scenario l) only when there is something in it.
+  | ([ $all_rows[][9] ] | any(. != "")) as $with_direct
+  | def without_direct: if $with_direct then . else map(del(.[9])) end;
+    ($all_rows | without_direct) as $rows
   | ($pass.scenarios.g.contenders // {} | to_entries | sort_by(order[.key])
      | map([ (.key | contender_name("g")),
              (.value.idp_calls | map(tostring) | join(", ")),
@@ -109,9 +115,10 @@ def pass_tables($doc):
   | heading("workers: \($pass.workers | workers_text($doc.machine)); upstream nginx and dev IdP 1 each; "
             + "wrk -t\($pass.wrk_threads), \($doc.settings.runs) × \($doc.settings.duration_s) s alternated, medians"),
     ( if ($rows | length) > 0 then
-        table(["scenario", "contender", "conns", "req/s", "p50 ms", "p99 ms", "IdP calls/req",
-               "CPU s/1k req", "peak RSS MiB", "× nginx", "× HAProxy", "× nginx same work",
-               "× HAProxy same work", "p99 × nginx"]; $rows), ""
+        table([["scenario", "contender", "conns", "req/s", "p50 ms", "p99 ms", "IdP calls/req",
+                "CPU s/1k req", "peak RSS MiB", "× direct", "× nginx", "× HAProxy",
+                "× nginx same work", "× HAProxy same work", "p99 × nginx"]] | without_direct | first;
+              $rows), ""
       else empty end ),
     ( if ($burst_rows | length) > 0 then
         heading("g: \($pass.scenarios.g.title)"),
