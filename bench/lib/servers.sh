@@ -6,9 +6,9 @@
 # After start_backends and start_proxies: server_pid[NAME] and base_url[NAME] for upstream, idp,
 # nginx, nginx_same, haproxy, haproxy_same and tollgate, with scenario r (the global `replicas`
 # true) redis, replica_a and replica_b: two tollgates sharing the cached instance's answers in that
-# redis-server, and with scenario l (the global `grpc` true) grpc: tests/grpc's echo server. The *_same proxies add the headers tollgate adds, so that they do
-# the same work; start_proxies runs once per worker count (the global `workers`), stop_proxies ends
-# them.
+# redis-server, and with scenario l (the global `grpc` true) grpc: tests/grpc's echo server. The
+# *_same proxies add the headers tollgate adds, so that they do the same work; start_proxies runs
+# once per worker count (the global `workers`), stop_proxies ends them.
 
 declare -A server_pid=()
 declare -A base_url=()
