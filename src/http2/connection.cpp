@@ -14,6 +14,7 @@
 
 #include "../server/request_flow.hpp"
 #include "tollgate/common/signal.hpp"
+#include "tollgate/common/spawn.hpp"
 #include "tollgate/http/grpc.hpp"
 #include "tollgate/http/headers.hpp"
 #include "tollgate/http2/session_io.hpp"
@@ -245,14 +246,7 @@ class Connection final : public server::SessionHandle,
     for (auto& stream : ready_) {
       if (stream->closed || terminated_) continue;
       asio::co_spawn(stream_.get_executor(), serve_stream(shared_from_this(), std::move(stream)),
-                     [](std::exception_ptr e) {
-                       if (!e) return;
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         spdlog::error("http2 stream ended by an unexpected error: {}", ex.what());
-                       }
-                     });
+                     log_unexpected("http2 stream"));
     }
     ready_.clear();
   }

@@ -13,6 +13,7 @@
 #include "resource_limits.hpp"
 #include "session.hpp"
 #include "tollgate/admin/admin.hpp"
+#include "tollgate/common/spawn.hpp"
 #include "tollgate/filters/filter.hpp"
 #include "tollgate/filters/registry.hpp"
 #include "tollgate/server/forwarding.hpp"
@@ -75,14 +76,7 @@ void log_open_file_limit(const OpenFileLimit& limit) {
 
 void serve_client(Worker& worker, tcp::socket socket, ssl::context* tls, bool http2) {
   asio::co_spawn(worker.io(), run_session(worker, std::move(socket), tls, http2),
-                 [](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     spdlog::error("session ended by an unexpected error: {}", ex.what());
-                   }
-                 });
+                 log_unexpected("session"));
 }
 
 // The worker's holds on `filters`: the ones it already had (in `previous`) for filters kept,

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/experimental/parallel_group.hpp>
 
+#include "tollgate/common/spawn.hpp"
 #include "tollgate/http2/session_io.hpp"
 
 namespace tollgate::upstream {
@@ -69,7 +70,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow},
     }};
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
-    asio::co_spawn(wake_.get_executor(), run(shared_from_this()), asio::detached);
+    asio::co_spawn(wake_.get_executor(), run(shared_from_this()),
+                   log_unexpected("upstream http2 connection"));
   }
 
   // The connection takes another stream: it is up, the upstream did not send GOAWAY, and its
