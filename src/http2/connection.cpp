@@ -774,26 +774,32 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
     co_return !s_.closed;
   }
 
-  // Submits the response head; its body follows through read_response().
+  // Submits the response head; its body follows through read_response(). Names go out in lower
+  // case (RFC 9113 §8.2), lowered into one buffer the nghttp2_nv entries point into.
   bool submit(const http::response_header<>& head, bool end_stream = false) {
     if (s_.closed || c_.ended() || s_.submitted) return false;
     s_.submitted = true;
-    std::vector<std::string> names;
-    names.reserve(std::distance(head.begin(), head.end()));
-    const std::string status = std::to_string(head.result_int());
-    std::vector<nghttp2_nv> fields;
-    fields.push_back(nv(":status", status));
+    std::size_t count = 1;
+    std::size_t name_bytes = 0;
     for (const auto& field : head) {
-      std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-      // RFC 9113 §8.2.2: no connection-specific field in an HTTP/2 message.
-      if (name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-          name == "transfer-encoding" || name == "upgrade") {
-        continue;
+      ++count;
+      name_bytes += field.name_string().size();
+    }
+    std::string names(name_bytes, '\0');  // never grows below: the entries point into it
+    std::vector<nghttp2_nv> fields;
+    fields.reserve(count);
+    const std::string status = std::to_string(head.result_int());
+    fields.push_back(nv(":status", status));
+    char* lowered = names.data();
+    for (const auto& field : head) {
+      if (connection_specific(field.name())) continue;
+      const std::string_view name = field.name_string();
+      for (std::size_t i = 0; i < name.size(); ++i) {
+        const char ch = name[i];
+        lowered[i] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
       }
-      names.push_back(std::move(name));
-      fields.push_back(nv(names.back(), field.value()));
+      fields.push_back(nv({lowered, name.size()}, field.value()));
+      lowered += name.size();
     }
     nghttp2_data_provider provider;
     provider.source.ptr = &s_;
@@ -802,6 +808,20 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
                             end_stream ? nullptr : &provider);
     c_.wake();
     return true;
+  }
+
+  // RFC 9113 §8.2.2: no connection-specific field in an HTTP/2 message.
+  static bool connection_specific(http::field name) {
+    switch (name) {
+      case http::field::connection:
+      case http::field::keep_alive:
+      case http::field::proxy_connection:
+      case http::field::transfer_encoding:
+      case http::field::upgrade:
+        return true;
+      default:
+        return false;
+    }
   }
 
   Connection& c_;
