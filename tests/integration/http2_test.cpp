@@ -101,7 +101,7 @@ class Http2Test : public ::testing::Test {
             "plugins: [ okta ] }\n"
             "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n",
         4));
-    gateway_->process->wait_for_line("introspection endpoint .* discovered");
+    gateway_->process->wait_for_count("introspection endpoint .* discovered", 1);
   }
   static void TearDownTestSuite() {
     delete gateway_;

@@ -33,7 +33,7 @@ class PrometheusTest : public ::testing::Test {
                      "routes:\n"
                      "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: "
                      "[ okta ] }\n"));
-    gateway_.process->wait_for_line("introspection endpoint .* discovered");
+    gateway_.process->wait_for_count("introspection endpoint .* discovered", 1);
   }
 
   // Known traffic, sent one request at a time so that no cache lookup joins another in flight:

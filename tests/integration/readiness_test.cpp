@@ -29,7 +29,7 @@ TEST(AdminReadiness, NotReadyUntilDiscoveryIsDoneThenReady) {
       "routes:\n"
       "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: [ okta ] }\n"
       "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n"));
-  gateway.process->wait_for_line("discovery found nothing usable yet");
+  gateway.process->wait_for_count("discovery found nothing usable yet", 1);
 
   const Response waiting = http_get(gateway.admin_port, "/readyz");
   EXPECT_EQ(waiting.result_int(), 503);
@@ -42,7 +42,8 @@ TEST(AdminReadiness, NotReadyUntilDiscoveryIsDoneThenReady) {
   EXPECT_EQ(http_get(gateway.admin_port, "/healthz").result_int(), 200);
 
   auto idp = start_dev_idp({"--listen", "127.0.0.1:" + std::to_string(port)});
-  gateway.process->wait_for_line("introspection endpoint .* discovered", std::chrono::seconds(30));
+  gateway.process->wait_for_count("introspection endpoint .* discovered", 1,
+                                  std::chrono::seconds(30));
   const Response ready = http_get(gateway.admin_port, "/readyz");
   EXPECT_EQ(ready.result_int(), 200);
   EXPECT_EQ(json::parse(ready.body(), nullptr, false).value("status", ""), "ready") << ready.body();

@@ -51,7 +51,7 @@ class StatusPageTest : public ::testing::Test {
         "routes:\n"
         "  - { name: orders, match: { paths: [ /orders ] }, upstream: echo, plugins: [ okta ] }\n"
         "  - { name: public, match: { paths: [ /public ] }, upstream: echo }\n"));
-    gateway_.process->wait_for_line("introspection endpoint .* discovered");
+    gateway_.process->wait_for_count("introspection endpoint .* discovered", 1);
   }
 
   // Runs the browser check against the admin listener; its exit status and everything it printed.
