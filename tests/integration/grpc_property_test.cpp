@@ -109,6 +109,7 @@ TEST(UpstreamHttp2Test, AnAnswerHeadOverTheLimitIsABadGateway) {
   Tollgate gateway = start_tollgate(
       "listen:\n"
       "  - { address: 127.0.0.1:0, http2: true }\n"
+      "admin: { address: 127.0.0.1:0 }\n"
       "log: { level: info, format: text, access_log: off }\n"
       "limits: { max_response_header_bytes: 16KiB }\n"
       "upstreams:\n"
