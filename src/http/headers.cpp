@@ -37,10 +37,6 @@ bool is_protected_from_connection_tokens(http::field name) noexcept {
   return name == http::field::host || name == http::field::content_length;
 }
 
-char ascii_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
-}
-
 // Case-insensitive order of header names and tokens.
 bool iless(std::string_view a, std::string_view b) noexcept {
   const std::size_t common = std::min(a.size(), b.size());
@@ -84,6 +80,23 @@ class ConnectionTokens {
 };
 
 }  // namespace
+
+char ascii_lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+}
+
+bool is_connection_specific(http::field name) noexcept {
+  switch (name) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
 
 void strip_hop_by_hop(http::fields& fields) {
   // Connection-named headers first, while the Connection headers are still there to be read. The

@@ -792,12 +792,9 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
     fields.push_back(nv(":status", status));
     char* lowered = names.data();
     for (const auto& field : head) {
-      if (connection_specific(field.name())) continue;
+      if (http_io::is_connection_specific(field.name())) continue;
       const std::string_view name = field.name_string();
-      for (std::size_t i = 0; i < name.size(); ++i) {
-        const char ch = name[i];
-        lowered[i] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
-      }
+      std::transform(name.begin(), name.end(), lowered, http_io::ascii_lower);
       fields.push_back(nv({lowered, name.size()}, field.value()));
       lowered += name.size();
     }
@@ -808,20 +805,6 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
                             end_stream ? nullptr : &provider);
     c_.wake();
     return true;
-  }
-
-  // RFC 9113 §8.2.2: no connection-specific field in an HTTP/2 message.
-  static bool connection_specific(http::field name) {
-    switch (name) {
-      case http::field::connection:
-      case http::field::keep_alive:
-      case http::field::proxy_connection:
-      case http::field::transfer_encoding:
-      case http::field::upgrade:
-        return true;
-      default:
-        return false;
-    }
   }
 
   Connection& c_;

@@ -571,19 +571,6 @@ namespace {
 // REFUSED_STREAM: never processed) can go again on another connection; a longer body is not.
 constexpr std::size_t kReplayLimit = 64 * 1024;
 
-// RFC 9113 §8.2.2: fields an HTTP/2 message must not carry (TE but for "trailers").
-bool connection_specific(std::string_view name) {
-  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-         name == "transfer-encoding" || name == "upgrade" || name == "te" || name == "host";
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
-}
-
 // The request head as HTTP/2 fields: pseudo-headers first, names in lower case.
 Fields h2_fields(const StreamRequest& r, const config::Target& target, bool grpc) {
   Fields fields;
@@ -593,8 +580,13 @@ Fields h2_fields(const StreamRequest& r, const config::Target& target, bool grpc
                       r.preserve_host ? std::string(r.head[http::field::host]) : target.authority);
   fields.emplace_back(":path", std::string(r.head.target()));
   for (const auto& field : r.head) {
-    std::string name = lower(field.name_string());
-    if (connection_specific(name)) continue;
+    // TE goes as gRPC asks for it, below; :authority stands for Host.
+    if (http_io::is_connection_specific(field.name()) || field.name() == http::field::te ||
+        field.name() == http::field::host) {
+      continue;
+    }
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), http_io::ascii_lower);
     fields.emplace_back(std::move(name), std::string(field.value()));
   }
   if (grpc) fields.emplace_back("te", "trailers");  // gRPC servers ask for it

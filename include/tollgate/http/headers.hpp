@@ -21,6 +21,13 @@ void strip_hop_by_hop(boost::beast::http::fields& fields);
 // Case-insensitive comparison for header names and tokens.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
+// ASCII only, whatever the locale: header names and tokens are ASCII.
+char ascii_lower(char c) noexcept;
+
+// RFC 9113 §8.2.2: fields an HTTP/2 message must not carry (TE but for "trailers" is the caller's
+// to judge). Known names are parsed to their enum, so a switch finds them.
+bool is_connection_specific(boost::beast::http::field name) noexcept;
+
 // `s` without the optional white space (spaces and tabs) around it (RFC 9110 §5.6.3).
 std::string_view trim_ows(std::string_view s) noexcept;
 
