@@ -83,17 +83,22 @@ class H1ToH2 final : public upstream::BodySource, public upstream::ResponseSink 
       last = true;
       co_return errc::ok;
     }
-    std::array<char, 16 * 1024> piece;
+    // Parsed straight into `out`: no piece buffer in this coroutine's frame, no copy.
+    const std::size_t before = out.size();
+    out.resize(before + kPiece);
     auto& body = parser_.get().body();
-    body.data = piece.data();
-    body.size = piece.size();
+    body.data = out.data() + before;
+    body.size = kPiece;
     stream_.expires_at(deadline);
     error_code ec;
     co_await http::async_read_some(stream_, buffer_, parser_,
                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) co_return ec == http::error::body_limit ? errc::body_too_large : errc::bad_request;
-    out.append(piece.data(), piece.size() - body.size);
+    if (ec) {
+      out.resize(before);
+      co_return ec == http::error::body_limit ? errc::body_too_large : errc::bad_request;
+    }
+    out.resize(before + kPiece - body.size);
     last = parser_.is_done();
     co_return errc::ok;
   }
@@ -148,6 +153,8 @@ class H1ToH2 final : public upstream::BodySource, public upstream::ResponseSink 
                                asio::redirect_error(asio::use_awaitable, ec));
     co_return !ec;
   }
+
+  static constexpr std::size_t kPiece = 16 * 1024;  // body bytes one read takes at most
 
   http_io::Stream& stream_;
   beast::flat_buffer& buffer_;
