@@ -16,6 +16,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "tollgate/common/spawn.hpp"
 #include "tollgate/http/client_exchange.hpp"
 #include "tollgate/http/grpc.hpp"
 #include "tollgate/http/headers.hpp"
@@ -615,8 +616,9 @@ class StreamExchange {
     Signal sent_done(executor);
     errc sent = errc::ok;
     bool sending = true;
-    asio::co_spawn(executor, send_body(), [&](std::exception_ptr, errc e) {
-      sent = e;
+    asio::co_spawn(executor, send_body(), [&](std::exception_ptr failure, errc e) {
+      log_unexpected("upstream http2 request body")(failure);
+      sent = failure ? errc::internal : e;
       sending = false;
       sent_done.notify();
     });
