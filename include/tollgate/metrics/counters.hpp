@@ -13,21 +13,38 @@
 
 namespace tollgate::metrics {
 
-// A count with a single writer. Relaxed atomics only so that the reader sees whole values.
-class Count {
+#ifdef TOLLGATE_NO_COUNTING
+inline constexpr bool kCounting = false;  // the build that measures what counting costs
+#else
+inline constexpr bool kCounting = true;
+#endif
+
+// A count with a single writer. Relaxed atomics only so that the reader sees whole values. A
+// `Level` is a count the gateway itself acts on (a target's requests in flight, its time out of
+// rotation): it is kept even in a build that counts nothing else.
+template <bool Kept>
+class BasicCount {
  public:
   void add(std::uint64_t n = 1) noexcept {
-    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    if constexpr (Kept) {
+      value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
   }
   void subtract(std::uint64_t n = 1) noexcept {
-    value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+    if constexpr (Kept) {
+      value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+    }
   }
-  void set(std::uint64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
+  void set(std::uint64_t v) noexcept {
+    if constexpr (Kept) value_.store(v, std::memory_order_relaxed);
+  }
   std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<std::uint64_t> value_{0};
 };
+using Count = BasicCount<kCounting>;
+using Level = BasicCount<true>;
 
 // Upper bounds of a histogram's buckets, in nanoseconds, ascending; +Inf is implicit.
 using Bounds = std::span<const std::int64_t>;
@@ -51,6 +68,7 @@ class Histogram {
   explicit Histogram(Bounds bounds) noexcept : bounds_(bounds) {}
 
   void observe(std::chrono::nanoseconds duration) noexcept {
+    if constexpr (!kCounting) return;
     const std::int64_t ns = duration.count();
     std::size_t i = 0;
     while (i < bounds_.size() && ns > bounds_[i]) ++i;

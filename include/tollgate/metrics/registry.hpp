@@ -49,8 +49,8 @@ std::string_view name_of(UpstreamOutcome outcome) noexcept;
 struct TargetCell {
   std::array<Count, kUpstreamOutcomes> outcomes;
   Histogram duration{kRequestBounds};  // until the response head arrived
-  Count in_flight;
-  Count down_until_ns;  // steady-clock time until which this worker skips the target (0: up)
+  Level in_flight;
+  Level down_until_ns;  // steady-clock time until which this worker skips the target (0: up)
 };
 
 // The openid-connect filter's verdicts.
