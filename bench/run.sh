@@ -19,6 +19,8 @@
 #   BENCH_REPLICA_TOKENS distinct tokens in scenario r's levels   (default 2000, 1..100000)
 #   BENCH_CONTENDERS    contenders to run, e.g. "tollgate haproxy" (default: all)
 #   BENCH_BUILD_DIR     where tollgate and dev-idp are             (default build/release, built here)
+#   BENCH_BASELINE_BUILD_DIR  another build's tollgate, measured beside this one as contender
+#                       "baseline" in a, b and f: a before/after in the same runs (default: none)
 #   TOLLGATE_LOG_LEVEL  tollgate's log level                       (default warn)
 # nginx_same and haproxy_same are nginx and HAProxy adding the headers tollgate adds
 # (X-Forwarded-*, Via, X-Request-Id), so that all three do the same work.
@@ -75,25 +77,35 @@ tollgate_log_level=${TOLLGATE_LOG_LEVEL:-warn}
 [[ $tollgate_log_level =~ ^(trace|debug|info|warn|error|off)$ ]] ||
   fail "TOLLGATE_LOG_LEVEL=$tollgate_log_level: expected trace, debug, info, warn, error or off"
 bin_dir=${BENCH_BUILD_DIR:-$repo_root/build/release}
+baseline_dir=${BENCH_BASELINE_BUILD_DIR:-}
+if [ -n "$baseline_dir" ]; then
+  [ -x "$baseline_dir/tollgate" ] || fail "BENCH_BASELINE_BUILD_DIR=$baseline_dir has no tollgate"
+  baseline_dir=$(cd "$baseline_dir" && pwd)
+fi
 readonly duration_s runs connections tokens_count worker_counts tollgate_log_level
-readonly bin_dir
+readonly bin_dir baseline_dir
 
-readonly all_contenders=(direct idp nginx nginx_same haproxy haproxy_same tollgate replica_a replicas)
-read -ra contenders <<<"${BENCH_CONTENDERS:-${all_contenders[*]}}"
+readonly all_contenders=(direct idp nginx nginx_same haproxy haproxy_same tollgate baseline replica_a
+  replicas)
+default_contenders=("${all_contenders[@]}")
+[ -n "$baseline_dir" ] || default_contenders=("${default_contenders[@]/baseline/}")
+read -ra contenders <<<"${BENCH_CONTENDERS:-${default_contenders[*]}}"
 for contender in "${contenders[@]}"; do
   [[ " ${all_contenders[*]} " == *" $contender "* ]] ||
     fail "BENCH_CONTENDERS: unknown contender '$contender' (known: ${all_contenders[*]})"
+  [ "$contender" != baseline ] || [ -n "$baseline_dir" ] ||
+    fail "BENCH_CONTENDERS: baseline needs BENCH_BASELINE_BUILD_DIR"
 done
 
 # What each scenario measures: its contenders, in the order of the first run (later runs rotate it).
 declare -A scenario_contenders=(
-  [a]="direct nginx nginx_same haproxy haproxy_same tollgate"
-  [b]="nginx tollgate"
+  [a]="direct nginx nginx_same haproxy haproxy_same tollgate baseline"
+  [b]="nginx tollgate baseline"
   [c]="idp nginx tollgate"
   [d]="tollgate"
   [e_download]="direct nginx haproxy tollgate"
   [e_upload]="direct nginx haproxy tollgate"
-  [f]="direct nginx haproxy tollgate"
+  [f]="direct nginx haproxy tollgate baseline"
   [g]="nginx tollgate"
   [h]="nginx haproxy tollgate"
   [j]="nginx tollgate"

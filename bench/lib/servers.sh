@@ -1,12 +1,13 @@
 # shellcheck shell=bash disable=SC2034,SC2154  # variables shared with run.sh, which sources this
 # The servers of bench/run.sh: their configuration files and how each one starts. Sourced by run.sh,
-# which defines work_dir, repo_root, bin_dir, workers, tollgate_log_level, tokens_count, log and fail,
-# and sources scripts/lib/daemons.sh. Every server listens on 127.0.0.1 only.
+# which defines work_dir, repo_root, bin_dir, baseline_dir, workers, tollgate_log_level, tokens_count,
+# log and fail, and sources scripts/lib/daemons.sh. Every server listens on 127.0.0.1 only.
 #
 # After start_backends and start_proxies: server_pid[NAME] and base_url[NAME] for upstream, idp,
 # nginx, nginx_same, haproxy, haproxy_same and tollgate, with scenario r (the global `replicas`
 # true) redis, replica_a and replica_b: two tollgates sharing the cached instance's answers in that
-# redis-server, and with scenario l (the global `grpc` true) grpc: tests/grpc's echo server. The
+# redis-server, with scenario l (the global `grpc` true) grpc: tests/grpc's echo server, and with
+# baseline_dir set baseline: that build's tollgate with the same configuration. The
 # *_same proxies add the headers tollgate adds, so that they do the same work; start_proxies runs
 # once per worker count (the global `workers`), stop_proxies ends them.
 
@@ -27,8 +28,8 @@ readonly nginx_js_module=/usr/lib/nginx/modules/ngx_http_js_module.so   # libngi
 # moment; the servers bind them a moment later.
 declare -A port=()
 allocate_ports() {
-  local names=(upstream nginx nginx_same haproxy haproxy_same tollgate replica_a replica_b redis
-    nginx_tls haproxy_tls tollgate_tls nginx_h2c haproxy_h2c tollgate_h2c)
+  local names=(upstream nginx nginx_same haproxy haproxy_same tollgate baseline replica_a replica_b
+    redis nginx_tls haproxy_tls tollgate_tls nginx_h2c haproxy_h2c tollgate_h2c)
   local free i
   mapfile -t free < <("$python" "$client_py" free-ports ${#names[@]})
   [ ${#free[@]} -eq ${#names[@]} ] || fail "could not find ${#names[@]} free ports"
@@ -501,11 +502,12 @@ start_haproxy() {
 }
 
 # Starts a tollgate with the benchmark's configuration on PORT (a replica sharing its cache in
-# Redis with a third argument `redis`); its PID goes to started_pid.
+# Redis with a third argument `redis`; another build's executable with a fourth); its PID goes to
+# started_pid.
 start_tollgate() {
-  local name=$1 listen_port=$2 cluster=${3:-}
+  local name=$1 listen_port=$2 cluster=${3:-} executable=${4:-$bin_dir/tollgate}
   write_tollgate_config "$work_dir/$name.yaml" "$listen_port" "$cluster"
-  start_daemon "$name" "$bin_dir/tollgate" -c "$work_dir/$name.yaml"
+  start_daemon "$name" "$executable" -c "$work_dir/$name.yaml"
   wait_for_http "$name" "http://127.0.0.1:$listen_port/" "$started_pid" "$work_dir/$name.log"
 }
 
@@ -557,6 +559,11 @@ start_proxies() {
   start_tollgate tollgate "${port[tollgate]}"
   server_pid[tollgate]=$started_pid
   base_url[tollgate]=http://127.0.0.1:${port[tollgate]}
+  if [ -n "$baseline_dir" ]; then
+    start_tollgate baseline "${port[baseline]}" "" "$baseline_dir/tollgate"
+    server_pid[baseline]=$started_pid
+    base_url[baseline]=http://127.0.0.1:${port[baseline]}
+  fi
   $replicas || return 0
   local name
   for name in replica_a replica_b; do
@@ -568,7 +575,7 @@ start_proxies() {
 
 stop_proxies() {
   local name
-  for name in replica_b replica_a tollgate haproxy_same haproxy nginx_same nginx; do
+  for name in replica_b replica_a baseline tollgate haproxy_same haproxy nginx_same nginx; do
     [ -n "${server_pid[$name]:-}" ] || continue
     stop_process "${server_pid[$name]}"
     unset "server_pid[$name]"

@@ -42,6 +42,11 @@ def titles: {
       def same_run_p99_ratio($x; $y):
         [ $x[] as $a | $y[] | select(.run == $a.run) | $a.latency_us.p99 / .latency_us.p99 ] | median;
 
+      # And for the CPU the servers spent per request (baseline: one build's cost against another's).
+      def same_run_cpu_ratio($x; $y):
+        [ $x[] as $a | $y[] | select(.run == $a.run)
+          | ($a.cpu_s / $a.requests) / (.cpu_s / .requests) ] | median;
+
       def ratio_to($scenario; $contender; $other):
         if $contender == $other then null
         else same_run_ratio(runs_of($scenario; $contender); runs_of($scenario; $other)) end;
@@ -61,7 +66,10 @@ def titles: {
             x_nginx: ratio_to($scenario; $contender; "nginx"),
             x_haproxy: ratio_to($scenario; $contender; "haproxy"),
             x_nginx_same: ratio_to($scenario; $contender; "nginx_same"),
-            x_haproxy_same: ratio_to($scenario; $contender; "haproxy_same")
+            x_haproxy_same: ratio_to($scenario; $contender; "haproxy_same"),
+            x_baseline: ratio_to($scenario; $contender; "baseline"),
+            cpu_x_baseline: (if $contender == "baseline" then null
+                             else same_run_cpu_ratio($runs; runs_of($scenario; "baseline")) end)
           }
           + (if $scenario == "h" then
                {connections: ([$runs[].connections] | first),

@@ -30,12 +30,13 @@ def contender_name($scenario):
   elif . == "nginx_same" then "nginx, same work"
   elif . == "haproxy" then "HAProxy"
   elif . == "haproxy_same" then "HAProxy, same work"
+  elif . == "baseline" then "tollgate, baseline build"
   elif . == "replica_a" then "tollgate replica, Redis level on"
   elif . == "replicas" then "tollgate replicas a and b"
   else . end;
 
 def order: {direct: 0, idp: 1, nginx: 2, nginx_same: 3, haproxy: 4, haproxy_same: 5, tollgate: 6,
-  replica_a: 7, replicas: 8};
+  baseline: 7, replica_a: 8, replicas: 9};
 
 def workers_text($machine):
   if . == "auto" then "each one's default (tollgate `workers: auto`, nginx `worker_processes auto`, "
@@ -84,11 +85,14 @@ def pass_tables($doc):
           (if $s.key == "h" then "" else .value.x_haproxy | ratio end),
           (.value.x_nginx_same | ratio),
           (.value.x_haproxy_same | ratio),
-          (.value.p99_x_nginx | ratio) ] ] as $all_rows
-  # The "× direct" column (scenario l) only when there is something in it.
-  | ([ $all_rows[][9] ] | any(. != "")) as $with_direct
-  | def without_direct: if $with_direct then . else map(del(.[9])) end;
-    ($all_rows | without_direct) as $rows
+          (.value.p99_x_nginx | ratio),
+          (.value.x_baseline | ratio),
+          (.value.cpu_x_baseline | ratio) ] ] as $all_rows
+  # The columns "× direct" (scenario l) and those against a baseline build only when there is
+  # something in them.
+  | [ 9, 15, 16 | select(. as $i | [ $all_rows[][$i] ] | all(. == "")) ] as $empty_columns
+  | def without_empty: map(to_entries | map(select(.key | IN($empty_columns[]) | not) | .value));
+    ($all_rows | without_empty) as $rows
   | ($pass.scenarios.g.contenders // {} | to_entries | sort_by(order[.key])
      | map([ (.key | contender_name("g")),
              (.value.idp_calls | map(tostring) | join(", ")),
@@ -117,7 +121,8 @@ def pass_tables($doc):
     ( if ($rows | length) > 0 then
         table([["scenario", "contender", "conns", "req/s", "p50 ms", "p99 ms", "IdP calls/req",
                 "CPU s/1k req", "peak RSS MiB", "× direct", "× nginx", "× HAProxy",
-                "× nginx same work", "× HAProxy same work", "p99 × nginx"]] | without_direct | first;
+                "× nginx same work", "× HAProxy same work", "p99 × nginx", "× baseline",
+                "CPU/req × baseline"]] | without_empty | first;
               $rows), ""
       else empty end ),
     ( if ($burst_rows | length) > 0 then
