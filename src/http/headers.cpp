@@ -12,23 +12,12 @@ namespace {
 namespace http = boost::beast::http;
 
 // RFC 9110 7.6.1 plus the historical ones every proxy drops (Keep-Alive, Proxy-Connection).
-// Known names are parsed to their enum, so one pass over the fields with a switch finds them all
-// (instead of one lookup by name in Beast's field tree per hop-by-hop name).
+// The connection-specific fields and TE, Trailer and the Proxy-Auth ones. Known names are parsed to
+// their enum, so one pass over the fields finds them all (instead of one lookup by name in Beast's
+// field tree per hop-by-hop name).
 bool is_hop_by_hop(http::field name) noexcept {
-  switch (name) {
-    case http::field::connection:
-    case http::field::keep_alive:
-    case http::field::proxy_connection:
-    case http::field::te:
-    case http::field::trailer:
-    case http::field::transfer_encoding:
-    case http::field::upgrade:
-    case http::field::proxy_authenticate:
-    case http::field::proxy_authorization:
-      return true;
-    default:
-      return false;
-  }
+  return is_connection_specific(name) || name == http::field::te || name == http::field::trailer ||
+         name == http::field::proxy_authenticate || name == http::field::proxy_authorization;
 }
 
 // Headers a Connection token may not remove: they frame and address the message, and dropping them
