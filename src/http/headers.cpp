@@ -87,6 +87,16 @@ bool is_connection_specific(http::field name) noexcept {
   }
 }
 
+void insert_unlisted(http::fields& fields, std::string_view name, std::string_view value) {
+  BOOST_ASSERT(http::string_to_field(name) == http::field::unknown);
+  fields.insert(http::field::unknown, name, value);
+}
+
+void set_unlisted(http::fields& fields, std::string_view name, std::string_view value) {
+  fields.erase(name);
+  insert_unlisted(fields, name, value);
+}
+
 void strip_hop_by_hop(http::fields& fields) {
   // Connection-named headers first, while the Connection headers are still there to be read. The
   // Connection fields themselves are never erased in this loop, so the views into them stay valid.

@@ -41,7 +41,7 @@ void write_hex(std::uint64_t value, char* out) noexcept {
 }
 
 // An id must not be all zeros (the spec makes that value invalid): 1 in 2^64 draws needs a fix.
-std::uint64_t nonzero_random(std::mt19937_64& random) {
+std::uint64_t nonzero_random(IdRandom& random) {
   const std::uint64_t value = random();
   return value != 0 ? value : 1;
 }
@@ -137,7 +137,7 @@ bool valid_tracestate(std::string_view value) noexcept {
 }
 
 TraceContext TraceContext::start_span(const boost::beast::http::fields& incoming,
-                                      std::mt19937_64& random) {
+                                      IdRandom& random) {
   TraceContext context;
   std::optional<TraceParent> parent;
   // Two traceparent fields name no single parent: the trace restarts.
@@ -185,8 +185,8 @@ void TraceContext::apply(boost::beast::http::fields& fields) const {
   fields.erase(kTraceparent);
   fields.erase(kTracestate);
   if (!present_) return;
-  fields.set(kTraceparent, traceparent());
-  if (tracestate_size_ > 0) fields.set(kTracestate, tracestate());
+  insert_unlisted(fields, kTraceparent, traceparent());
+  if (tracestate_size_ > 0) insert_unlisted(fields, kTracestate, tracestate());
 }
 
 }  // namespace tollgate::http_io

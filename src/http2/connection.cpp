@@ -590,7 +590,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
       http::response_header<> head;
       head.result(http::status::ok);
       head.set(http::field::server, "tollgate");
-      head.set(http_io::kXRequestId, request_id);
+      http_io::set_unlisted(head, http_io::kXRequestId, request_id);
       for (const auto& [name, value] : headers) head.insert(name, value);
       for (const auto& [name, value] : server::grpc_answer_fields(status, message)) {
         head.set(name, value);
@@ -604,7 +604,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
     head.result(status);
     head.set(http::field::server, "tollgate");
     head.set(http::field::content_type, "application/json");
-    head.set(http_io::kXRequestId, request_id);
+    http_io::set_unlisted(head, http_io::kXRequestId, request_id);
     for (const auto& [name, value] : headers) head.insert(name, value);
     std::string body = server::json_body(message, request_id, error);
     head.set(http::field::content_length, std::to_string(body.size()));

@@ -100,16 +100,16 @@ ForwardingKept ProtectedHeaders::strip(http::fields& fields, bool trusted_peer) 
 
 void set_forwarding_headers(http::fields& fields, ForwardingKept kept, std::string_view peer,
                             std::string_view proto, std::string_view host) {
-  // insert(), not set(): set() would first look each name up to erase it, a walk of Beast's field
+  // Inserted, not set: set() would first look each name up to erase it, a walk of Beast's field
   // tree with case-insensitive compares, and strip() left none to find.
   if (kept.forwarded_for.empty()) {
-    fields.insert(http_io::kXForwardedFor, peer);
+    http_io::insert_unlisted(fields, http_io::kXForwardedFor, peer);
   } else {
     kept.forwarded_for.append(", ").append(peer);
-    fields.insert(http_io::kXForwardedFor, kept.forwarded_for);
+    http_io::insert_unlisted(fields, http_io::kXForwardedFor, kept.forwarded_for);
   }
-  if (!kept.proto) fields.insert(http_io::kXForwardedProto, proto);
-  if (!kept.host) fields.insert(http_io::kXForwardedHost, host);
+  if (!kept.proto) http_io::insert_unlisted(fields, http_io::kXForwardedProto, proto);
+  if (!kept.host) http_io::insert_unlisted(fields, http_io::kXForwardedHost, host);
   if (const auto via = fields.find(http::field::via); via == fields.end()) {
     fields.insert(http::field::via, "1.1 tollgate");
   } else {

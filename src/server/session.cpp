@@ -198,8 +198,7 @@ class Session final : public SessionHandle, private Framing {
   // The keep-alive loop. An idle connection holds no read buffer: it waits for readability and
   // takes the buffer once bytes are there. The idle phase runs in this frame, allocated once per
   // connection, and awaits a deferred operation that takes no coroutine frame: a frame taken there
-  // would come from Asio's per-thread frame cache, often a block several times its size that the
-  // request just freed, and stay taken for as long as the connection idles.
+  // would stay taken for as long as the connection idles.
   awaitable<void> run() {
     while (!worker_.draining()) {
       std::shared_ptr<Generation> generation = worker_.generation();
@@ -476,7 +475,7 @@ class Session final : public SessionHandle, private Framing {
     http::response<http::string_body> response{status, version < 10 ? 11u : version};
     response.set(http::field::server, "tollgate");
     response.set(http::field::content_type, "application/json");
-    response.set(http_io::kXRequestId, request_id);
+    http_io::set_unlisted(response, http_io::kXRequestId, request_id);
     for (const auto& [name, value] : headers) response.insert(name, value);
     response.body() = json_body(message, request_id, error);
     if (grpc) {

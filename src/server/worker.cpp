@@ -1,11 +1,20 @@
 #include "tollgate/server/worker.hpp"
 
+#include <random>
 #include <vector>
 
 namespace tollgate::server {
+namespace {
+
+std::uint64_t random_seed() {
+  std::random_device device;
+  return (std::uint64_t{device()} << 32) | device();
+}
+
+}  // namespace
 
 Worker::Worker(unsigned index, metrics::Registry& registry)
-    : index_(index), registry_(registry), rng_(std::random_device{}()) {}
+    : index_(index), registry_(registry), rng_(random_seed()) {}
 
 std::string Worker::next_request_id() {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -78,8 +78,8 @@ struct Attempt {
   bool retryable = false;  // may go again on a new connection (see may_retry)
 };
 
-// Relay buffers live outside the coroutine frame: Asio recycles frames only up to about 1 KiB, so
-// a 16 KiB array in the frame would cost a large allocation and free on every request. Each thread
+// Relay buffers live outside the coroutine frame: a 16 KiB array in the frame would cost a large
+// allocation and free on every request, past the allocator's small-block lists. Each thread
 // keeps a few buffers its finished requests gave back (a worker's requests stay on its thread).
 class RelayBufferPool {
  public:
@@ -254,7 +254,7 @@ class Exchange {
     http_io::strip_hop_by_hop(head);
     head.insert(http::field::via, "1.1 tollgate");
     // The client sees the id its request was logged under, whatever the upstream said.
-    head.set(http_io::kXRequestId, r_.request_id);
+    http_io::set_unlisted(head, http_io::kXRequestId, r_.request_id);
     head.version(11);
     keep_alive_ = r_.keep_alive && !r_.draining;
     if (!bodyless && !has_length) {
@@ -340,7 +340,7 @@ class Exchange {
     head.set(http::field::connection, "Upgrade");
     head.set(http::field::upgrade, "websocket");
     head.insert(http::field::via, "1.1 tollgate");
-    head.set(http_io::kXRequestId, r_.request_id);
+    http_io::set_unlisted(head, http_io::kXRequestId, r_.request_id);
     head.version(11);
     std::string wire;
     wire.reserve(kHeadReserve);
@@ -487,7 +487,7 @@ class WholeExchange {
     http_io::strip_hop_by_hop(response);
     response.insert(http::field::via, "1.1 tollgate");
     // The client sees the id its request was logged under, whatever the upstream said.
-    response.set(http_io::kXRequestId, r_.request_id);
+    http_io::set_unlisted(response, http_io::kXRequestId, r_.request_id);
     result_.response_started = true;
     if (!co_await r_.sink.head(response, false)) co_return Attempt{errc::bad_request, false};
 
@@ -686,7 +686,7 @@ class StreamExchange {
     for (const auto& [name, value] : call_.head_fields) head.insert(name, value);
     http_io::strip_hop_by_hop(head);
     head.insert(http::field::via, "2 tollgate");
-    head.set(http_io::kXRequestId, r_.request_id);
+    http_io::set_unlisted(head, http_io::kXRequestId, r_.request_id);
     result_.response_started = true;
     const bool head_sent = co_await r_.sink.head(head, call_.head_ends_stream);
     if (!head_sent) co_return client_gone();

@@ -14,6 +14,14 @@ inline constexpr std::string_view kXForwardedFor = "X-Forwarded-For";
 inline constexpr std::string_view kXForwardedProto = "X-Forwarded-Proto";
 inline constexpr std::string_view kXForwardedHost = "X-Forwarded-Host";
 
+// Adds a field named `name`, a name Beast has no enum for (the constants above, traceparent): the
+// plain insert() would first look the name up in Beast's table of names only to find none there.
+void insert_unlisted(boost::beast::http::fields& fields, std::string_view name,
+                     std::string_view value);
+// The same, in place of every field of that name (set()).
+void set_unlisted(boost::beast::http::fields& fields, std::string_view name,
+                  std::string_view value);
+
 // Removes Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade,
 // Proxy-Authenticate, Proxy-Authorization, and every header named in a Connection header.
 void strip_hop_by_hop(boost::beast::http::fields& fields);

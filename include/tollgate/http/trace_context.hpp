@@ -8,10 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string_view>
 
 #include <boost/beast/http/fields.hpp>
+
+#include "tollgate/common/id_random.hpp"
 
 namespace tollgate::http_io {
 
@@ -60,8 +61,7 @@ class TraceContext {
   // ',' and kept when valid and at most kMaxTracestate bytes. Otherwise a new trace starts, sampled
   // (as OpenTelemetry's default ParentBased(AlwaysOn) sampler decides for a root span), and any
   // tracestate is dropped. The span id (and a new trace id) come from `random`.
-  static TraceContext start_span(const boost::beast::http::fields& incoming,
-                                 std::mt19937_64& random);
+  static TraceContext start_span(const boost::beast::http::fields& incoming, IdRandom& random);
 
   bool empty() const noexcept { return !present_; }
   std::string_view traceparent() const noexcept {

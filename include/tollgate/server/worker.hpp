@@ -6,11 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <unordered_set>
 
 #include "tollgate/common/asio.hpp"
+#include "tollgate/common/id_random.hpp"
 #include "tollgate/config/config.hpp"
 #include "tollgate/metrics/registry.hpp"
 #include "tollgate/routing/router.hpp"
@@ -63,7 +63,7 @@ class Worker {
   // 32 hex characters, unique enough to follow one request across logs.
   std::string next_request_id();
   // The worker's own generator (trace and span ids): drawing from it takes no lock.
-  std::mt19937_64& random() noexcept { return rng_; }
+  IdRandom& random() noexcept { return rng_; }
 
   void add_session(SessionHandle* s) {
     sessions_.insert(s);
@@ -95,7 +95,7 @@ class Worker {
   // per-socket locks can go, while the scheduler keeps the lock those posts need.
   asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::shared_ptr<Generation> generation_;
-  std::mt19937_64 rng_;
+  IdRandom rng_;
   std::unordered_set<SessionHandle*> sessions_;
   std::atomic<std::size_t> live_sessions_{0};
   bool draining_ = false;

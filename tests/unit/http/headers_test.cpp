@@ -140,6 +140,37 @@ TEST(HasDuplicate, IgnoresNameCase) {
   EXPECT_TRUE(has_duplicate(f, http::field::content_length));
 }
 
+// The names the gateway adds without Beast's name lookup must be names Beast has no enum for: a
+// known one stored as unknown would be missed by every lookup by enum (find(field::via)).
+TEST(InsertUnlisted, TheGatewaysOwnNamesAreNotInBeastsTable) {
+  for (const std::string_view name :
+       {kXRequestId, kXForwardedFor, kXForwardedProto, kXForwardedHost,
+        std::string_view("traceparent"), std::string_view("tracestate")}) {
+    EXPECT_EQ(http::string_to_field(name), http::field::unknown) << name;
+  }
+}
+
+TEST(InsertUnlisted, FoundByNameInAnyCaseAndSentInOrder) {
+  http::fields f;
+  f.insert(http::field::host, "a");
+  insert_unlisted(f, kXForwardedFor, "10.0.0.1");
+  insert_unlisted(f, kXRequestId, "one");
+  EXPECT_EQ(f["x-forwarded-for"], "10.0.0.1");
+  EXPECT_EQ(f["X-REQUEST-ID"], "one");
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"Host", "X-Forwarded-For", "X-Request-Id"}));
+}
+
+TEST(SetUnlisted, ReplacesEveryCopyWhateverItsSpelling) {
+  http::fields f;
+  f.insert("x-request-id", "from-client");
+  f.insert("X-REQUEST-ID", "again");
+  f.insert(http::field::host, "a");
+  set_unlisted(f, kXRequestId, "ours");
+  EXPECT_EQ(f.count(kXRequestId), 1u);
+  EXPECT_EQ(f[kXRequestId], "ours");
+  EXPECT_EQ(names_of(f), (std::vector<std::string>{"Host", "X-Request-Id"}));
+}
+
 // PHP, WSGI and Rack map every byte of a header name that is not a letter or digit to '_'.
 TEST(CgiEquivalent, IgnoresCaseAndTreatsEveryNonAlphanumericByteAlike) {
   EXPECT_TRUE(cgi_equivalent("X-Authenticated-User", "x_authenticated_USER"));

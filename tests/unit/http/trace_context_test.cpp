@@ -191,7 +191,7 @@ TEST(Tracestate, MalformedListsAreRefused) {
 
 class TraceSpan : public ::testing::Test {
  protected:
-  std::mt19937_64 random{42};
+  IdRandom random{42};
   http::fields incoming;
 
   TraceContext span() { return TraceContext::start_span(incoming, random); }

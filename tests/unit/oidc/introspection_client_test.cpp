@@ -156,7 +156,7 @@ TEST_F(IntrospectionClientTest, TheCallCarriesTheTraceItIsGiven) {
   boost::beast::http::fields incoming;
   incoming.set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   incoming.set("tracestate", "congo=t61rcWkgMzE");
-  std::mt19937_64 random(7);
+  IdRandom random(7);
   const auto trace = http_io::TraceContext::start_span(incoming, random);
   ASSERT_TRUE(introspect(*client, "tok", trace).has_value());
   ASSERT_TRUE(introspect(*client, "tok").has_value());

@@ -283,7 +283,7 @@ TEST_F(FilterTest, WithoutCachingEveryRequestAsksTheIdp) {
 TEST_F(FilterTest, TheIdpCallCarriesTheRequestsTrace) {
   idp->answers["t"] = answer_from(R"({"active":true,"exp":)" + exp_in(600) + "}");
   bearer("t");
-  std::mt19937_64 random(3);
+  IdRandom random(3);
   const auto first = http_io::TraceContext::start_span(request, random);
   const auto second = http_io::TraceContext::start_span(request, random);
   ASSERT_NE(first.traceparent(), second.traceparent());
