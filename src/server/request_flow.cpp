@@ -203,8 +203,8 @@ awaitable<bool> serve_request(Framing& framing, Generation& generation, filters:
   // wrote there never reaches an upstream (but from a trusted proxy's forwarding headers).
   const bool trusted_peer = generation.protected_headers->trusts(client.address);
   const ForwardingKept forwarding = generation.protected_headers->strip(head, trusted_peer);
-  http_io::set_unlisted(head, http_io::kXRequestId,
-                        request_id);  // after the strip: Connection cannot remove it
+  // After the strip: Connection cannot remove it.
+  http_io::set_unlisted(head, http_io::kXRequestId, request_id);
   trace.apply(head);  // after the strip too: Connection cannot remove the trace headers
   if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
     co_await framing.answer(http::status::expectation_failed, "Expectation failed", "", request_id,
