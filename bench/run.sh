@@ -23,7 +23,8 @@
 #                       "baseline" in a, b and f: a before/after in the same runs (default: none)
 #   TOLLGATE_LOG_LEVEL  tollgate's log level                       (default warn)
 # nginx_same and haproxy_same are nginx and HAProxy adding the headers tollgate adds
-# (X-Forwarded-*, Via, X-Request-Id), so that all three do the same work.
+# (X-Forwarded-*, Via, X-Request-Id), so that all three do the same work; haproxy_tcp (a and f) is
+# HAProxy relaying bytes in mode tcp, the floor of what any proxy spends per request.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR/..
 
@@ -85,8 +86,8 @@ fi
 readonly duration_s runs connections tokens_count worker_counts tollgate_log_level
 readonly bin_dir baseline_dir
 
-readonly all_contenders=(direct idp nginx nginx_same haproxy haproxy_same tollgate baseline replica_a
-  replicas)
+readonly all_contenders=(direct idp nginx nginx_same haproxy haproxy_same haproxy_tcp tollgate baseline
+  replica_a replicas)
 default_contenders=("${all_contenders[@]}")
 [ -n "$baseline_dir" ] || default_contenders=("${default_contenders[@]/baseline/}")
 read -ra contenders <<<"${BENCH_CONTENDERS:-${default_contenders[*]}}"
@@ -99,13 +100,13 @@ done
 
 # What each scenario measures: its contenders, in the order of the first run (later runs rotate it).
 declare -A scenario_contenders=(
-  [a]="direct nginx nginx_same haproxy haproxy_same tollgate baseline"
+  [a]="direct nginx nginx_same haproxy haproxy_same haproxy_tcp tollgate baseline"
   [b]="nginx tollgate baseline"
   [c]="idp nginx tollgate"
   [d]="tollgate"
   [e_download]="direct nginx haproxy tollgate"
   [e_upload]="direct nginx haproxy tollgate"
-  [f]="direct nginx haproxy tollgate baseline"
+  [f]="direct nginx haproxy haproxy_tcp tollgate baseline"
   [g]="nginx tollgate"
   [h]="nginx haproxy tollgate"
   [j]="nginx tollgate"

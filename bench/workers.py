@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Where each worker's time goes: tollgate, nginx and HAProxy as plain proxies with N workers each,
-under the same wrk load, one after the other, and per worker (thread or process) its CPU time,
-context switches and, for tollgate, the connections it took and the requests it answered (from
-/status.json). Also the CPU of wrk and of the upstream per request, which share the machine.
+under the same wrk load, one after the other (`--contenders` may add haproxy_tcp, HAProxy relaying
+bytes in mode tcp: the floor of any proxy's CPU per request), and per worker (thread or process)
+its CPU time, context switches and, for tollgate, the connections it took and the requests it
+answered (from /status.json). Also the CPU of wrk and of the upstream per request, which share the
+machine.
 
   bench/workers.py [--workers N|auto] [--rounds R] [--seconds S] [--connections C] [--threads T]
                    [--path /ok] [--build build/release]
@@ -152,13 +154,14 @@ class Bench:
                     f"  upstream app {{ server 127.0.0.1:{self.upstream_port}; keepalive 1024; "
                     f"keepalive_requests 1000000; }}\n")
             argv = self.nginx_conf("nginx", self.proxy_port, workers, pool)
-        elif contender == "haproxy":
+        elif contender in ("haproxy", "haproxy_tcp"):
             threads = "" if workers == "auto" else f"  nbthread {workers}\n"
+            mode = ("  mode http\n  option http-keep-alive\n  http-reuse always\n"
+                    if contender == "haproxy" else "  mode tcp\n")
             path = os.path.join(self.dir, "haproxy.cfg")
             with open(path, "w") as f:
-                f.write(f"global\n{threads}  maxconn 4096\ndefaults\n  mode http\n"
-                        f"  option http-keep-alive\n  http-reuse always\n  timeout connect 3s\n"
-                        f"  timeout client 75s\n  timeout server 60s\n"
+                f.write(f"global\n{threads}  maxconn 4096\ndefaults\n{mode}"
+                        f"  timeout connect 3s\n  timeout client 75s\n  timeout server 75s\n"
                         f"frontend bench\n  bind 127.0.0.1:{self.proxy_port}\n"
                         f"  default_backend app\nbackend app\n"
                         f"  server app 127.0.0.1:{self.upstream_port}\n")
@@ -210,7 +213,7 @@ class Bench:
         for key, (name, cpu_s, vol, invol, _) in sorted(after.items()):
             b = before.get(key, (name, 0, 0, 0, 0))
             used = cpu_s - b[1]
-            if used < 0.05 * self.args.seconds / 10 and name not in ("haproxy",):
+            if used < 0.05 * self.args.seconds / 10 and not name.startswith("haproxy"):
                 continue  # threads that did not take part (tollgate's main loop, nginx's master)
             row = {"thread": name, "cpu_s": used, "voluntary": vol - b[2], "involuntary": invol - b[3]}
             if contender == "tollgate" and name.startswith("worker-") and workers_after:
@@ -228,12 +231,12 @@ class Bench:
 def report(results, args):
     print(f"workers {args.workers}, wrk -t{args.threads} -c{args.connections} -d{args.seconds}s "
           f"{args.path}, {args.rounds} round(s), medians; CPU in µs per request")
-    print(f"{'contender':10} {'req/s':>9} {'proxy':>7} {'(user)':>7} {'upstream':>9} {'wrk':>6}  per worker: "
+    print(f"{'contender':11} {'req/s':>9} {'proxy':>7} {'(user)':>7} {'upstream':>9} {'wrk':>6}  per worker: "
           "CPU share, µs/req, switches/1k req (vol/invol), connections taken, requests")
     for contender in args.contenders:
         runs = [r for r in results if r["contender"] == contender]
         med = lambda f: statistics.median(f(r) for r in runs)
-        print(f"{contender:10} {med(lambda r: r['rps']):>9,.0f} "
+        print(f"{contender:11} {med(lambda r: r['rps']):>9,.0f} "
               f"{med(lambda r: r['proxy_cpu_s'] / r['requests'] * 1e6):>7.2f} "
               f"{med(lambda r: r['proxy_user_s'] / r['requests'] * 1e6):>7.2f} "
               f"{med(lambda r: r['upstream_cpu_s'] / r['requests'] * 1e6):>9.2f} "
@@ -249,7 +252,7 @@ def report(results, args):
                     part += (f", {t['accepted']} connections taken, "
                              f"{t['requests'] / r['requests'] * 100:.0f}% of requests")
                 parts.append(part)
-            print(f"{'':10} " + "; ".join(parts))
+            print(f"{'':11} " + "; ".join(parts))
 
 
 def main():

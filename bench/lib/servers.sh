@@ -4,7 +4,7 @@
 # log and fail, and sources scripts/lib/daemons.sh. Every server listens on 127.0.0.1 only.
 #
 # After start_backends and start_proxies: server_pid[NAME] and base_url[NAME] for upstream, idp,
-# nginx, nginx_same, haproxy, haproxy_same and tollgate, with scenario r (the global `replicas`
+# nginx, nginx_same, haproxy, haproxy_same, haproxy_tcp and tollgate, with scenario r (the global `replicas`
 # true) redis, replica_a and replica_b: two tollgates sharing the cached instance's answers in that
 # redis-server, with scenario l (the global `grpc` true) grpc: tests/grpc's echo server, and with
 # baseline_dir set baseline: that build's tollgate with the same configuration. The
@@ -28,8 +28,8 @@ readonly nginx_js_module=/usr/lib/nginx/modules/ngx_http_js_module.so   # libngi
 # moment; the servers bind them a moment later.
 declare -A port=()
 allocate_ports() {
-  local names=(upstream nginx nginx_same haproxy haproxy_same tollgate baseline replica_a replica_b
-    redis nginx_tls haproxy_tls tollgate_tls nginx_h2c haproxy_h2c tollgate_h2c)
+  local names=(upstream nginx nginx_same haproxy haproxy_same haproxy_tcp tollgate baseline replica_a
+    replica_b redis nginx_tls haproxy_tls tollgate_tls nginx_h2c haproxy_h2c tollgate_h2c)
   local free i
   mapfile -t free < <("$python" "$client_py" free-ports ${#names[@]})
   [ ${#free[@]} -eq ${#names[@]} ] || fail "could not find ${#names[@]} free ports"
@@ -371,6 +371,33 @@ $(haproxy_grpc_sections "$name")
 EOF
 }
 
+# HAProxy relaying bytes (mode tcp): one upstream connection per client connection, nothing parsed,
+# nothing added. No HTTP proxy can spend less per request, so it is the floor the HTTP proxies'
+# figures are read against (bench/README.md, "From one worker to the defaults").
+write_haproxy_tcp_config() {
+  local dir=$work_dir/haproxy_tcp threads=""
+  mkdir -p "$dir"
+  [ "$workers" = auto ] || threads="nbthread $workers"
+  cat >"$dir/haproxy.cfg" <<EOF
+global
+  $threads
+  maxconn 4096
+
+defaults
+  mode tcp
+  timeout connect 3s
+  timeout client 75s
+  timeout server 75s
+
+frontend bench
+  bind 127.0.0.1:${port[haproxy_tcp]}
+  default_backend app
+
+backend app
+  server app 127.0.0.1:${port[upstream]}
+EOF
+}
+
 # One openid-connect plugin instance checking tokens with the dev IdP; with `redis` as third
 # argument, its answers are shared with the other replicas through the benchmark's redis-server.
 tollgate_plugin() {
@@ -556,6 +583,8 @@ start_proxies() {
   start_haproxy haproxy
   write_haproxy_config haproxy_same on
   start_haproxy haproxy_same
+  write_haproxy_tcp_config
+  start_haproxy haproxy_tcp
   start_tollgate tollgate "${port[tollgate]}"
   server_pid[tollgate]=$started_pid
   base_url[tollgate]=http://127.0.0.1:${port[tollgate]}
@@ -575,7 +604,7 @@ start_proxies() {
 
 stop_proxies() {
   local name
-  for name in replica_b replica_a baseline tollgate haproxy_same haproxy nginx_same nginx; do
+  for name in replica_b replica_a baseline tollgate haproxy_tcp haproxy_same haproxy nginx_same nginx; do
     [ -n "${server_pid[$name]:-}" ] || continue
     stop_process "${server_pid[$name]}"
     unset "server_pid[$name]"

@@ -30,13 +30,14 @@ def contender_name($scenario):
   elif . == "nginx_same" then "nginx, same work"
   elif . == "haproxy" then "HAProxy"
   elif . == "haproxy_same" then "HAProxy, same work"
+  elif . == "haproxy_tcp" then "HAProxy relaying bytes (floor)"
   elif . == "baseline" then "tollgate, baseline build"
   elif . == "replica_a" then "tollgate replica, Redis level on"
   elif . == "replicas" then "tollgate replicas a and b"
   else . end;
 
-def order: {direct: 0, idp: 1, nginx: 2, nginx_same: 3, haproxy: 4, haproxy_same: 5, tollgate: 6,
-  baseline: 7, replica_a: 8, replicas: 9};
+def order: {direct: 0, idp: 1, nginx: 2, nginx_same: 3, haproxy: 4, haproxy_same: 5, haproxy_tcp: 6,
+  tollgate: 7, baseline: 8, replica_a: 9, replicas: 10};
 
 def workers_text($machine):
   if . == "auto" then "each one's default (tollgate `workers: auto`, nginx `worker_processes auto`, "
