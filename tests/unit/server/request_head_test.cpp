@@ -138,7 +138,7 @@ TEST(ScanRequestHead, AgreesWithThePlainRulesOnMutatedHeads) {
       "GET /orders?id=7 HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer "
       "abc.def-ghi_jkl\r\nX-Note: a\tb \xc3\xa9\r\n\r\nbody";
   std::mt19937 random(20261126);
-  const std::string replacements = std::string(" \t\r\n\x00\x7f\x80a", 8);
+  const std::string replacements{' ', '\t', '\r', '\n', '\0', '\x7f', '\x80', 'a'};
   for (int round = 0; round < 20000; ++round) {
     std::string mutated = head;
     const int changes = 1 + static_cast<int>(random() % 3);
