@@ -319,8 +319,8 @@ EOF
 }
 
 # HAProxy as the peer: HTTP mode, keep-alive both ways, idle server connections reused by any
-# request (http-reuse always, as the other proxies' pools do), no logging. NAME is haproxy or
-# haproxy_same; SAME (on|off) adds tollgate's headers. Without nbthread, one thread per core.
+# request (http-reuse always, as the other proxies' pools do), no logging. NAME is haproxy,
+# haproxy_same or haproxy_tcp (below); SAME (on|off) adds tollgate's headers. Without nbthread, one thread per core.
 # Scenario k: HAProxy (not haproxy_same) also binds with TLS, ALPN h2 first.
 haproxy_tls_bind() {
   [ "$1" = haproxy ] || return 0
@@ -341,6 +341,18 @@ backend grpc_echo
 EOF
 }
 
+# haproxy_tcp relays bytes (mode tcp): one upstream connection per client connection, nothing
+# parsed, nothing added. No HTTP proxy can spend less per request, so it is the floor the HTTP
+# proxies' figures are read against (bench/README.md, "From one worker to the defaults").
+haproxy_defaults() {
+  if [ "$1" = haproxy_tcp ]; then
+    printf '  mode tcp\n  timeout server 75s\n'
+  else
+    printf '  mode http\n  option http-keep-alive\n  http-reuse always\n  timeout server 60s\n'
+    printf '  timeout http-keep-alive 75s\n'
+  fi
+}
+
 write_haproxy_config() {
   local name=$1 same=$2 dir=$work_dir/$1 threads=""
   mkdir -p "$dir"
@@ -351,13 +363,9 @@ global
   maxconn 4096
 
 defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
+$(haproxy_defaults "$name")
   timeout connect 3s
   timeout client 75s
-  timeout server 60s
-  timeout http-keep-alive 75s
 
 frontend bench
   bind 127.0.0.1:${port[$name]}
@@ -368,33 +376,6 @@ $(haproxy_peer_header_directives "$same")
 backend app
   server app 127.0.0.1:${port[upstream]}
 $(haproxy_grpc_sections "$name")
-EOF
-}
-
-# HAProxy relaying bytes (mode tcp): one upstream connection per client connection, nothing parsed,
-# nothing added. No HTTP proxy can spend less per request, so it is the floor the HTTP proxies'
-# figures are read against (bench/README.md, "From one worker to the defaults").
-write_haproxy_tcp_config() {
-  local dir=$work_dir/haproxy_tcp threads=""
-  mkdir -p "$dir"
-  [ "$workers" = auto ] || threads="nbthread $workers"
-  cat >"$dir/haproxy.cfg" <<EOF
-global
-  $threads
-  maxconn 4096
-
-defaults
-  mode tcp
-  timeout connect 3s
-  timeout client 75s
-  timeout server 75s
-
-frontend bench
-  bind 127.0.0.1:${port[haproxy_tcp]}
-  default_backend app
-
-backend app
-  server app 127.0.0.1:${port[upstream]}
 EOF
 }
 
@@ -583,7 +564,7 @@ start_proxies() {
   start_haproxy haproxy
   write_haproxy_config haproxy_same on
   start_haproxy haproxy_same
-  write_haproxy_tcp_config
+  write_haproxy_config haproxy_tcp off
   start_haproxy haproxy_tcp
   start_tollgate tollgate "${port[tollgate]}"
   server_pid[tollgate]=$started_pid
