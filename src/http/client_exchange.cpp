@@ -1,7 +1,6 @@
 #include "tollgate/http/client_exchange.hpp"
 
 #include <algorithm>
-#include <stdexcept>
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/read.hpp>
@@ -69,23 +68,16 @@ awaitable<std::size_t> ClientExchange::read_head_bytes(std::size_t limit, error_
 
 bool ClientExchange::parse_head(std::size_t head_size) {
   auto& buffer = lease_.buffer();
-  error_code ec;
-  parser_->eager(false);
-  std::size_t used = 0;
-  try {
-    used = parser_->put(asio::buffer(buffer.data().data(), head_size), ec);
-  } catch (const std::length_error&) {
-    return false;  // a field over Beast's 64 KiB
+  if (!parser_->parse_head({static_cast<const char*>(buffer.data().data()), head_size})) {
+    return false;
   }
-  if (ec || used != head_size || !parser_->is_header_done()) return false;
   buffer.consume(head_size);
-  parser_->eager(true);
   return true;
 }
 
 std::optional<std::string_view> ClientExchange::whole_body_buffered() {
   if (parser_->is_done()) return std::string_view();  // no body: HEAD, 204, 304, length 0
-  if (parser_->get().chunked()) return std::nullopt;
+  if (parser_->chunked()) return std::nullopt;
   const auto left = parser_->content_length_remaining();
   auto& buffer = lease_.buffer();
   if (!left || *left > buffer.size()) return std::nullopt;
@@ -101,7 +93,6 @@ void ClientExchange::consume_whole_body(std::size_t size) {
 awaitable<std::size_t> ClientExchange::read_body_piece(char* data, std::size_t capacity,
                                                        Clock::time_point deadline, errc& error) {
   auto& buffer = lease_.buffer();
-  auto& body = parser_->get().body();
   if (!body_started_) {
     body_started_ = true;
     // Beast reads at most the buffer's spare room per call: room for whole pieces when more body
@@ -111,19 +102,14 @@ awaitable<std::size_t> ClientExchange::read_body_piece(char* data, std::size_t c
     buffer.max_size(std::max(buffer.size(), kBodyPhaseBufferLimit));
   }
   error = errc::ok;
-  body.data = data;
-  body.size = capacity;
+  parser_->lend_body_room(data, capacity);
   lease_.stream().expires_at(deadline);
   error_code ec;
   co_await http::async_read_some(lease_.stream(), buffer, *parser_,
                                  asio::redirect_error(asio::use_awaitable, ec));
   if (ec == http::error::need_buffer) ec = {};
-  const std::size_t size = capacity - body.size;
-  // An empty piece points nowhere: Beast's chunked serializer writes an empty buffer as a chunk of
-  // size 0, which is the last chunk (written twice when the body ends, ending it early when not).
-  body.data = size > 0 ? data : nullptr;
-  body.size = size;
-  body.more = !parser_->is_done();
+  const std::size_t size = capacity - parser_->body_room();
+  parser_->lend_body_room(nullptr, 0);
   if (ec) {
     error = ec == beast::error::timeout ? errc::upstream_timeout : errc::upstream_bad_response;
   }

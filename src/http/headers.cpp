@@ -45,15 +45,12 @@ class ConnectionTokens {
  public:
   explicit ConnectionTokens(const http::fields& fields) {
     const auto [first, last] = fields.equal_range(http::field::connection);
-    for (auto it = first; it != last; ++it) {
-      std::string_view value = it->value();
-      while (!value.empty()) {
-        const std::size_t comma = value.find(',');
-        const std::string_view token = trim_ows(value.substr(0, comma));
-        if (!token.empty()) tokens_.push_back(token);
-        if (comma == std::string_view::npos) break;
-        value.remove_prefix(comma + 1);
-      }
+    for (auto it = first; it != last; ++it) add(it->value());
+    std::sort(tokens_.begin(), tokens_.end(), iless);
+  }
+  explicit ConnectionTokens(const ResponseParser::Fields& fields) {
+    for (const auto& field : fields) {
+      if (field.name == http::field::connection) add(field.value);
     }
     std::sort(tokens_.begin(), tokens_.end(), iless);
   }
@@ -64,6 +61,16 @@ class ConnectionTokens {
   }
 
  private:
+  void add(std::string_view value) {
+    while (!value.empty()) {
+      const std::size_t comma = value.find(',');
+      const std::string_view token = trim_ows(value.substr(0, comma));
+      if (!token.empty()) tokens_.push_back(token);
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+
   // "close" or "keep-alive", perhaps with a header or two: no allocation for the usual head.
   boost::container::small_vector<std::string_view, 4> tokens_;
 };
@@ -199,18 +206,50 @@ void append_head(const http::request_header<>& head, std::string& out) {
   append_fields(head, out);
 }
 
-void append_head(const http::response_header<>& head, std::string& out) {
-  const unsigned status = head.result_int();
+void append_status_line(unsigned version, unsigned status, std::string_view reason,
+                        std::string& out) {
   const char code[3] = {static_cast<char>('0' + status / 100 % 10),
                         static_cast<char>('0' + status / 10 % 10),
                         static_cast<char>('0' + status % 10)};
-  append_version(head.version(), out);
+  append_version(version, out);
   out.push_back(' ');
   out.append(code, sizeof code);
   out.push_back(' ');
-  out.append(head.reason());
+  out.append(reason);
   out.append("\r\n", 2);
+}
+
+void append_head(const http::response_header<>& head, std::string& out) {
+  append_status_line(head.version(), head.result_int(), head.reason(), out);
   append_fields(head, out);
+}
+
+void append_end_to_end_fields(const ResponseParser::Fields& fields, std::string_view drop,
+                              std::string& out) {
+  const ConnectionTokens connection(fields);
+  // Decided once per field, then sized and copied: one growth of `out`, plain copies.
+  boost::container::small_vector<bool, 16> goes_on(fields.size());
+  std::size_t size = 0;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const auto& field = fields[i];
+    goes_on[i] = !is_hop_by_hop(field.name) && !iequals(field.name_string, drop) &&
+                 (connection.empty() || is_protected_from_connection_tokens(field.name) ||
+                  !connection.names(field.name_string));
+    if (goes_on[i]) size += field.name_string.size() + field.value.size() + 4;
+  }
+  const std::size_t at = out.size();
+  out.resize(at + size);
+  char* p = out.data() + at;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (!goes_on[i]) continue;
+    const auto& field = fields[i];
+    p = std::copy(field.name_string.begin(), field.name_string.end(), p);
+    *p++ = ':';
+    *p++ = ' ';
+    p = std::copy(field.value.begin(), field.value.end(), p);
+    *p++ = '\r';
+    *p++ = '\n';
+  }
 }
 
 }  // namespace tollgate::http_io

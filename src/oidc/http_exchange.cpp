@@ -94,9 +94,8 @@ awaitable<Try> exchange_on(upstream::Lease lease, const std::string& wire,
     lease.discard();
     co_return Try{failure_of(e, deadline)};
   }
-  const auto& head = response.parser().get();
-  reply.status = head.result_int();
-  reply.retry_after = std::string(head[http::field::retry_after]);
+  reply.status = response.status();
+  reply.retry_after = std::string(response.parser()[http::field::retry_after]);
   response.finish(/*request_keep_alive=*/true);
   co_return Try{std::move(reply)};
 }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -117,6 +119,41 @@ void drop_trailer_fields(http::fields& fields, const std::vector<const void*>& h
     it = from_head ? std::next(it) : fields.erase(it);
   }
 }
+
+// One write of a streamed answer to the client: the head while it has not gone, then the piece,
+// framed as a chunk when the body is re-framed as chunked, with the last chunk once it ends. An
+// empty piece is no chunk: a chunk of size 0 would end the body.
+class BodyPiece {
+ public:
+  BodyPiece(std::string_view head, std::string_view data, bool chunked, bool last) {
+    add(head);
+    if (chunked && !data.empty()) {
+      char* end = std::to_chars(size_line_, size_line_ + 16, data.size(), 16).ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      add({size_line_, static_cast<std::size_t>(end - size_line_)});
+      add(data);
+      add("\r\n");
+    } else {
+      add(data);
+    }
+    if (chunked && last) add("0\r\n\r\n");
+  }
+  BodyPiece(const BodyPiece&) = delete;
+  BodyPiece& operator=(const BodyPiece&) = delete;
+
+  bool empty() const noexcept { return count_ == 0; }
+  std::span<const asio::const_buffer> buffers() const noexcept { return {buffers_.data(), count_}; }
+
+ private:
+  void add(std::string_view text) noexcept {
+    if (!text.empty()) buffers_[count_++] = asio::buffer(text.data(), text.size());
+  }
+
+  char size_line_[18];  // 16 hex digits at most, CR LF
+  std::array<asio::const_buffer, 5> buffers_;
+  std::size_t count_ = 0;
+};
 
 }  // namespace
 
@@ -245,33 +282,36 @@ class Exchange {
     return Attempt{errc::upstream_connect_failed, may_retry(failure)};
   }
 
-  // Rewrites the upstream's head for the client and decides how the body is framed.
-  void prepare_client_head(ResponseParser& parser) {
-    auto& head = parser.get();
-    const bool has_length = parser.content_length().has_value();
-    const unsigned status = head.result_int();
+  // The upstream's head as the client gets it, appended to `out`: HTTP/1.1, hop-by-hop fields
+  // and the upstream's X-Request-Id dropped, Via and the request's id added, and the framing
+  // decided: re-framed as chunked (returns true) when the upstream gave no length.
+  bool append_client_head(const ResponseParser& parser, std::string& out) {
+    using namespace std::string_view_literals;
+    const unsigned status = parser.status();
     const bool bodyless = r_.head_request || status == 204 || status == 304;
-    http_io::strip_hop_by_hop(head);
-    head.insert(http::field::via, "1.1 tollgate");
+    http_io::append_status_line(11, status, parser.reason(), out);
+    http_io::append_end_to_end_fields(parser.fields(), http_io::kXRequestId, out);
     // The client sees the id its request was logged under, whatever the upstream said.
-    http_io::set_unlisted(head, http_io::kXRequestId, r_.request_id);
-    head.version(11);
+    out.append("Via: 1.1 tollgate\r\nX-Request-Id: "sv).append(r_.request_id).append("\r\n"sv);
     keep_alive_ = r_.keep_alive && !r_.draining;
-    if (!bodyless && !has_length) {
+    bool chunked = false;
+    if (!bodyless && !parser.content_length()) {
       // Chunked from the upstream or delimited by its close: re-frame as chunked for HTTP/1.1
       // clients; an HTTP/1.0 client knows no chunked coding and learns the end from our close.
       if (r_.client_version >= 11) {
-        head.chunked(true);
+        chunked = true;
+        out.append("Transfer-Encoding: chunked\r\n"sv);
       } else {
         keep_alive_ = false;
       }
     }
-    head.keep_alive(keep_alive_);
     if (!keep_alive_) {
-      head.set(http::field::connection, "close");
+      out.append("Connection: close\r\n"sv);
     } else if (r_.client_version < 11) {
-      head.set(http::field::connection, "keep-alive");  // HTTP/1.0 closes unless told
+      out.append("Connection: keep-alive\r\n"sv);  // HTTP/1.0 closes unless told
     }
+    out.append("\r\n"sv);
+    return chunked;
   }
 
   awaitable<Attempt> relay_response() {
@@ -280,18 +320,21 @@ class Exchange {
     if (head_error != errc::ok) {
       co_return Attempt{head_error, may_retry(head_error)};
     }
-    ResponseParser& parser = response_.parser();
+    const ResponseParser& parser = response_.parser();
     result_.status = response_.status();
     result_.upstream_duration = Clock::now() - picked_;
-    if (result_.status == 101) co_return co_await switch_protocols(parser.get());
-    prepare_client_head(parser);
+    if (result_.status == 101) {
+      http::response_header<> head = parser.to_header();
+      co_return co_await switch_protocols(head);
+    }
+    std::string head;
+    head.reserve(kHeadReserve);
+    const bool chunked = append_client_head(parser, head);
 
     if (const auto whole = response_.whole_body_buffered()) {
-      co_return co_await send_whole(parser, *whole);
+      co_return co_await send_whole(head, *whole);
     }
 
-    auto& message = parser.get();
-    http::response_serializer<http::buffer_body> serializer{message};
     error_code ec;
     // A head whose body has not started to arrive goes to the client at once (a slow or streamed
     // body must not hold it back); otherwise head and first body piece leave in one write. Until
@@ -299,30 +342,31 @@ class Exchange {
     if (!parser.is_done() && response_.buffered() == 0) {
       result_.response_started = true;
       r_.client.expires_after(timeouts_.client_send);
-      co_await http::async_write_header(r_.client, serializer,
-                                        asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(r_.client, asio::buffer(head),
+                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return Attempt{errc::bad_request, false};
+      head.clear();
     }
     do {
+      std::size_t size = 0;
       if (!parser.is_done()) {
         // Whatever has arrived, not a full buffer: a body that comes slowly (a stream of events)
         // reaches the client as it comes, and bytes sent before a failure are not held back.
         errc error = errc::ok;
-        result_.body_bytes += co_await response_.read_body_piece(
-            buffer_.data(), buffer_.size(), Clock::now() + timeouts_.upstream_read, error);
+        size = co_await response_.read_body_piece(buffer_.data(), buffer_.size(),
+                                                  Clock::now() + timeouts_.upstream_read, error);
         if (error != errc::ok) co_return Attempt{error, false};
-      } else {
-        message.body().data = nullptr;
-        message.body().size = 0;
-        message.body().more = false;
+        result_.body_bytes += size;
       }
+      const BodyPiece piece(head, {buffer_.data(), size}, chunked, parser.is_done());
+      if (piece.empty()) continue;  // a read that brought only a chunk's size line
       result_.response_started = true;
       r_.client.expires_after(timeouts_.client_send);
-      co_await http::async_write(r_.client, serializer,
+      co_await asio::async_write(r_.client, piece.buffers(),
                                  asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return Attempt{errc::bad_request, false};
-    } while (!parser.is_done() && !serializer.is_done());
+      head.clear();
+    } while (!parser.is_done());
 
     result_.keep_alive = keep_alive_;
     response_.finish(r_.parser.is_done() && !r_.websocket);
@@ -355,10 +399,7 @@ class Exchange {
     co_return Attempt{};
   }
 
-  awaitable<Attempt> send_whole(ResponseParser& parser, std::string_view body) {
-    std::string head;
-    head.reserve(kHeadReserve);
-    http_io::append_head(parser.get().base(), head);
+  awaitable<Attempt> send_whole(const std::string& head, std::string_view body) {
     const std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(body)};
     result_.response_started = true;
     r_.client.expires_after(timeouts_.client_send);
@@ -481,7 +522,7 @@ class WholeExchange {
     const errc head_error = co_await response_.read_head(r_.config.limits.max_response_header_bytes,
                                                          Clock::now() + timeouts_.upstream_read);
     if (head_error != errc::ok) co_return Attempt{head_error, may_retry(head_error)};
-    auto& response = response_.parser().get();
+    http::response_header<> response = response_.parser().to_header();
     result_.status = response_.status();
     result_.upstream_duration = Clock::now() - picked_;
     http_io::strip_hop_by_hop(response);

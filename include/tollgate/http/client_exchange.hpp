@@ -15,12 +15,11 @@
 #include <optional>
 #include <string_view>
 
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "tollgate/common/asio.hpp"
 #include "tollgate/common/error.hpp"
+#include "tollgate/http/response_parser.hpp"
 #include "tollgate/upstream/http_client_pool.hpp"
 
 namespace tollgate::http_io {
@@ -31,7 +30,7 @@ bool is_safe_method(http::verb method) noexcept;
 class ClientExchange {
  public:
   using Clock = std::chrono::steady_clock;
-  using Parser = http::response_parser<http::buffer_body>;
+  using Parser = ResponseParser;
 
   // `head_request`: the request was HEAD, so the response has no body. `upgrade`: the request
   // asked to switch protocols (a WebSocket handshake), so a 101 is a final answer.
@@ -47,9 +46,9 @@ class ClientExchange {
   // when the deadline passed.
   awaitable<errc> read_head(std::size_t max_head_bytes, Clock::time_point deadline);
 
-  // The final head, once read_head succeeded; its fields may be rewritten before they are relayed.
-  Parser& parser() noexcept { return *parser_; }
-  unsigned status() const noexcept { return parser_->get().result_int(); }
+  // The final head, once read_head succeeded.
+  const Parser& parser() const noexcept { return *parser_; }
+  unsigned status() const noexcept { return parser_->status(); }
   bool body_done() const noexcept { return parser_->is_done(); }
   std::size_t buffered() const noexcept { return lease_.buffer().size(); }
 
@@ -58,10 +57,10 @@ class ClientExchange {
   std::optional<std::string_view> whole_body_buffered();
   void consume_whole_body(std::size_t size);
 
-  // Reads the next piece of the body into `data` (up to `capacity` bytes), by `deadline`, and
-  // leaves the parser's body pointing at it (size, and `more` while the body goes on), as a
-  // buffer_body serializer writes it. Returns the piece's size; upstream_bad_response or
-  // upstream_timeout in `error` when the body could not be read to its end.
+  // Reads the next piece of the body into `data` (up to `capacity` bytes), by `deadline`. Returns
+  // the piece's size, which may be 0 while the body goes on (a read that brought only a chunk's
+  // size line); upstream_bad_response or upstream_timeout in `error` when the body could not be
+  // read to its end.
   awaitable<std::size_t> read_body_piece(char* data, std::size_t capacity,
                                          Clock::time_point deadline, errc& error);
 

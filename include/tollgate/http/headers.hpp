@@ -6,6 +6,8 @@
 
 #include <boost/beast/http/message.hpp>
 
+#include "tollgate/http/response_parser.hpp"
+
 namespace tollgate::http_io {
 
 // Headers Beast has no enum for.
@@ -60,5 +62,14 @@ bool has_duplicate(const boost::beast::http::fields& fields, boost::beast::http:
 // already at hand leave in one plain write. (The serializer stays for bodies that need framing.)
 void append_head(const boost::beast::http::request_header<>& head, std::string& out);
 void append_head(const boost::beast::http::response_header<>& head, std::string& out);
+// The status line alone: "HTTP/1.1 200 OK\r\n".
+void append_status_line(unsigned version, unsigned status, std::string_view reason,
+                        std::string& out);
+
+// Appends the fields of a received head that go on to the next hop, in their order, as
+// "Name: value\r\n": every field but the hop-by-hop ones (as strip_hop_by_hop() takes them, with
+// those named in Connection) and those called `drop`, in any case.
+void append_end_to_end_fields(const ResponseParser::Fields& fields, std::string_view drop,
+                              std::string& out);
 
 }  // namespace tollgate::http_io
