@@ -72,6 +72,7 @@ ForwardingKept ProtectedHeaders::strip(http::fields& fields, bool trusted_peer) 
   ForwardingKept kept;
   for (auto it = fields.begin(); it != fields.end();) {
     const std::string_view name = it->name_string();
+    if (it->name() == http::field::via) kept.via = true;
     const Kind kind = kind_of(name);
     bool erase = kind != Kind::other;
     if (trusted_peer && kind != Kind::other && kind != Kind::plugin && usual_spelling(name)) {
@@ -110,7 +111,8 @@ void set_forwarding_headers(http::fields& fields, ForwardingKept kept, std::stri
   }
   if (!kept.proto) http_io::insert_unlisted(fields, http_io::kXForwardedProto, proto);
   if (!kept.host) http_io::insert_unlisted(fields, http_io::kXForwardedHost, host);
-  if (const auto via = fields.find(http::field::via); via == fields.end()) {
+  if (const auto via = kept.via ? fields.find(http::field::via) : fields.end();
+      via == fields.end()) {
     fields.insert(http::field::via, "1.1 tollgate");
   } else {
     std::string chain(via->value());

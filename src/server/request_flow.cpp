@@ -115,7 +115,10 @@ awaitable<bool> serve_request(Framing& framing, Generation& generation, filters:
   record.request_id = request_id;
   request.head_request = head.method() == http::verb::head;
   framing.grpc = http_io::is_grpc(head[http::field::content_type]);
-  if (auto sent = head[http_io::kXRequestId]; valid_request_id(sent)) {
+  const auto sent_id = head.find(http_io::kXRequestId);
+  const bool id_sent = sent_id != head.end();
+  if (id_sent && valid_request_id(sent_id->value())) {
+    const std::string_view sent = sent_id->value();
     request_id.assign(sent.data(), sent.size());
     record.request_id = request_id;
   }
@@ -203,8 +206,13 @@ awaitable<bool> serve_request(Framing& framing, Generation& generation, filters:
   // wrote there never reaches an upstream (but from a trusted proxy's forwarding headers).
   const bool trusted_peer = generation.protected_headers->trusts(client.address);
   const ForwardingKept forwarding = generation.protected_headers->strip(head, trusted_peer);
-  // After the strip: Connection cannot remove it.
-  http_io::set_unlisted(head, http_io::kXRequestId, request_id);
+  // After the strip: Connection cannot remove it. Looked up once: a head without one (the
+  // usual) only gets it added.
+  if (id_sent) {
+    http_io::set_unlisted(head, http_io::kXRequestId, request_id);
+  } else {
+    http_io::insert_unlisted(head, http_io::kXRequestId, request_id);
+  }
   trace.apply(head);  // after the strip too: Connection cannot remove the trace headers
   if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
     co_await framing.answer(http::status::expectation_failed, "Expectation failed", "", request_id,

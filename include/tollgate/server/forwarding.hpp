@@ -23,6 +23,7 @@ struct ForwardingKept {
   std::string forwarded_for;  // the trusted peer's X-Forwarded-For values, joined; empty if none
   bool proto = false;         // a trusted X-Forwarded-Proto stays
   bool host = false;          // a trusted X-Forwarded-Host stays
+  bool via = false;           // the request came with a Via, to be extended
 };
 
 // Built once per configuration; read-only, shared by every worker.
@@ -51,7 +52,8 @@ class ProtectedHeaders {
 };
 
 // Sets X-Forwarded-For (the kept chain, then `peer`), X-Forwarded-Proto and -Host unless a trusted
-// peer's stayed, and Via. Called after strip(): none of them is left to look up but those kept.
+// peer's stayed, and Via. Called after strip(): none of them is left to look up but those kept,
+// and a Via only when strip() saw one.
 void set_forwarding_headers(boost::beast::http::fields& fields, ForwardingKept kept,
                             std::string_view peer, std::string_view proto, std::string_view host);
 

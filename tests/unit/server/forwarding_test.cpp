@@ -86,6 +86,22 @@ TEST(ProtectedHeaders, ATrustedPeerKeepsItsForwardingHeadersInTheirUsualSpelling
   EXPECT_EQ(f.count("X-Forwarded-Proto"), 1u);
 }
 
+// Via is a chain every proxy extends (RFC 9110 §7.6.3), trusted peer or not; strip() notes that
+// one came, so that a request without one is not searched for it.
+TEST(ProtectedHeaders, AViaTheRequestBroughtIsExtended) {
+  const ProtectedHeaders protected_headers(config_with({}));
+  http::fields f = client_fields();
+  f.insert(http::field::via, "1.0 edge");
+  const ForwardingKept kept = protected_headers.strip(f, false);
+  EXPECT_TRUE(kept.via);
+  set_forwarding_headers(f, kept, "192.0.2.1", "http", "h");
+  EXPECT_EQ(f.count(http::field::via), 1u);
+  EXPECT_EQ(f[http::field::via], "1.0 edge, 1.1 tollgate");
+
+  http::fields plain = client_fields();
+  EXPECT_FALSE(protected_headers.strip(plain, false).via);
+}
+
 TEST(ProtectedHeaders, APluginHeaderNamedLikeAForwardingOneIsNeverKept) {
   const ProtectedHeaders protected_headers(config_with({"X-Forwarded-User"}));
   http::fields f;
