@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "usage: $0 [seconds] [target...]" >&2; exit 2; }
 [ $# -gt 0 ] && shift
-targets=(config path token introspection request_head jose)
+targets=(config path token introspection request_head response_head jose)
 [ $# -gt 0 ] && targets=("$@")
 
 scripts/install-deps.sh clang-14 libclang-rt-14-dev llvm-14
@@ -31,11 +31,13 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 # Longest input per target: what tollgate itself accepts there (an Authorization header of 8 KiB
-# plus the rest of a head, a 16 KiB request head, a 64 KiB introspection answer).
+# plus the rest of a head, a 16 KiB request head, a response head and the start of its body, a
+# 64 KiB introspection answer).
 max_len_of() {
   case "$1" in
     token) echo 16384 ;;
     request_head) echo 20480 ;;
+    response_head) echo 20480 ;;
     introspection) echo 65536 ;;
     jose) echo 16384 ;;
     *) echo 8192 ;;
