@@ -48,8 +48,8 @@ class ConnectionTokens {
     for (auto it = first; it != last; ++it) add(it->value());
     std::sort(tokens_.begin(), tokens_.end(), iless);
   }
-  explicit ConnectionTokens(const ResponseParser::Fields& fields) {
-    for (const auto& field : fields) {
+  explicit ConnectionTokens(std::span<const FieldView> fields) {
+    for (const FieldView& field : fields) {
       if (field.name == http::field::connection) add(field.value);
     }
     std::sort(tokens_.begin(), tokens_.end(), iless);
@@ -74,6 +74,14 @@ class ConnectionTokens {
   // "close" or "keep-alive", perhaps with a header or two: no allocation for the usual head.
   boost::container::small_vector<std::string_view, 4> tokens_;
 };
+
+// The one rule of what goes on to the next hop: no hop-by-hop field, and no field the Connection
+// header names but those that frame and address the message.
+bool goes_on(http::field name, std::string_view name_string, const ConnectionTokens& connection) {
+  if (is_hop_by_hop(name)) return false;
+  return connection.empty() || is_protected_from_connection_tokens(name) ||
+         !connection.names(name_string);
+}
 
 }  // namespace
 
@@ -105,19 +113,17 @@ void set_unlisted(http::fields& fields, std::string_view name, std::string_view 
 }
 
 void strip_hop_by_hop(http::fields& fields) {
-  // Connection-named headers first, while the Connection headers are still there to be read. The
-  // Connection fields themselves are never erased in this loop, so the views into them stay valid.
-  if (const ConnectionTokens connection(fields); !connection.empty()) {
-    for (auto it = fields.begin(); it != fields.end();) {
-      const bool drop = it->name() != http::field::connection &&
-                        !is_protected_from_connection_tokens(it->name()) &&
-                        connection.names(it->name_string());
-      it = drop ? fields.erase(it) : std::next(it);
+  // The Connection fields go last: the tokens are views into their values.
+  const ConnectionTokens connection(fields);
+  boost::container::small_vector<http::fields::const_iterator, 2> connection_fields;
+  for (auto it = fields.begin(); it != fields.end();) {
+    if (it->name() == http::field::connection) {
+      connection_fields.push_back(it++);
+    } else {
+      it = goes_on(it->name(), it->name_string(), connection) ? std::next(it) : fields.erase(it);
     }
   }
-  for (auto it = fields.begin(); it != fields.end();) {
-    it = is_hop_by_hop(it->name()) ? fields.erase(it) : std::next(it);
-  }
+  for (const auto it : connection_fields) fields.erase(it);
 }
 
 std::string_view trim_ows(std::string_view s) noexcept {
@@ -224,25 +230,24 @@ void append_head(const http::response_header<>& head, std::string& out) {
   append_fields(head, out);
 }
 
-void append_end_to_end_fields(const ResponseParser::Fields& fields, std::string_view drop,
+void append_end_to_end_fields(std::span<const FieldView> fields, std::string_view drop,
                               std::string& out) {
   const ConnectionTokens connection(fields);
   // Decided once per field, then sized and copied: one growth of `out`, plain copies.
-  boost::container::small_vector<bool, 16> goes_on(fields.size());
+  boost::container::small_vector<bool, 16> kept(fields.size());
   std::size_t size = 0;
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    const auto& field = fields[i];
-    goes_on[i] = !is_hop_by_hop(field.name) && !iequals(field.name_string, drop) &&
-                 (connection.empty() || is_protected_from_connection_tokens(field.name) ||
-                  !connection.names(field.name_string));
-    if (goes_on[i]) size += field.name_string.size() + field.value.size() + 4;
+    const FieldView& field = fields[i];
+    kept[i] =
+        goes_on(field.name, field.name_string, connection) && !iequals(field.name_string, drop);
+    if (kept[i]) size += field.name_string.size() + field.value.size() + 4;
   }
   const std::size_t at = out.size();
   out.resize(at + size);
   char* p = out.data() + at;
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (!goes_on[i]) continue;
-    const auto& field = fields[i];
+    if (!kept[i]) continue;
+    const FieldView& field = fields[i];
     p = std::copy(field.name_string.begin(), field.name_string.end(), p);
     *p++ = ':';
     *p++ = ' ';

@@ -292,7 +292,8 @@ class Exchange {
     http_io::append_status_line(11, status, parser.reason(), out);
     http_io::append_end_to_end_fields(parser.fields(), http_io::kXRequestId, out);
     // The client sees the id its request was logged under, whatever the upstream said.
-    out.append("Via: 1.1 tollgate\r\nX-Request-Id: "sv).append(r_.request_id).append("\r\n"sv);
+    out.append("Via: 1.1 tollgate\r\n"sv).append(http_io::kXRequestId).append(": "sv);
+    out.append(r_.request_id).append("\r\n"sv);
     keep_alive_ = r_.keep_alive && !r_.draining;
     bool chunked = false;
     if (!bodyless && !parser.content_length()) {

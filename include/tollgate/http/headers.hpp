@@ -4,9 +4,9 @@
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/message.hpp>
+#include <span>
 
-#include "tollgate/http/response_parser.hpp"
+#include <boost/beast/http/message.hpp>
 
 namespace tollgate::http_io {
 
@@ -66,10 +66,17 @@ void append_head(const boost::beast::http::response_header<>& head, std::string&
 void append_status_line(unsigned version, unsigned status, std::string_view reason,
                         std::string& out);
 
+// A field of a received head kept flat, as views into the head's bytes (ResponseParser's).
+struct FieldView {
+  boost::beast::http::field name;  // field::unknown for a name Beast has no enum for
+  std::string_view name_string;    // as received
+  std::string_view value;          // white space around it removed
+};
+
 // Appends the fields of a received head that go on to the next hop, in their order, as
-// "Name: value\r\n": every field but the hop-by-hop ones (as strip_hop_by_hop() takes them, with
-// those named in Connection) and those called `drop`, in any case.
-void append_end_to_end_fields(const ResponseParser::Fields& fields, std::string_view drop,
+// "Name: value\r\n": those strip_hop_by_hop() keeps (the same rule), but those called `drop`, in
+// any case.
+void append_end_to_end_fields(std::span<const FieldView> fields, std::string_view drop,
                               std::string& out);
 
 }  // namespace tollgate::http_io

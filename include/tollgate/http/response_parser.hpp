@@ -17,16 +17,13 @@
 
 #include "tollgate/common/asio.hpp"
 #include "tollgate/common/error.hpp"
+#include "tollgate/http/headers.hpp"
 
 namespace tollgate::http_io {
 
 class ResponseParser final : public http::basic_parser<false> {
  public:
-  struct Field {
-    http::field name;              // http::field::unknown for a name Beast has no enum for
-    std::string_view name_string;  // as received
-    std::string_view value;        // white space around it removed
-  };
+  using Field = FieldView;
   using Fields = boost::container::small_vector<Field, 16>;
 
   ResponseParser() = default;
