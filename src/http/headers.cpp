@@ -123,7 +123,7 @@ void strip_hop_by_hop(http::fields& fields) {
       it = goes_on(it->name(), it->name_string(), connection) ? std::next(it) : fields.erase(it);
     }
   }
-  for (const auto it : connection_fields) fields.erase(it);
+  for (const auto& it : connection_fields) fields.erase(it);
 }
 
 std::string_view trim_ows(std::string_view s) noexcept {
@@ -172,10 +172,20 @@ bool has_duplicate(const http::fields& fields, http::field name) {
 namespace {
 
 // Sized first, then copied: one growth of `out` and plain copies, instead of four appends (each
-// with its capacity check) per field.
-void append_fields(const http::fields& fields, std::string& out) {
+// with its capacity check) per field. `host`, when not empty, goes first in place of the fields'
+// own Host; `added` after them.
+void append_fields(const http::fields& fields, std::string_view host, const AddedFields* added,
+                   std::string& out) {
+  const auto line_size = [](std::string_view name, std::string_view value) {
+    return name.size() + value.size() + 4;
+  };
+  const bool replace_host = !host.empty();
   std::size_t size = 2;
-  for (const auto& field : fields) size += field.name_string().size() + field.value().size() + 4;
+  if (replace_host) size += line_size("Host", host);
+  for (const auto& field : fields) size += line_size(field.name_string(), field.value());
+  if (added) {
+    for (const auto& [name, value] : added->items()) size += line_size(name, value);
+  }
   const std::size_t at = out.size();
   out.resize(at + size);
   char* p = out.data() + at;
@@ -183,13 +193,22 @@ void append_fields(const http::fields& fields, std::string& out) {
     std::memcpy(p, text.data(), text.size());
     p += text.size();
   };
-  for (const auto& field : fields) {
-    put(field.name_string());
+  const auto put_line = [&put](std::string_view name, std::string_view value) {
+    put(name);
     put(": ");
-    put(field.value());
+    put(value);
     put("\r\n");
+  };
+  if (replace_host) put_line("Host", host);
+  for (const auto& field : fields) {
+    if (replace_host && field.name() == http::field::host) continue;
+    put_line(field.name_string(), field.value());
+  }
+  if (added) {
+    for (const auto& [name, value] : added->items()) put_line(name, value);
   }
   put("\r\n");
+  out.resize(static_cast<std::size_t>(p - out.data()));  // less when a Host was left out
 }
 
 void append_version(unsigned version, std::string& out) {
@@ -202,14 +221,28 @@ void append_version(unsigned version, std::string& out) {
 
 }  // namespace
 
-void append_head(const http::request_header<>& head, std::string& out) {
+void AddedFields::add(std::string_view name, std::string_view value) noexcept {
+  BOOST_ASSERT(size_ < kCapacity);
+  items_[size_++] = {name, value};
+}
+
+void AddedFields::insert_into(http::fields& fields) const {
+  for (const auto& [name, value] : items()) fields.insert(name, value);
+}
+
+void append_head(const http::request_header<>& head, std::string_view host,
+                 const AddedFields& added, std::string& out) {
   out.append(head.method_string());
   out.push_back(' ');
   out.append(head.target());
   out.push_back(' ');
   append_version(head.version(), out);
   out.append("\r\n", 2);
-  append_fields(head, out);
+  append_fields(head, host, &added, out);
+}
+
+void append_head(const http::request_header<>& head, std::string& out) {
+  append_head(head, {}, AddedFields(), out);
 }
 
 void append_status_line(unsigned version, unsigned status, std::string_view reason,
@@ -227,7 +260,7 @@ void append_status_line(unsigned version, unsigned status, std::string_view reas
 
 void append_head(const http::response_header<>& head, std::string& out) {
   append_status_line(head.version(), head.result_int(), head.reason(), out);
-  append_fields(head, out);
+  append_fields(head, {}, nullptr, out);
 }
 
 void append_end_to_end_fields(std::span<const FieldView> fields, std::string_view drop,

@@ -181,6 +181,16 @@ void TraceContext::keep_tracestate(const boost::beast::http::fields& incoming) {
   if (members && *members > 0) tracestate_size_ = static_cast<std::uint16_t>(size);
 }
 
+bool is_trace_field(std::string_view name) noexcept {
+  return iequals(name, kTraceparent) || iequals(name, kTracestate);
+}
+
+void TraceContext::add_to(AddedFields& added) const {
+  if (!present_) return;
+  added.add(kTraceparent, traceparent());
+  if (tracestate_size_ > 0) added.add(kTracestate, tracestate());
+}
+
 void TraceContext::apply(boost::beast::http::fields& fields) const {
   fields.erase(kTraceparent);
   fields.erase(kTracestate);

@@ -637,6 +637,7 @@ class StreamFraming final : public server::Framing, public upstream::ResponseSin
 
   awaitable<upstream::ForwardResult> forward(filters::RequestHead& head,
                                              server::ForwardCall call) override {
+    call.added.insert_into(head);  // the head goes out through nghttp2 or as a whole
     if (call.balancer.config().protocol != config::Protocol::http1) {
       co_return co_await forward_streamed(head, call);
     }

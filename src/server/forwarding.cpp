@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tollgate/http/headers.hpp"
+#include "tollgate/http/trace_context.hpp"
 
 namespace tollgate::server {
 namespace {
@@ -73,6 +74,7 @@ ForwardingKept ProtectedHeaders::strip(http::fields& fields, bool trusted_peer) 
   for (auto it = fields.begin(); it != fields.end();) {
     const std::string_view name = it->name_string();
     if (it->name() == http::field::via) kept.via = true;
+    if (it->name() == http::field::unknown && http_io::is_trace_field(name)) kept.trace = true;
     const Kind kind = kind_of(name);
     bool erase = kind != Kind::other;
     if (trusted_peer && kind != Kind::other && kind != Kind::plugin && usual_spelling(name)) {
@@ -99,21 +101,19 @@ ForwardingKept ProtectedHeaders::strip(http::fields& fields, bool trusted_peer) 
   return kept;
 }
 
-void set_forwarding_headers(http::fields& fields, ForwardingKept kept, std::string_view peer,
-                            std::string_view proto, std::string_view host) {
-  // Inserted, not set: set() would first look each name up to erase it, a walk of Beast's field
-  // tree with case-insensitive compares, and strip() left none to find.
+void add_forwarding_headers(http_io::AddedFields& added, http::fields& fields, ForwardingKept& kept,
+                            std::string_view peer, std::string_view proto, std::string_view host) {
   if (kept.forwarded_for.empty()) {
-    http_io::insert_unlisted(fields, http_io::kXForwardedFor, peer);
+    added.add(http_io::kXForwardedFor, peer);
   } else {
     kept.forwarded_for.append(", ").append(peer);
-    http_io::insert_unlisted(fields, http_io::kXForwardedFor, kept.forwarded_for);
+    added.add(http_io::kXForwardedFor, kept.forwarded_for);
   }
-  if (!kept.proto) http_io::insert_unlisted(fields, http_io::kXForwardedProto, proto);
-  if (!kept.host) http_io::insert_unlisted(fields, http_io::kXForwardedHost, host);
+  if (!kept.proto) added.add(http_io::kXForwardedProto, proto);
+  if (!kept.host) added.add(http_io::kXForwardedHost, host);
   if (const auto via = kept.via ? fields.find(http::field::via) : fields.end();
       via == fields.end()) {
-    fields.insert(http::field::via, "1.1 tollgate");
+    added.add("Via", "1.1 tollgate");
   } else {
     std::string chain(via->value());
     chain.append(", 1.1 tollgate");

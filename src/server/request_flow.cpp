@@ -48,11 +48,13 @@ void take_filter_notes(const filters::RequestContext& context, AccessRecord& rec
   record.idp_duration = context.idp_duration;
 }
 
-void rewrite_for_upstream(filters::RequestHead& head, const config::Route& route,
-                          const routing::RouteMatchResult& match,
+// The forwarding headers go to `added`; `host_with_port` keeps X-Forwarded-Host's value while they
+// are sent.
+void rewrite_for_upstream(filters::RequestHead& head, http_io::AddedFields& added,
+                          const config::Route& route, const routing::RouteMatchResult& match,
                           const routing::NormalisedTarget& target, const std::string& host,
-                          std::string_view host_header, const ForwardingKept& forwarding,
-                          std::string_view peer, bool tls) {
+                          std::string_view host_header, ForwardingKept& forwarding,
+                          std::string_view peer, bool tls, std::string& host_with_port) {
   std::string_view path = target.path;
   if (route.strip_path) path = routing::strip_prefix(path, match.matched_prefix);
   std::string new_target;
@@ -64,14 +66,13 @@ void rewrite_for_upstream(filters::RequestHead& head, const config::Route& route
 
   // peer is the client's address as text, made once per connection. X-Forwarded-Host is the
   // host the route was chosen on (normalised once, for routing), with the port the client gave.
-  std::string host_with_port;
   std::string_view forwarded_host = host;
   if (const std::string_view port = routing::port_suffix(host_header); !port.empty()) {
     host_with_port.reserve(host.size() + port.size());
     host_with_port.append(host).append(port);
     forwarded_host = host_with_port;
   }
-  set_forwarding_headers(head, forwarding, peer, tls ? "https" : "http", forwarded_host);
+  add_forwarding_headers(added, head, forwarding, peer, tls ? "https" : "http", forwarded_host);
 }
 
 }  // namespace
@@ -205,15 +206,20 @@ awaitable<bool> serve_request(Framing& framing, Generation& generation, filters:
   // Then every header a plugin sets or the gateway forwards, whatever the route: what the client
   // wrote there never reaches an upstream (but from a trusted proxy's forwarding headers).
   const bool trusted_peer = generation.protected_headers->trusts(client.address);
-  const ForwardingKept forwarding = generation.protected_headers->strip(head, trusted_peer);
-  // After the strip: Connection cannot remove it. Looked up once: a head without one (the
-  // usual) only gets it added.
+  ForwardingKept forwarding = generation.protected_headers->strip(head, trusted_peer);
+  // After the strip: Connection cannot remove them. A head that came without them (the usual)
+  // gets them beside its fields, written after them.
+  http_io::AddedFields added;
   if (id_sent) {
     http_io::set_unlisted(head, http_io::kXRequestId, request_id);
   } else {
-    http_io::insert_unlisted(head, http_io::kXRequestId, request_id);
+    added.add(http_io::kXRequestId, request_id);
   }
-  trace.apply(head);  // after the strip too: Connection cannot remove the trace headers
+  if (forwarding.trace) {
+    trace.apply(head);
+  } else {
+    trace.add_to(added);
+  }
   if (!expect.empty() && !http_io::iequals(expect, "100-continue")) {
     co_await framing.answer(http::status::expectation_failed, "Expectation failed", "", request_id,
                             false, {});
@@ -274,8 +280,9 @@ awaitable<bool> serve_request(Framing& framing, Generation& generation, filters:
   }
 
   const unsigned client_version = head.version();  // rewritten to 1.1 for the upstream
-  rewrite_for_upstream(head, route, match, *target, host, host_header, forwarding, client.peer,
-                       framing.is_tls());
+  std::string host_with_port;
+  rewrite_for_upstream(head, added, route, match, *target, host, host_header, forwarding,
+                       client.peer, framing.is_tls(), host_with_port);
   if (websocket) {
     // Taken with the hop-by-hop headers; the upstream needs them to switch protocols.
     head.set(http::field::connection, "Upgrade");
@@ -297,6 +304,7 @@ awaitable<bool> serve_request(Framing& framing, Generation& generation, filters:
                         .head_request = request.head_request,
                         .client_version = client_version,
                         .request_id = request_id,
+                        .added = added,
                         .body_start = body_read_ahead ? &*body_read_ahead : nullptr,
                         .websocket = websocket.get()});
   record.upstream = balancer.config().name;

@@ -15,6 +15,7 @@
 #include "tollgate/common/asio.hpp"
 #include "tollgate/common/error.hpp"
 #include "tollgate/filters/filter.hpp"
+#include "tollgate/http/headers.hpp"
 #include "tollgate/server/worker.hpp"
 #include "tollgate/upstream/forwarder.hpp"
 
@@ -49,6 +50,9 @@ struct ForwardCall {
   bool head_request;
   unsigned client_version;
   std::string_view request_id;
+  // The fields the gateway adds (X-Request-Id, the trace, X-Forwarded-*, Via), beside `head`: a
+  // framing that does not write them after the head's fields inserts them into it first.
+  const http_io::AddedFields& added;
   upstream::BodyStart* body_start;  // the body, when the filters needed it read first
   upstream::WebSocketHandshake* websocket;
 };

@@ -391,8 +391,10 @@ class Session final : public SessionHandle, private Framing {
   // to a request.
   awaitable<upstream::ForwardResult> forward(filters::RequestHead& head,
                                              ForwardCall call) override {
-    if (call.balancer.config().protocol != config::Protocol::http1)
+    if (call.balancer.config().protocol != config::Protocol::http1) {
+      call.added.insert_into(head);
       return forward_to_h2(head, call);
+    }
     RequestParser& parser = *parser_;
     if (parser.chunked()) parser.get().chunked(true);  // re-framed after the hop-by-hop strip
     bound_buffer(kBodyPhaseBufferLimit);
@@ -407,6 +409,7 @@ class Session final : public SessionHandle, private Framing {
                                                       .head_request = call.head_request,
                                                       .client_version = call.client_version,
                                                       .request_id = call.request_id,
+                                                      .added = &call.added,
                                                       .body_start = call.body_start,
                                                       .websocket = call.websocket});
   }

@@ -214,13 +214,15 @@ class Exchange {
   awaitable<Attempt> send_request() {
     auto& upstream = lease_.stream();
     auto& message = r_.parser.get();
-    if (!r_.preserve_host) message.set(http::field::host, result_.target->authority);
+    const std::string_view host = r_.preserve_host ? std::string_view() : result_.target->authority;
     error_code ec;
     if (r_.parser.is_done() && !message.chunked()) {
-      // The whole request is at hand and needs no framing (the usual case): one plain write.
+      // The whole request is at hand and needs no framing (the usual case): one plain write, its
+      // head written with the target's Host and the added fields, the parsed head left as it is.
       std::string head;
       head.reserve(kHeadReserve);
-      http_io::append_head(message.base(), head);
+      http_io::append_head(message.base(), host, r_.added ? *r_.added : http_io::AddedFields(),
+                           head);
       const std::array<asio::const_buffer, 2> wire{asio::buffer(head),
                                                    asio::buffer(buffer_.data(), body_start_size_)};
       // Under load, written once this round of the event loop has handled what else is ready: the
@@ -234,6 +236,11 @@ class Exchange {
       co_await asio::async_write(upstream, wire, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return write_failed(ec);
       co_return Attempt{};
+    }
+    if (!host.empty()) message.set(http::field::host, host);
+    if (r_.added) {
+      r_.added->insert_into(message);  // once, whatever the attempt
+      r_.added = nullptr;
     }
     http::request_serializer<http::buffer_body> serializer{message};
     // The head and the body's start go up in one write, then each further piece as it arrives.

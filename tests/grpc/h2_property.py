@@ -15,7 +15,8 @@ its head and part of the body; refuse resets it REFUSED_STREAM the first time (n
 gateway sends it again); goaway:DELAY sends GOAWAY naming the stream before this one as the last
 processed, the first time, and closes once the others are answered; drop:DELAY closes the
 connection abruptly, the first time; big-head:BYTES answers 200 with a head of that many bytes
-in small fields (not drawn by the schedules). Delays are in milliseconds.
+in small fields, and headers answers 200 with the request's fields as received, in order, as a JSON
+list of [name, value] (neither drawn by the schedules). Delays are in milliseconds.
 """
 
 import heapq
@@ -143,7 +144,8 @@ class UpstreamConn:
         for e in events:
             sid = getattr(e, "stream_id", None)
             if isinstance(e, h2.events.RequestReceived):
-                self.streams[sid] = {"headers": dict(e.headers), "body": b""}
+                self.streams[sid] = {"headers": dict(e.headers), "fields": list(e.headers),
+                                     "body": b""}
                 if e.stream_ended:
                     self.start(sid)
             elif isinstance(e, h2.events.DataReceived):
@@ -185,6 +187,9 @@ class UpstreamConn:
                 self.up.later(delay, lambda: self.send_goaway(sid))
             else:
                 self.up.later(delay, self.close)
+            return
+        if kind == "headers":  # the request's fields as received, in order, as the body
+            self.answer_whole(sid, json.dumps(self.streams.pop(sid)["fields"]).encode())
             return
         if kind == "big-head":
             fields = [(":status", "200")]

@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -130,6 +131,43 @@ TEST(UpstreamHttp2Test, AnAnswerHeadOverTheLimitIsABadGateway) {
   EXPECT_EQ(status("big-head:17000"), "502");
   gateway.process->wait_for_line("header block is over 16384 bytes");
   EXPECT_EQ(status("big-head:15000"), "200");  // the connection serves on
+}
+
+// The fields the gateway adds reach an HTTP/2 upstream once each, whichever framing the client
+// used: an HTTP/1.1 client's head goes out through nghttp2 as an HTTP/2 client's does.
+TEST(UpstreamHttp2Test, TheGatewaysFieldsReachItOnceFromEitherFraming) {
+  Process upstream({"/usr/bin/python3", kScript, "upstream"});
+  const std::string upstream_port = upstream.wait_for_line(R"(^listening (\d+)$)");
+  Tollgate gateway = start_tollgate(
+      "listen:\n"
+      "  - { address: 127.0.0.1:0, http2: true }\n"
+      "admin: { address: 127.0.0.1:0 }\n"
+      "log: { level: info, format: text, access_log: off }\n"
+      "upstreams:\n"
+      "  plain: { targets: [ http://127.0.0.1:" +
+      upstream_port +
+      " ], protocol: h2 }\n"
+      "routes:\n"
+      "  - { name: plain, match: { paths: [ / ] }, upstream: plain }\n");
+  for (const std::string framing : {"--http1.1", "--http2-prior-knowledge"}) {
+    Process curl({"/usr/bin/curl", "-sS", "--max-time", "10", framing, "-H", "x-plan: headers",
+                  "-w", "\\n", "http://127.0.0.1:" + std::to_string(gateway.port()) + "/fields"});
+    const std::string line = curl.wait_for_line(R"(^(\[.*\])$)");
+    EXPECT_EQ(curl.wait_exit(), 0) << curl.output();
+    std::multimap<std::string, std::string> fields;
+    for (const auto& field : json::parse(line)) fields.emplace(field[0], field[1]);
+    for (const char* name : {"x-request-id", "traceparent", "x-forwarded-for", "x-forwarded-proto",
+                             "x-forwarded-host", "via"}) {
+      EXPECT_EQ(fields.count(name), 1u) << framing << " " << name << "\n" << line;
+    }
+    const auto value = [&](const std::string& name) {
+      const auto field = fields.find(name);
+      return field == fields.end() ? std::string("(none)") : field->second;
+    };
+    EXPECT_EQ(value("x-forwarded-for"), "127.0.0.1") << framing;
+    EXPECT_EQ(value("via"), "1.1 tollgate") << framing;
+    EXPECT_EQ(value(":authority"), "127.0.0.1:" + upstream_port) << framing;
+  }
 }
 
 }  // namespace

@@ -230,7 +230,17 @@ TEST_F(ProxyTest, ChunkedBodiesPassBothWays) {
       "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   auto r = c.read_response();
   ASSERT_EQ(r.result_int(), 200);
-  EXPECT_EQ(echo_of(r)["body_size"], 11);
+  json e = echo_of(r);
+  EXPECT_EQ(e["body_size"], 11);
+  // A head that goes up before its body has all the gateway's fields too, once each.
+  json& h = e["headers"];
+  EXPECT_EQ(h["host"], "127.0.0.1:" + std::to_string(echo_a_.port)) << h;
+  EXPECT_EQ(h["x-forwarded-for"], "127.0.0.1") << h;
+  EXPECT_EQ(h["x-forwarded-proto"], "http") << h;
+  EXPECT_EQ(h["x-forwarded-host"], "x") << h;
+  EXPECT_EQ(h["via"], "1.1 tollgate") << h;
+  EXPECT_TRUE(h["x-request-id"].is_string()) << h;
+  EXPECT_TRUE(h["traceparent"].is_string()) << h;
   auto chunked = c.get("/api/bytes-via/bytes?chunked=1");  // routed under /api, echo sees /api/...
   EXPECT_EQ(chunked.result_int(), 200);
 }

@@ -1,10 +1,11 @@
 // Header rules shared by every hop: what is hop-by-hop, what a client may not set.
 #pragma once
 
+#include <array>
+#include <span>
 #include <string>
 #include <string_view>
-
-#include <span>
+#include <utility>
 
 #include <boost/beast/http/message.hpp>
 
@@ -57,10 +58,34 @@ bool cgi_equivalent(std::string_view a, std::string_view b) noexcept;
 // True when `fields` carries `name` more than once.
 bool has_duplicate(const boost::beast::http::fields& fields, boost::beast::http::field name);
 
+// Fields the gateway adds to a request it forwards (X-Request-Id, the trace, X-Forwarded-*, Via),
+// kept beside the head instead of in its field container, where each would cost a node, a tree
+// insert and a free: written after the head's own fields where the head is written flat, inserted
+// into them where it goes out another way. Views: what they name outlives the head's sending.
+class AddedFields {
+ public:
+  static constexpr std::size_t kCapacity = 8;
+
+  void add(std::string_view name, std::string_view value) noexcept;  // at most kCapacity
+  std::span<const std::pair<std::string_view, std::string_view>> items() const noexcept {
+    return {items_.data(), size_};
+  }
+  // Into `fields`, after those there (a cold path: the head goes out through Beast or HTTP/2).
+  void insert_into(boost::beast::http::fields& fields) const;
+
+ private:
+  std::array<std::pair<std::string_view, std::string_view>, kCapacity> items_;
+  std::size_t size_ = 0;
+};
+
 // Appends `head` as it goes on the wire: start line, fields in their order, empty line. The same
 // bytes Beast's serializer writes, without its buffer-sequence machinery, so that a head and a body
 // already at hand leave in one plain write. (The serializer stays for bodies that need framing.)
 void append_head(const boost::beast::http::request_header<>& head, std::string& out);
+// The same with `host` (when not empty) as the first field in place of the head's own Host, and
+// `added` after the head's fields.
+void append_head(const boost::beast::http::request_header<>& head, std::string_view host,
+                 const AddedFields& added, std::string& out);
 void append_head(const boost::beast::http::response_header<>& head, std::string& out);
 // The status line alone: "HTTP/1.1 200 OK\r\n".
 void append_status_line(unsigned version, unsigned status, std::string_view reason,

@@ -13,11 +13,15 @@
 #include <boost/beast/http/fields.hpp>
 
 #include "tollgate/common/id_random.hpp"
+#include "tollgate/http/headers.hpp"
 
 namespace tollgate::http_io {
 
 inline constexpr std::string_view kTraceparent = "traceparent";
 inline constexpr std::string_view kTracestate = "tracestate";
+
+// True for traceparent and tracestate, in any case.
+bool is_trace_field(std::string_view name) noexcept;
 
 // The fields of a traceparent value, as lower-case hex, the form they travel in.
 struct TraceParent {
@@ -79,6 +83,8 @@ class TraceContext {
 
   // Replaces every traceparent and tracestate field of `fields` with this context's.
   void apply(boost::beast::http::fields& fields) const;
+  // The same for a head that has none: this context's fields, as views into it.
+  void add_to(AddedFields& added) const;
 
  private:
   void keep_tracestate(const boost::beast::http::fields& incoming);

@@ -15,6 +15,7 @@
 #include <boost/beast/http/fields.hpp>
 
 #include "tollgate/config/config.hpp"
+#include "tollgate/http/headers.hpp"
 
 namespace tollgate::server {
 
@@ -24,6 +25,7 @@ struct ForwardingKept {
   bool proto = false;         // a trusted X-Forwarded-Proto stays
   bool host = false;          // a trusted X-Forwarded-Host stays
   bool via = false;           // the request came with a Via, to be extended
+  bool trace = false;         // the request came with traceparent or tracestate, to be replaced
 };
 
 // Built once per configuration; read-only, shared by every worker.
@@ -51,10 +53,12 @@ class ProtectedHeaders {
   std::vector<config::Network> trusted_;
 };
 
-// Sets X-Forwarded-For (the kept chain, then `peer`), X-Forwarded-Proto and -Host unless a trusted
-// peer's stayed, and Via. Called after strip(): none of them is left to look up but those kept,
-// and a Via only when strip() saw one.
-void set_forwarding_headers(boost::beast::http::fields& fields, ForwardingKept kept,
-                            std::string_view peer, std::string_view proto, std::string_view host);
+// Adds X-Forwarded-For (the kept chain, then `peer`), X-Forwarded-Proto and -Host unless a trusted
+// peer's stayed, and Via, to `added`; a Via the request came with is extended in `fields`. Called
+// after strip(): none of them is left in `fields` but those kept. `kept` and the views must outlive
+// `added` (the chain is extended in place).
+void add_forwarding_headers(http_io::AddedFields& added, boost::beast::http::fields& fields,
+                            ForwardingKept& kept, std::string_view peer, std::string_view proto,
+                            std::string_view host);
 
 }  // namespace tollgate::server

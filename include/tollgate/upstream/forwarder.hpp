@@ -15,6 +15,7 @@
 #include "tollgate/common/asio.hpp"
 #include "tollgate/common/error.hpp"
 #include "tollgate/config/config.hpp"
+#include "tollgate/http/headers.hpp"
 #include "tollgate/http/stream.hpp"
 #include "tollgate/upstream/balancer.hpp"
 #include "tollgate/upstream/h2_client.hpp"
@@ -71,6 +72,8 @@ struct ForwardRequest {
   bool head_request;        // HEAD: the response has no body whatever its headers say
   unsigned client_version;  // the client's HTTP version (10 or 11), before the head was rewritten
   std::string_view request_id;  // what the request is logged under; its response carries it too
+  // The fields the gateway adds, written after the head's own; nullptr once they are in the head.
+  const http_io::AddedFields* added = nullptr;
   // The body's start when the caller read it already (read_body_start); nullptr: forward() reads
   // it, and counts it in request_body_bytes.
   BodyStart* body_start = nullptr;

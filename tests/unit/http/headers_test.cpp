@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -235,6 +237,98 @@ TEST(AppendHead, WritesAResponseHeadWithItsOwnOrTheDefaultReason) {
   head.reason("Fine By Me");
   EXPECT_EQ(appended(head), "left as it was|" + beast_wire(head));
   EXPECT_EQ(appended(head).substr(15, 25), "HTTP/1.1 299 Fine By Me\r\n");
+}
+
+// The target's Host goes first in place of the client's, the added fields after the head's own:
+// the head itself is left as it was parsed.
+TEST(AppendHead, WritesTheTargetsHostAndTheAddedFields) {
+  http::request_header<> head;
+  head.method(http::verb::get);
+  head.target("/ok");
+  head.version(11);
+  head.insert("User-Agent", "curl");
+  head.set(http::field::host, "public.example");
+  AddedFields added;
+  added.add("X-Request-Id", "r1");
+  added.add("Via", "1.1 tollgate");
+  std::string out;
+  append_head(head, "10.0.0.5:8080", added, out);
+  EXPECT_EQ(out,
+            "GET /ok HTTP/1.1\r\nHost: 10.0.0.5:8080\r\nUser-Agent: curl\r\n"
+            "X-Request-Id: r1\r\nVia: 1.1 tollgate\r\n\r\n");
+  EXPECT_EQ(head[http::field::host], "public.example");
+
+  out.clear();
+  append_head(head, "", added, out);  // preserve_host: the client's Host where it was
+  EXPECT_EQ(out,
+            "GET /ok HTTP/1.1\r\nUser-Agent: curl\r\nHost: public.example\r\n"
+            "X-Request-Id: r1\r\nVia: 1.1 tollgate\r\n\r\n");
+}
+
+// The lines of a head's fields ("Name: value" each, the start line and the empty line left out),
+// grouped by name in any case, in their order within a name: only that order means anything
+// (RFC 9110 §5.3), and Beast's tree puts a name's fields together.
+std::vector<std::string> grouped_fields(const std::string& wire) {
+  std::vector<std::string> lines;
+  for (std::size_t at = wire.find("\r\n") + 2; at < wire.size();) {
+    const std::size_t end = wire.find("\r\n", at);
+    if (end == at) break;
+    lines.push_back(wire.substr(at, end - at));
+    at = end + 2;
+  }
+  const auto name = [](const std::string& line) {
+    std::string n = line.substr(0, line.find(':'));
+    for (char& c : n) c = ascii_lower(c);
+    return n;
+  };
+  std::stable_sort(lines.begin(), lines.end(),
+                   [&](const std::string& a, const std::string& b) { return name(a) < name(b); });
+  return lines;
+}
+
+// Writing the target's Host and the added fields flat sends what setting Host in the field tree,
+// inserting the added fields there and writing the tree sends (the cold paths), on random heads.
+TEST(AppendHead, FlatHostAndAddedFieldsAgreeWithTheFieldTreeOnRandomHeads) {
+  const std::vector<std::string> names = {"Host",        "host",   "Accept",      "X-Custom",
+                                          "Via",         "Cookie", "traceparent", "X-Forwarded-For",
+                                          "X-Request-Id"};
+  const std::vector<std::string> added_names = {
+      "X-Request-Id",      "traceparent",      "tracestate", "X-Forwarded-For",
+      "X-Forwarded-Proto", "X-Forwarded-Host", "Via",        "X-Custom"};
+  std::mt19937 random(20261207);
+  for (int round = 0; round < 3000; ++round) {
+    http::request_header<> head;
+    head.method(http::verb::get);
+    head.target("/r" + std::to_string(round));
+    head.version(random() % 4 == 0 ? 10 : 11);
+    const int count = static_cast<int>(random() % 8);
+    for (int i = 0; i < count; ++i) {
+      head.insert(names[random() % names.size()], "v" + std::to_string(i));
+    }
+    AddedFields added;
+    const auto added_count = random() % (AddedFields::kCapacity + 1);
+    std::vector<std::string> values;  // owned here: AddedFields keeps views
+    values.reserve(added_count);
+    for (std::size_t i = 0; i < added_count; ++i) values.push_back("a" + std::to_string(i));
+    for (std::size_t i = 0; i < added_count; ++i) {
+      added.add(added_names[random() % added_names.size()], values[i]);
+    }
+    const std::string host = random() % 3 == 0 ? "" : "upstream:" + std::to_string(round);
+
+    std::string flat;
+    append_head(head, host, added, flat);
+
+    http::request_header<> tree = head;
+    if (!host.empty()) tree.set(http::field::host, host);
+    added.insert_into(tree);
+    std::string expected;
+    append_head(tree, expected);
+
+    EXPECT_EQ(flat.substr(0, flat.find("\r\n")), expected.substr(0, expected.find("\r\n")));
+    EXPECT_EQ(grouped_fields(flat), grouped_fields(expected)) << expected;
+    EXPECT_TRUE(flat.ends_with("\r\n\r\n"));
+    EXPECT_EQ(flat.size(), expected.size());
+  }
 }
 
 }  // namespace

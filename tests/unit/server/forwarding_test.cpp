@@ -28,6 +28,14 @@ config::GatewayConfig config_with(std::vector<std::string> plugin_headers,
   return config;
 }
 
+// The forwarding headers added, then inserted into `fields` as a framing that does not write them
+// flat does.
+void add_forwarding(http::fields& fields, ForwardingKept& kept) {
+  http_io::AddedFields added;
+  add_forwarding_headers(added, fields, kept, "192.0.2.1", "http", "h");
+  added.insert_into(fields);
+}
+
 http::fields client_fields() {
   http::fields f;
   f.insert("Host", "h");
@@ -52,14 +60,14 @@ http::fields client_fields() {
 TEST(ProtectedHeaders, AnUntrustedPeerLosesEveryProtectedHeaderInEverySpelling) {
   const ProtectedHeaders protected_headers(config_with({"X-Authenticated-User"}));
   http::fields f = client_fields();
-  const ForwardingKept kept = protected_headers.strip(f, false);
+  ForwardingKept kept = protected_headers.strip(f, false);
   EXPECT_EQ(names_of(f),
             (std::vector<std::string>{"Host", "X-Authenticated-Users", "X-Forwarded", "Accept"}));
   EXPECT_TRUE(kept.forwarded_for.empty());
   EXPECT_FALSE(kept.proto);
   EXPECT_FALSE(kept.host);
 
-  set_forwarding_headers(f, kept, "192.0.2.1", "http", "h");
+  add_forwarding(f, kept);
   EXPECT_EQ(f["X-Forwarded-For"], "192.0.2.1");
   EXPECT_EQ(f["X-Forwarded-Proto"], "http");
   EXPECT_EQ(f["X-Forwarded-Host"], "h");
@@ -70,7 +78,7 @@ TEST(ProtectedHeaders, ATrustedPeerKeepsItsForwardingHeadersInTheirUsualSpelling
   const ProtectedHeaders protected_headers(config_with({"X-Authenticated-User"}));
   http::fields f = client_fields();
   f.insert("x-forwarded-for", "10.0.0.2");  // a second one joins the chain
-  const ForwardingKept kept = protected_headers.strip(f, true);
+  ForwardingKept kept = protected_headers.strip(f, true);
   EXPECT_EQ(names_of(f),
             (std::vector<std::string>{"Host", "X-Authenticated-Users", "X-Forwarded-Proto",
                                       "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Prefix",
@@ -79,7 +87,7 @@ TEST(ProtectedHeaders, ATrustedPeerKeepsItsForwardingHeadersInTheirUsualSpelling
   EXPECT_TRUE(kept.proto);
   EXPECT_TRUE(kept.host);
 
-  set_forwarding_headers(f, kept, "192.0.2.1", "http", "h");
+  add_forwarding(f, kept);
   EXPECT_EQ(f["X-Forwarded-For"], "203.0.113.7, 10.0.0.2, 192.0.2.1");
   EXPECT_EQ(f["X-Forwarded-Proto"], "https");
   EXPECT_EQ(f["X-Forwarded-Host"], "public.example");
@@ -92,14 +100,27 @@ TEST(ProtectedHeaders, AViaTheRequestBroughtIsExtended) {
   const ProtectedHeaders protected_headers(config_with({}));
   http::fields f = client_fields();
   f.insert(http::field::via, "1.0 edge");
-  const ForwardingKept kept = protected_headers.strip(f, false);
+  ForwardingKept kept = protected_headers.strip(f, false);
   EXPECT_TRUE(kept.via);
-  set_forwarding_headers(f, kept, "192.0.2.1", "http", "h");
+  add_forwarding(f, kept);
   EXPECT_EQ(f.count(http::field::via), 1u);
   EXPECT_EQ(f[http::field::via], "1.0 edge, 1.1 tollgate");
 
   http::fields plain = client_fields();
   EXPECT_FALSE(protected_headers.strip(plain, false).via);
+}
+
+// A head without trace fields (the usual) gets the gateway's beside it, without a lookup; strip()
+// notes a head that has some, in any case, for them to be replaced.
+TEST(ProtectedHeaders, TraceFieldsTheRequestBroughtAreNoted) {
+  const ProtectedHeaders protected_headers(config_with({}));
+  http::fields plain = client_fields();
+  EXPECT_FALSE(protected_headers.strip(plain, false).trace);
+  for (const char* name : {"traceparent", "TraceState", "TRACEPARENT"}) {
+    http::fields f = client_fields();
+    f.insert(name, "x");
+    EXPECT_TRUE(protected_headers.strip(f, false).trace) << name;
+  }
 }
 
 TEST(ProtectedHeaders, APluginHeaderNamedLikeAForwardingOneIsNeverKept) {
