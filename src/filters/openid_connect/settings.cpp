@@ -41,6 +41,12 @@ constexpr std::array<std::string_view, 12> kFramingHeaders = {"host",
                                                               "proxy-authorization",
                                                               "expect"};
 
+// Headers the gateway itself sets on every request it forwards: a route's header of the same name
+// (in any spelling a CGI-style upstream reads as it) would reach the upstream beside the gateway's.
+constexpr std::array<std::string_view, 7> kGatewayHeaders = {
+    "x-request-id",    "traceparent",       "tracestate",      "via",
+    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
+
 bool is_tchar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
@@ -72,6 +78,10 @@ std::string upstream_header_name(const Reader& reader, std::string name) {
   if (!is_token(name)) reader.fail("\"" + name + "\" is not a valid header name");
   if (is_framing_header(name)) {
     reader.fail("\"" + name + "\" is a framing or hop-by-hop header and cannot carry identity");
+  }
+  if (std::any_of(kGatewayHeaders.begin(), kGatewayHeaders.end(),
+                  [&name](std::string_view n) { return http_io::cgi_equivalent(n, name); })) {
+    reader.fail("\"" + name + "\" is set by the gateway on every forwarded request");
   }
   return name;
 }

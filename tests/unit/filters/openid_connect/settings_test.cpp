@@ -447,6 +447,15 @@ TEST(SettingsTest, UpstreamHeaderNamesAreCheckedAndUnique) {
             "upstream_headers_names[0]");
   EXPECT_EQ(error_for(kMinimal + "upstream_introspection_header: Transfer-Encoding\n").key_path,
             "upstream_introspection_header");
+  // The gateway's own, in any spelling an upstream may read as it: it would arrive twice.
+  for (const char* name : {"X-Request-Id", "traceparent", "Via", "x_forwarded_for"}) {
+    const auto e = error_for(kMinimal +
+                             "upstream_headers_claims: [ sub ]\n"
+                             "upstream_headers_names: [ " +
+                             name + " ]\n");
+    EXPECT_EQ(e.key_path, "upstream_headers_names[0]") << name;
+    EXPECT_NE(e.message.find("set by the gateway"), std::string::npos) << e.message;
+  }
   EXPECT_NE(error_for(kMinimal + "upstream_headers_claims: [ sub, email ]\n"
                                  "upstream_headers_names: [ X-User, x-user ]\n")
                 .message.find("configured twice"),
