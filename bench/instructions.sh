@@ -13,59 +13,9 @@ build=$(cd "${1:-build/release}" && pwd)
 for tool in nginx valgrind callgrind_annotate python3 curl; do
   command -v "$tool" >/dev/null || { echo "instructions: needs $tool" >&2; exit 2; }
 done
-work=$(mktemp -d)
-chmod 0755 "$work"   # nginx's worker may run as another user
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+. "$(dirname "$0")/lib/valgrind-peers.sh"
 trap cleanup EXIT INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "instructions: $1 did not answer" >&2; exit 1; }
-temp_paths() { for kind in client_body proxy fastcgi uwsgi scgi; do echo "  ${kind}_temp_path $work/$1-$kind;"; done; }
-
-upstream_port=$(free_port); nginx_port=$(free_port); tollgate_port=$(free_port)
-cat >"$work/upstream.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/upstream.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-$(temp_paths upstream)
-  server { listen 127.0.0.1:$upstream_port; location / { return 200 "ok"; } }
-}
-EOF
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-$(temp_paths proxy)
-  upstream app { server 127.0.0.1:$upstream_port; keepalive 1024; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-EOF
-cat >"$work/tollgate.yaml" <<EOF
-listen: [ { address: 127.0.0.1:$tollgate_port } ]
-admin: off
-workers: 1
-log: { level: warn, access_log: off }
-upstreams:
-  app: { targets: [ http://127.0.0.1:$upstream_port ], keepalive: 1024 }
-routes:
-  - { name: plain, match: { paths: [ / ] }, upstream: app }
-EOF
-nginx -p "$work/" -c "$work/upstream.conf" -e "$work/upstream-error.log" &
-pids+=($!)
-wait_http "http://127.0.0.1:$upstream_port/ok"
+start_peers
 
 # Total instructions of NAME's process after COUNT requests on one connection.
 count() {

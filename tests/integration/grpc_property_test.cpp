@@ -102,23 +102,30 @@ TEST(GrpcPropertyTest, EveryStreamGetsItsOwnAnswerOrUnavailable) {
       << open_connections(gateway.process->pid()) << " connections open";
 }
 
-// An HTTP/2 answer's head is bounded as an HTTP/1.1 one is (max_response_header_bytes), however
-// many fields it comes in: over the bound the upstream stream is reset and the client gets 502.
-TEST(UpstreamHttp2Test, AnAnswerHeadOverTheLimitIsABadGateway) {
-  Process upstream({"/usr/bin/python3", kScript, "upstream"});
-  const std::string upstream_port = upstream.wait_for_line(R"(^listening (\d+)$)");
-  Tollgate gateway = start_tollgate(
+// A gateway on a plain listener that speaks both framings, with one route to the scripted upstream
+// as an h2c upstream.
+Tollgate start_gateway_to(const std::string& upstream_port, const std::string& extra = "") {
+  return start_tollgate(
       "listen:\n"
       "  - { address: 127.0.0.1:0, http2: true }\n"
       "admin: { address: 127.0.0.1:0 }\n"
-      "log: { level: info, format: text, access_log: off }\n"
-      "limits: { max_response_header_bytes: 16KiB }\n"
+      "log: { level: info, format: text, access_log: off }\n" +
+      extra +
       "upstreams:\n"
       "  plain: { targets: [ http://127.0.0.1:" +
       upstream_port +
       " ], protocol: h2 }\n"
       "routes:\n"
       "  - { name: plain, match: { paths: [ / ] }, upstream: plain }\n");
+}
+
+// An HTTP/2 answer's head is bounded as an HTTP/1.1 one is (max_response_header_bytes), however
+// many fields it comes in: over the bound the upstream stream is reset and the client gets 502.
+TEST(UpstreamHttp2Test, AnAnswerHeadOverTheLimitIsABadGateway) {
+  Process upstream({"/usr/bin/python3", kScript, "upstream"});
+  const std::string upstream_port = upstream.wait_for_line(R"(^listening (\d+)$)");
+  Tollgate gateway =
+      start_gateway_to(upstream_port, "limits: { max_response_header_bytes: 16KiB }\n");
   const auto status = [&](const std::string& plan) {
     Process curl({"/usr/bin/curl", "-sS", "--max-time", "10", "--http2-prior-knowledge", "-o",
                   "/dev/null", "-w", "status %{http_code}\n", "-H", "x-plan: " + plan,
@@ -138,17 +145,7 @@ TEST(UpstreamHttp2Test, AnAnswerHeadOverTheLimitIsABadGateway) {
 TEST(UpstreamHttp2Test, TheGatewaysFieldsReachItOnceFromEitherFraming) {
   Process upstream({"/usr/bin/python3", kScript, "upstream"});
   const std::string upstream_port = upstream.wait_for_line(R"(^listening (\d+)$)");
-  Tollgate gateway = start_tollgate(
-      "listen:\n"
-      "  - { address: 127.0.0.1:0, http2: true }\n"
-      "admin: { address: 127.0.0.1:0 }\n"
-      "log: { level: info, format: text, access_log: off }\n"
-      "upstreams:\n"
-      "  plain: { targets: [ http://127.0.0.1:" +
-      upstream_port +
-      " ], protocol: h2 }\n"
-      "routes:\n"
-      "  - { name: plain, match: { paths: [ / ] }, upstream: plain }\n");
+  Tollgate gateway = start_gateway_to(upstream_port);
   for (const std::string framing : {"--http1.1", "--http2-prior-knowledge"}) {
     Process curl({"/usr/bin/curl", "-sS", "--max-time", "10", framing, "-H", "x-plan: headers",
                   "-w", "\\n", "http://127.0.0.1:" + std::to_string(gateway.port()) + "/fields"});

@@ -11,6 +11,8 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "field_lines.hpp"
+
 namespace tollgate::http_io {
 namespace {
 
@@ -265,27 +267,6 @@ TEST(AppendHead, WritesTheTargetsHostAndTheAddedFields) {
             "X-Request-Id: r1\r\nVia: 1.1 tollgate\r\n\r\n");
 }
 
-// The lines of a head's fields ("Name: value" each, the start line and the empty line left out),
-// grouped by name in any case, in their order within a name: only that order means anything
-// (RFC 9110 §5.3), and Beast's tree puts a name's fields together.
-std::vector<std::string> grouped_fields(const std::string& wire) {
-  std::vector<std::string> lines;
-  for (std::size_t at = wire.find("\r\n") + 2; at < wire.size();) {
-    const std::size_t end = wire.find("\r\n", at);
-    if (end == at) break;
-    lines.push_back(wire.substr(at, end - at));
-    at = end + 2;
-  }
-  const auto name = [](const std::string& line) {
-    std::string n = line.substr(0, line.find(':'));
-    for (char& c : n) c = ascii_lower(c);
-    return n;
-  };
-  std::stable_sort(lines.begin(), lines.end(),
-                   [&](const std::string& a, const std::string& b) { return name(a) < name(b); });
-  return lines;
-}
-
 // Writing the target's Host and the added fields flat sends what setting Host in the field tree,
 // inserting the added fields there and writing the tree sends (the cold paths), on random heads.
 TEST(AppendHead, FlatHostAndAddedFieldsAgreeWithTheFieldTreeOnRandomHeads) {
@@ -325,7 +306,7 @@ TEST(AppendHead, FlatHostAndAddedFieldsAgreeWithTheFieldTreeOnRandomHeads) {
     append_head(tree, expected);
 
     EXPECT_EQ(flat.substr(0, flat.find("\r\n")), expected.substr(0, expected.find("\r\n")));
-    EXPECT_EQ(grouped_fields(flat), grouped_fields(expected)) << expected;
+    EXPECT_EQ(grouped_field_lines_of_head(flat), grouped_field_lines_of_head(expected)) << expected;
     EXPECT_TRUE(flat.ends_with("\r\n\r\n"));
     EXPECT_EQ(flat.size(), expected.size());
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "field_lines.hpp"
 #include "tollgate/http/headers.hpp"
 
 namespace tollgate::http_io {
@@ -108,26 +109,6 @@ TEST(ResponseParser, ToHeaderGivesBeastsHeaderWithEveryField) {
   EXPECT_EQ(std::distance(head.begin(), head.end()), 3);
 }
 
-// The lines of `wire` ("Name: value\r\n" each), grouped by name in any case, in their order within
-// a name: Beast's field tree groups a name's fields where the flat head keeps their arrival order,
-// and only the order within a name means anything (RFC 9110 §5.3).
-std::vector<std::string> grouped(const std::string& wire) {
-  std::vector<std::string> lines;
-  for (std::size_t at = 0; at < wire.size();) {
-    const std::size_t end = wire.find("\r\n", at);
-    lines.push_back(wire.substr(at, end - at));
-    at = end + 2;
-  }
-  const auto name = [](const std::string& line) {
-    std::string n = line.substr(0, line.find(':'));
-    for (char& c : n) c = ascii_lower(c);
-    return n;
-  };
-  std::stable_sort(lines.begin(), lines.end(),
-                   [&](const std::string& a, const std::string& b) { return name(a) < name(b); });
-  return lines;
-}
-
 // The relay's walk over a flat head drops what strip_hop_by_hop() drops from a field tree, plus the
 // named field, over random heads: hop-by-hop names, Connection tokens naming other fields in any
 // case, the protected Host and Content-Length.
@@ -177,7 +158,7 @@ TEST(AppendEndToEndFields, AgreesWithStripHopByHopOnRandomHeads) {
     for (const auto& field : tree) {
       expected += std::string(field.name_string()) + ": " + std::string(field.value()) + "\r\n";
     }
-    EXPECT_EQ(grouped(flat), grouped(expected)) << head;
+    EXPECT_EQ(grouped_field_lines(flat), grouped_field_lines(expected)) << head;
   }
 }
 
