@@ -28,6 +28,11 @@ namespace http = boost::beast::http;
 using tollgate::http_io::ResponseParser;
 
 constexpr std::size_t kHeadLimit = 64 * 1024;  // max_response_header_bytes' default
+// Beast's string body reserves a declared Content-Length up front: over this the bodies are not
+// compared (no input is that long). Neither parser gets a body limit, as the forwarder's has none:
+// Beast charges a body read to the close against its limit by the bytes offered, not those taken,
+// which small room would exhaust.
+constexpr std::uint64_t kLongestComparedBody = 1024 * 1024;
 
 // "name: value" lines grouped by name in any case, in their order within a name: Beast's container
 // groups a name's fields, the flat head keeps their arrival order, and only the order within a
@@ -152,6 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(grouped(fields_of(relayed)) == grouped(fields_of(stripped)), relayed);
 
   // The same body, piece by piece into small room, as Beast reads it whole.
+  if (flat.content_length().value_or(0) > kLongestComparedBody) return 0;
   beast.eager(true);
   flat.eager(true);
   std::string body;
