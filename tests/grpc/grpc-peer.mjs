@@ -116,6 +116,30 @@ function client(address, method, token, args) {
   const onStatus = (status) => {
     for (const [k, v] of Object.entries(status.metadata.getMap())) result.trailers[k] = String(v);
   };
+  // A stream's result waits for both its end (or error) and its status: grpc-js may end the read
+  // side before it emits the error a non-OK status brings, and the code is the status's.
+  const finishStream = (call) => {
+    let status = null;
+    let ended = false;
+    const finish = () => {
+      if (!status || !ended) return;
+      done(status.code === grpc.status.OK ? null : status);
+      ended = false;
+    };
+    call.on("status", (s) => {
+      onStatus(s);
+      status = s;
+      finish();
+    });
+    call.on("error", () => {
+      ended = true;
+      finish();
+    });
+    call.on("end", () => {
+      ended = true;
+      finish();
+    });
+  };
   const request = { id: "one", text: o.text, count: o.count, sleep_ms: o.sleepMs, code: o.code };
   if (method === "Unary" || method === "Trailing" || method === "Fail") {
     const call = stub[method](request, metadata, callOptions, (error, reply) => {
@@ -128,15 +152,11 @@ function client(address, method, token, args) {
     call.on("data", take);
     // The client cancels the call (RST_STREAM CANCEL) once it has this many messages.
     if (o.cancelAfter > 0) call.on("data", () => result.messages === o.cancelAfter && call.cancel());
-    call.on("status", onStatus);
-    call.on("error", (e) => done(e));
-    call.on("end", () => done(null));
+    finishStream(call);
   } else if (method === "BidiStream") {
     const call = stub.BidiStream(metadata, callOptions);
     call.on("data", take);
-    call.on("status", onStatus);
-    call.on("error", (e) => done(e));
-    call.on("end", () => done(null));
+    finishStream(call);
     // Written as the stream takes them: the gateway's windows pace the writer.
     let i = 0;
     const write = () => {
