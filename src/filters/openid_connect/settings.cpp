@@ -13,6 +13,7 @@
 
 #include "tollgate/common/hash.hpp"
 #include "tollgate/http/headers.hpp"
+#include "tollgate/http/trace_context.hpp"
 
 namespace tollgate::filters::openid_connect {
 namespace {
@@ -44,8 +45,8 @@ constexpr std::array<std::string_view, 12> kFramingHeaders = {"host",
 // Headers the gateway itself sets on every request it forwards: a route's header of the same name
 // (in any spelling a CGI-style upstream reads as it) would reach the upstream beside the gateway's.
 constexpr std::array<std::string_view, 7> kGatewayHeaders = {
-    "x-request-id",    "traceparent",       "tracestate",      "via",
-    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
+    http_io::kXRequestId,    http_io::kTraceparent,     http_io::kTracestate,    "Via",
+    http_io::kXForwardedFor, http_io::kXForwardedProto, http_io::kXForwardedHost};
 
 bool is_tchar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||
